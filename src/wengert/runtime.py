@@ -76,3 +76,52 @@ def _sum(g, axes):
         return xp.sum(g, axis=axes, keepdims=True)
     except (ImportError, TypeError):
         return g.sum(axis=axes, keepdims=True)
+
+
+def getitem_grad(g, x, index):
+    """Cotangent of ``x`` for ``y = x[index]`` given ``y``'s cotangent ``g``.
+
+    Tuples and lists get a structure of ``None`` with ``g`` in the read slots,
+    dicts a dict holding only the read key, arrays a zero array with ``g``
+    scattered (and accumulated, for repeated advanced indices) into place.
+    """
+    if g is None:
+        return None
+    if isinstance(x, (tuple, list)):
+        out = [None] * len(x)
+        if isinstance(index, slice):
+            for i, gi in zip(range(*index.indices(len(x))), g):
+                out[i] = accum(out[i], gi)
+        else:
+            out[index] = g
+        if isinstance(x, list):
+            return out
+        return type(x)(*out) if hasattr(x, "_fields") else tuple(out)
+    if isinstance(x, dict):
+        return {index: g}
+    return _array_getitem_grad(g, x, index)
+
+
+def _array_getitem_grad(g, x, index):
+    import numpy as np
+
+    if isinstance(x, np.ndarray) or np.isscalar(x):
+        out = np.zeros(np.shape(x), dtype=np.result_type(x, g))
+        np.add.at(out, index, g)
+        return out
+    import array_api_compat
+
+    xp = array_api_compat.array_namespace(x)
+    out = xp.zeros(x.shape, dtype=x.dtype, device=array_api_compat.device(x))
+    if hasattr(out, "index_put_"):  # torch: accumulate repeated indices
+        return out.index_put((index,) if not isinstance(index, tuple) else index, g, accumulate=True) \
+            if not isinstance(index, (int, slice)) else _set(out, index, g)
+    if hasattr(out, "at"):  # jax
+        return out.at[index].add(g)
+    out[index] = g
+    return out
+
+
+def _set(out, index, g):
+    out[index] = g
+    return out

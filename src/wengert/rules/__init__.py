@@ -1,9 +1,10 @@
 """The rule table and the rule files that fill it.
 
-Importing this package registers every built-in rule; NumPy rules are
-registered when NumPy is importable.
+Importing this package registers every built-in rule: Python operators, the
+``math`` module, builtins, and NumPy.
 """
 
+from wengert.rules import builtins, math, numpy, operators  # noqa: F401  (registers rules)
 from wengert.rules.table import Rule, defjvp, defvjp, frule, get_rule, linear, nondiff, rrule
 
 __all__ = ["Rule", "defjvp", "defvjp", "frule", "get_rule", "linear", "nondiff", "rrule"]

@@ -1,0 +1,1 @@
+"""Rules for builtins (see wengert.rules.table for the conventions)."""

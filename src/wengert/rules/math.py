@@ -1,0 +1,1 @@
+"""Rules for math (see wengert.rules.table for the conventions)."""

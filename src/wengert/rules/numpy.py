@@ -1,0 +1,1 @@
+"""Rules for numpy (see wengert.rules.table for the conventions)."""

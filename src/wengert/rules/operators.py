@@ -1,0 +1,1 @@
+"""Rules for operators (see wengert.rules.table for the conventions)."""
