@@ -37,7 +37,7 @@ class InputError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, not argparse's usage block
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"wengert: error: {message} (see {self.prog} --help)\n")
 
 
 def load_function(spec: str) -> Callable:
@@ -118,11 +118,17 @@ def _close(a: float, b: float, rtol: float) -> bool:
 
 
 def cmd_demo(args, out) -> int:
+    return run_demo(out)
+
+
+def run_demo(out, grad: Callable | None = None) -> int:
+    """The demo; ``grad`` replaces `wengert.grad` (tests use it to show the check can fail)."""
     from wengert import examples
 
+    grad = wengert.grad if grad is None else grad
     ok = True
     print("f(x) = 5 sin(log x); wengert's df/dx against 5 cos(log x) / x", file=out)
-    df = wengert.grad(examples.sin_log)
+    df = grad(examples.sin_log)
     print(f"  {'x':>6}  {'wengert':>24}  {'5 cos(log x) / x':>24}", file=out)
     for x in (0.5, 1.0, 2.0, 3.7, 10.0):
         got, want = df(x), 5 * math.cos(math.log(x)) / x
@@ -131,21 +137,25 @@ def cmd_demo(args, out) -> int:
         print(f"  {x:>6}  {got!r:>24}  {want!r:>24}  {'ok' if good else 'MISMATCH'}", file=out)
 
     print("\npow(x, n), a while loop; wengert's d/dx against n x^(n-1)", file=out)
-    dpow = wengert.grad(examples.pow)
+    dpow = grad(examples.pow)
     print(f"  {'x':>6} {'n':>4}  {'wengert':>24}  {'n x^(n-1)':>24}", file=out)
     for x, n in ((2.0, 3), (1.5, 5), (0.9, 10), (1.001, 1000)):
         got, want = dpow(x, n), n * x ** (n - 1)
         good = _close(got, want, _POW_RTOL)
         ok &= good
-        print(f"  {x:>6} {n:>4}  {got!r:>24}  {want!r:>24}  {'ok' if good else 'MISMATCH'}",
-              file=out)
+        print(
+            f"  {x:>6} {n:>4}  {got!r:>24}  {want!r:>24}  {'ok' if good else 'MISMATCH'}", file=out
+        )
 
     print("\nshow_ir(pow):", file=out)
     print(wengert.show_ir(examples.pow).rstrip(), file=out)
     print("\nshow_adjoint(pow):", file=out)
     print(wengert.show_adjoint(examples.pow).rstrip(), file=out)
-    print(f"\n{'PASS' if ok else 'FAIL'}: wengert's gradients "
-          f"{'match' if ok else 'do NOT match'} the closed forms", file=out)
+    print(
+        f"\n{'PASS' if ok else 'FAIL'}: wengert's gradients "
+        f"{'match' if ok else 'do NOT match'} the closed forms",
+        file=out,
+    )
     return 0 if ok else 1
 
 
@@ -172,7 +182,9 @@ def cmd_grad(args, out) -> int:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="wengert", description="Gradients of ordinary Python by source transformation.")
+    p = _Parser(
+        prog="wengert", description="Gradients of ordinary Python by source transformation."
+    )
     p.add_argument("--traceback", action="store_true", help="show the full traceback on errors")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     d = sub.add_parser("demo", help="check two gradients against closed forms, show the code")
@@ -200,6 +212,8 @@ def main(argv: Sequence[str] | None = None, out=None) -> int:
         if args.traceback:
             raise
         msg = str(e).strip().splitlines()
-        print(f"wengert: error: {type(e).__name__}: {msg[0] if msg else ''}".rstrip(": "),
-              file=sys.stderr)
+        print(
+            f"wengert: error: {type(e).__name__}: {msg[0] if msg else ''}".rstrip(": "),
+            file=sys.stderr,
+        )
         return 1
