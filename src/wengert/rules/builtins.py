@@ -1,1 +1,159 @@
-"""Rules for builtins (see wengert.rules.table for the conventions)."""
+"""Rules for builtins: ``abs``, ``float``, ``pow``, ``min``, ``max``, ``sum``, ``divmod``.
+
+Like the operator rules, these work for Python scalars and for NumPy (or any
+array-API) arrays. ``min``, ``max``, ``sum`` and ``divmod`` have variable
+signatures or tuple outputs and use the full `rrule` / `frule` forms; a
+sequence argument's cotangent matches it (list for list, tuple for tuple,
+array for array, list for other iterables). Keyword arguments (``key=``,
+``default=``, ``start=`` passed by keyword) get no gradient, as everywhere in
+the rule table. Integer-valued builtins and predicates are `nondiff`.
+"""
+
+from __future__ import annotations
+
+import builtins
+from functools import reduce
+
+from wengert.rules.operators import _NUMBERS, _like_seq, _pow_dx, _pow_dy, _sign, _xp
+from wengert.rules.table import defjvp, defvjp, frule, nondiff, rrule
+from wengert.runtime import accum, getitem_grad, unbroadcast
+
+# ---- helpers ----
+
+def _float_grad(g, x):
+    """Cotangent of ``x`` in ``float(x)``: ``g`` as ``x``'s type; none for strings."""
+    if isinstance(x, _NUMBERS):
+        return g
+    if isinstance(x, (str, bytes)):
+        return None
+    if hasattr(x, "shape"):
+        xp = _xp(x)
+        return xp.reshape(xp.asarray(g, dtype=x.dtype), x.shape)
+    return g
+
+
+def _position(xs, y):
+    """Index of ``y`` in ``xs`` by identity: min/max return an element, the first of any ties."""
+    return next((i for i, v in enumerate(xs) if v is y), None)
+
+
+def _extremum_rrule(fn, args, kw):
+    if len(args) != 1:  # max(a, b, ...)
+        y = fn(*args, **kw)
+        i = _position(args, y)
+
+        def extremum_pullback(g):
+            return tuple(g if j == i else None for j in range(len(args)))
+
+        return y, extremum_pullback
+    iterable = args[0]  # max(iterable): iterate once, whatever it is
+    xs = list(iterable)
+    y = fn(xs, **kw)
+    i = _position(xs, y)  # None: the iterable was empty and default= was returned
+
+    def extremum_iter_pullback(g):
+        if i is None:
+            return (None,)
+        if hasattr(iterable, "shape") or isinstance(iterable, tuple):
+            return (getitem_grad(g, iterable, i),)
+        out = [None] * len(xs)
+        out[i] = g
+        return (out,)
+
+    return y, extremum_iter_pullback
+
+
+def _extremum_frule(fn, tangents, args, kw):
+    if len(args) != 1:
+        y = fn(*args, **kw)
+        return y, tangents[_position(args, y)]
+    xs = list(args[0])
+    y = fn(xs, **kw)
+    i, t = _position(xs, y), tangents[0]
+    if i is None or t is None:
+        return y, None
+    return y, t.get(i) if isinstance(t, dict) else t[i]
+
+
+# ---- scalar functions ----
+
+defvjp(abs, lambda g, y, x: g * _sign(x), broadcast=True)
+defjvp(abs, lambda t, y, x: t * _sign(x), broadcast=True)
+defvjp(float, lambda g, y, x: _float_grad(g, x))  # identity on numbers; float("1.5") has none
+defjvp(float, lambda t, y, x: float(t))
+# pow(x, y) as x ** y; pow(x, y, mod) is integer arithmetic and has no derivative.
+defvjp(pow, lambda g, z, x, y, mod=None: g * _pow_dx(x, y) if mod is None else None,
+            lambda g, z, x, y, mod=None: g * _pow_dy(z, x) if mod is None else None,
+            None, broadcast=True)
+defjvp(pow, lambda t, z, x, y, mod=None: t * _pow_dx(x, y) if mod is None else None,
+            lambda t, z, x, y, mod=None: t * _pow_dy(z, x) if mod is None else None,
+            None, broadcast=True)
+nondiff(int, bool, round, len, range, isinstance, issubclass, type, str, repr, hash, id)
+nondiff(callable, hasattr, any, all, ord, chr, bin, oct, hex)
+
+
+# ---- min and max: the gradient goes to the selected element ----
+# Ties: Python returns the first of equal extreme elements, and so the whole cotangent goes to
+# that first one (the others get none). `key=` only selects; it is not differentiated.
+
+@rrule(max)
+def max_rrule(*args, **kw):
+    return _extremum_rrule(builtins.max, args, kw)
+
+
+@frule(max)
+def max_frule(tangents, *args, **kw):
+    return _extremum_frule(builtins.max, tangents, args, kw)
+
+
+@rrule(min)
+def min_rrule(*args, **kw):
+    return _extremum_rrule(builtins.min, args, kw)
+
+
+@frule(min)
+def min_frule(tangents, *args, **kw):
+    return _extremum_frule(builtins.min, tangents, args, kw)
+
+
+# ---- sum and divmod ----
+
+@rrule(sum)
+def sum_rrule(iterable, *rest, **kw):
+    xs = list(iterable)
+    y = builtins.sum(xs, *rest, **kw)
+
+    def sum_pullback(g):
+        # Each element (and a positional start) gets g, reduced to its own shape.
+        out = (_like_seq([unbroadcast(g, x) for x in xs], iterable),)
+        return out + tuple(unbroadcast(g, s) for s in rest)
+
+    return y, sum_pullback
+
+
+@frule(sum)
+def sum_frule(tangents, iterable, *rest, **kw):
+    xs = list(iterable)
+    t_items = [] if tangents[0] is None else list(tangents[0])
+    return builtins.sum(xs, *rest, **kw), reduce(accum, t_items + list(tangents[1:]), None)
+
+
+@rrule(divmod)
+def divmod_rrule(x, y):
+    q, r = divmod(x, y)  # r == x - q * y, q piecewise constant
+
+    def divmod_pullback(g):
+        gr = g[1]
+        if gr is None:
+            return None, None
+        return unbroadcast(gr, x), unbroadcast(-gr * q, y)
+
+    return (q, r), divmod_pullback
+
+
+@frule(divmod)
+def divmod_frule(tangents, x, y):
+    q, r = divmod(x, y)
+    tx, ty = tangents
+    tr = accum(tx, None if ty is None else -ty * q)
+    return (q, r), (None if tr is None else (None, tr))
