@@ -1,0 +1,718 @@
+"""Forward mode by dual numbers, driven by the rule table.
+
+A `Dual` is ``a + b·ε`` with ``ε² = 0``: ``primal`` is ``a``, ``tangent`` is ``b``,
+either a scalar or an array. Every operation on a Dual (operators, NumPy ufuncs
+and array functions, `dual_call`) looks its primitive up in the rule table and
+uses its ``frule`` or ``jvps``; nothing else knows about derivatives.
+
+Levels. Each Dual carries a ``tag``: an integer naming its perturbation ``ε``.
+Nested derivatives use fresh, increasing tags, and a Dual's primal and tangent
+only contain tags below its own. An operation acts on the highest tag among its
+arguments and treats everything else as a constant; lower tags are handled
+recursively when the rule computes with its inputs. This is what keeps
+``d/dx [x * d/dy (x + y)]`` at 1 rather than 2 (Siskind & Pearlmutter,
+"Perturbation confusion and referential transparency", 2005). The tape's `Var`
+shares the level counter (`new_level`), so Duals and Vars nest in either order.
+
+The single entry point for calls is `dual_call(fn, *args, **kwargs)` (the tape
+calls the same function `tape_call`): with no tracked argument it is just
+``fn(*args, **kwargs)``; otherwise the argument with the highest level decides
+the mode. Generated code routes every call through it.
+
+What cannot work raises, never drops a tangent: ``float(dual)`` (so
+``math.sin(dual)``), ``bool(dual)``, a primitive without a forward rule
+(`UnsupportedError`), ``out=`` arguments.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import operator
+import types
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from wengert.errors import UnsupportedError
+from wengert.rules.table import get_rule
+from wengert.runtime import shape_of
+
+__all__ = ["Dual", "derivative", "dual_call", "dual_jvp", "new_level"]
+
+# ---- perturbation levels ----
+
+# Level 0 is the tag of a Dual built by hand; derivatives and tapes take fresh ones.
+_levels = itertools.count(1)
+
+
+def new_level() -> int:
+    """A perturbation level above every level handed out so far (Duals' tags and tapes)."""
+    return next(_levels)
+
+
+_CONTAINERS = (tuple, list, dict)
+
+
+def dual_call(fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """Call primitive ``fn``, differentiating it if some argument is a `Dual` or a tape `Var`.
+
+    The argument at the highest level (found inside tuples, lists and dicts too)
+    decides: a Dual applies ``fn``'s forward rule, a Var records ``fn`` on its
+    tape. Without tracked arguments this is ``fn(*args, **kwargs)``.
+
+    >>> import math
+    >>> dual_call(math.sin, 0.0)
+    0.0
+    >>> dual_call(math.sin, Dual(0.0, 2.0)).tangent
+    2.0
+    """
+    top = None
+    for a in args:
+        if isinstance(a, _SCAN):
+            top = _higher(top, a)
+    if kwargs:
+        for a in kwargs.values():
+            if isinstance(a, _SCAN):
+                top = _higher(top, a)
+    if top is None:
+        return fn(*args, **kwargs)
+    return top._wengert_call(fn, args, kwargs)
+
+
+def _higher(top, a):
+    """The tracked value at the highest level among ``top`` and those inside ``a``."""
+    if isinstance(a, Tracked):
+        return a if top is None or a._level > top._level else top
+    if isinstance(a, (tuple, list)):
+        for x in a:
+            if isinstance(x, _SCAN):
+                top = _higher(top, x)
+    elif isinstance(a, dict):
+        for x in a.values():
+            if isinstance(x, _SCAN):
+                top = _higher(top, x)
+    return top
+
+
+def has_tracked(x) -> bool:
+    """Whether a Dual or Var occurs in ``x`` (inside tuples, lists and dicts too)."""
+    if isinstance(x, Tracked):
+        return True
+    if isinstance(x, (tuple, list)):
+        return any(has_tracked(v) for v in x)
+    if isinstance(x, dict):
+        return any(has_tracked(v) for v in x.values())
+    return False
+
+
+def base(x):
+    """``x`` with every level stripped: the plain value under all Duals and Vars."""
+    while isinstance(x, Tracked):
+        x = x._strip()
+    if isinstance(x, (tuple, list, dict)) and has_tracked(x):
+        return rebuild(x, [base(v) for v in _items(x)])
+    return x
+
+
+def _items(x):
+    return list(x.values()) if isinstance(x, dict) else list(x)
+
+
+def rebuild(like, values):
+    """A container of ``like``'s kind (list, tuple, namedtuple, dict) holding ``values``."""
+    if isinstance(like, dict):
+        return dict(zip(like.keys(), values))
+    if isinstance(like, list):
+        return list(values)
+    return type(like)(*values) if hasattr(like, "_fields") else tuple(values)
+
+
+def zero_like(x):
+    """A plain zero of ``x``'s shape (and inexact dtype)."""
+    x = base(x)
+    if isinstance(x, (bool, int, float)):
+        return 0.0
+    if isinstance(x, complex):
+        return 0j
+    if isinstance(x, (np.ndarray, np.generic)):
+        dtype = x.dtype if np.issubdtype(x.dtype, np.inexact) else np.dtype(np.float64)
+        return np.zeros(x.shape, dtype) if isinstance(x, np.ndarray) else dtype.type(0)
+    import array_api_compat
+
+    return array_api_compat.array_namespace(x).zeros_like(x)
+
+
+def one_like(x):
+    """A plain one of ``x``'s shape (and inexact dtype): the seed of a derivative."""
+    z = zero_like(x)
+    return z + 1
+
+
+def no_rule(fn: Any, forward: bool) -> UnsupportedError:
+    """The error for a primitive the rule table cannot differentiate in this mode."""
+    name = qualified_name(fn)
+    rule = get_rule(fn)
+    if forward:
+        other = " (it has a reverse rule only)" if rule is not None and rule.has_reverse else ""
+        return UnsupportedError(
+            f"no forward rule for {name}{other}; register one with "
+            f"wengert.defjvp({name}, lambda t, y, x: ...)"
+        )
+    other = " (it has a forward rule only)" if rule is not None and rule.has_forward else ""
+    return UnsupportedError(
+        f"no reverse rule for {name}{other}; register one with "
+        f"wengert.defvjp({name}, lambda g, y, x: ...)"
+    )
+
+
+def qualified_name(fn: Any) -> str:
+    """``module.name`` of a callable, as a user would write it (``numpy.sin``, ``math.exp``)."""
+    if isinstance(fn, np.ufunc):
+        return f"numpy.{fn.__name__}"
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, np.ufunc):
+        return f"numpy.{owner.__name__}.{fn.__name__}"
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
+    if name is None:
+        return repr(fn)
+    module = getattr(fn, "__module__", None)
+    if module in (None, "builtins"):
+        return name
+    return f"{module.lstrip('_')}.{name}"
+
+
+def _lose(kind: str) -> TypeError:
+    return TypeError(
+        f"{kind} of a wengert Dual or Var would drop its derivative. math.* functions call "
+        "float() on their argument and cannot see Duals or Vars: use NumPy (np.sin) on them, "
+        "route the call through wengert.dual_call / tape_call, or use wengert.jvp / "
+        "wengert.derivative / wengert.grad on a function with source, which route math "
+        "calls through the rule table"
+    )
+
+
+# ---- tracked values: the operators both Dual and Var share ----
+
+class Tracked:
+    """Mixin for values that carry derivative information at a level (`Dual`, tape `Var`).
+
+    Every operator, NumPy ufunc and array function goes through `dual_call`, so
+    one rule table serves forward mode and the tape. Comparisons act on the
+    plain values (they are piecewise constant). Subclasses define ``_level``,
+    ``_strip()`` (the value one level down) and ``_wengert_call``.
+    """
+
+    __slots__ = ()
+    __hash__ = None  # comparisons are on values, so identity hashing would disagree
+
+    _level: int
+
+    def _strip(self):
+        raise NotImplementedError
+
+    def _wengert_call(self, fn, args, kwargs):
+        raise NotImplementedError
+
+    # arithmetic, through the rule table
+    def __add__(self, other):
+        return dual_call(operator.add, self, other)
+
+    def __radd__(self, other):
+        return dual_call(operator.add, other, self)
+
+    def __sub__(self, other):
+        return dual_call(operator.sub, self, other)
+
+    def __rsub__(self, other):
+        return dual_call(operator.sub, other, self)
+
+    def __mul__(self, other):
+        return dual_call(operator.mul, self, other)
+
+    def __rmul__(self, other):
+        return dual_call(operator.mul, other, self)
+
+    def __truediv__(self, other):
+        return dual_call(operator.truediv, self, other)
+
+    def __rtruediv__(self, other):
+        return dual_call(operator.truediv, other, self)
+
+    def __floordiv__(self, other):
+        return dual_call(operator.floordiv, self, other)
+
+    def __rfloordiv__(self, other):
+        return dual_call(operator.floordiv, other, self)
+
+    def __mod__(self, other):
+        return dual_call(operator.mod, self, other)
+
+    def __rmod__(self, other):
+        return dual_call(operator.mod, other, self)
+
+    def __divmod__(self, other):
+        return dual_call(divmod, self, other)
+
+    def __rdivmod__(self, other):
+        return dual_call(divmod, other, self)
+
+    def __pow__(self, other, modulo=None):
+        if modulo is not None:
+            return dual_call(pow, self, other, modulo)
+        return dual_call(operator.pow, self, other)
+
+    def __rpow__(self, other):
+        return dual_call(operator.pow, other, self)
+
+    def __matmul__(self, other):
+        return dual_call(operator.matmul, self, other)
+
+    def __rmatmul__(self, other):
+        return dual_call(operator.matmul, other, self)
+
+    def __neg__(self):
+        return dual_call(operator.neg, self)
+
+    def __pos__(self):
+        return dual_call(operator.pos, self)
+
+    def __abs__(self):
+        return dual_call(abs if get_rule(abs) is not None else operator.abs, self)
+
+    def __round__(self, ndigits=None):
+        return dual_call(round, self) if ndigits is None else dual_call(round, self, ndigits)
+
+    def __floor__(self):
+        return dual_call(math.floor, self)
+
+    def __ceil__(self):
+        return dual_call(math.ceil, self)
+
+    def __trunc__(self):
+        return dual_call(math.trunc, self)
+
+    def __int__(self):
+        return dual_call(int, self)
+
+    # comparisons: on the plain values, so `if x > 0:` works
+    def __lt__(self, other):
+        return base(self) < base(other)
+
+    def __le__(self, other):
+        return base(self) <= base(other)
+
+    def __gt__(self, other):
+        return base(self) > base(other)
+
+    def __ge__(self, other):
+        return base(self) >= base(other)
+
+    def __eq__(self, other):
+        return base(self) == base(other)
+
+    def __ne__(self, other):
+        return base(self) != base(other)
+
+    # conversions that would drop the derivative
+    def __bool__(self):
+        raise TypeError(
+            f"the truth value of a {type(self).__name__} is ambiguous; compare it instead "
+            "(`x > 0`, `x != 0`), which compares the plain values"
+        )
+
+    def __float__(self):
+        raise _lose("float()")
+
+    def __complex__(self):
+        raise _lose("complex()")
+
+    def __index__(self):
+        raise _lose("using as an index")
+
+    def __array__(self, dtype=None, copy=None):
+        raise _lose("converting to a NumPy array (np.asarray)")
+
+    def item(self):
+        raise _lose(".item()")
+
+    # containers and arrays
+    def __getitem__(self, index):
+        return dual_call(operator.getitem, self, index)
+
+    def __setitem__(self, index, value):
+        raise TypeError(
+            f"cannot assign into a {type(self).__name__}; build a new value instead "
+            "(e.g. np.where, np.concatenate)"
+        )
+
+    def __len__(self):
+        return len(base(self))
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    @property
+    def shape(self):
+        return shape_of(base(self))
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return math.prod(self.shape)
+
+    @property
+    def dtype(self):
+        value = base(self)
+        dtype = getattr(value, "dtype", None)
+        return np.result_type(value) if dtype is None else dtype
+
+    @property
+    def T(self):
+        return dual_call(np.transpose, self)
+
+    def transpose(self, *axes):
+        if not axes:
+            return dual_call(np.transpose, self)
+        return dual_call(np.transpose, self, axes[0] if len(axes) == 1 else axes)
+
+    def reshape(self, *shape):
+        return dual_call(np.reshape, self, shape[0] if len(shape) == 1 else shape)
+
+    def sum(self, axis=None, keepdims=False):
+        kwargs = {"axis": axis} if axis is not None else {}
+        if keepdims:
+            kwargs["keepdims"] = True
+        return dual_call(np.sum, self, **kwargs)
+
+    def dot(self, other):
+        return dual_call(np.dot, self, other)
+
+    # NumPy dispatch: ufuncs and array functions go through the rule table too
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if kwargs.get("out") is not None:
+            raise UnsupportedError(
+                f"{qualified_name(ufunc)}(..., out=...) on a wengert Dual or Var: in-place "
+                "results cannot carry derivatives; drop out="
+            )
+        kwargs.pop("out", None)
+        fn = ufunc if method == "__call__" else getattr(ufunc, method)
+        return dual_call(fn, *inputs, **kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return dual_call(func, *args, **kwargs)
+
+    def __array_namespace__(self, api_version=None):
+        # Rule helpers that ask array_api_compat for a namespace get NumPy routed
+        # through the rule table, so they keep working one level down.
+        return _routed_module(np)
+
+
+_SCAN = (Tracked, tuple, list, dict)
+
+# ---- rule bodies one level down ----
+#
+# A rule body computes with its inputs: ``lambda t, y, x: t * math.cos(x)``. At
+# a nested level those inputs are themselves Duals or Vars, and ``math.cos``
+# cannot see them. `lifted(body)` is a copy of the body whose module-level
+# names route every primitive with a rule through `dual_call` (modules become
+# proxies, same-module helpers are lifted too); it is used only when a rule
+# meets tracked inputs. Bodies are plain, side-effect-free Python, so a copy
+# with other globals computes the same thing.
+
+_LIFTED: dict[Any, Any] = {}
+_NAMESPACES: dict[int, dict] = {}
+_MODULES: dict[str, Any] = {}
+
+
+class _RoutedModule:
+    """A module whose functions with rules go through `dual_call`."""
+
+    def __init__(self, module: types.ModuleType):
+        self._module = module
+
+    def __getattr__(self, name):
+        value = _route(getattr(self._module, name))
+        setattr(self, name, value)
+        return value
+
+    def __repr__(self):
+        return f"<routed {self._module.__name__}>"
+
+
+def _routed_module(module):
+    routed = _MODULES.get(module.__name__)
+    if routed is None:
+        routed = _MODULES[module.__name__] = _RoutedModule(module)
+    return routed
+
+
+def _route(value):
+    """``value`` as a lifted rule body should see it."""
+    if isinstance(value, types.ModuleType):
+        return _routed_module(value)
+    if isinstance(value, type) or not callable(value):
+        return value
+    try:
+        has_rule = get_rule(value) is not None
+    except (TypeError, ValueError):  # callables with odd __eq__ or __hash__
+        has_rule = False
+    if has_rule:
+        return functools.partial(dual_call, value)
+    if isinstance(value, types.FunctionType):
+        return _LazyLift(value)
+    return value
+
+
+class _LazyLift:
+    """A Python helper called from a lifted body: lifted itself on first call."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, *args, **kwargs):
+        return lifted(self.fn)(*args, **kwargs)
+
+
+def _namespace(globals_: dict) -> dict:
+    ns = _NAMESPACES.get(id(globals_))
+    if ns is None:
+        ns = _NAMESPACES[id(globals_)] = {}
+        for name, value in list(globals_.items()):
+            ns[name] = value if name.startswith("__") else _route(value)
+    return ns
+
+
+def lifted(fn: Callable) -> Callable:
+    """``fn`` (a rule body) with its globals routed through `dual_call`; cached."""
+    try:
+        return _LIFTED[fn]
+    except (KeyError, TypeError):
+        pass
+    if isinstance(fn, types.MethodType):
+        out = types.MethodType(lifted(fn.__func__), fn.__self__)
+    elif isinstance(fn, functools.partial):
+        out = functools.partial(lifted(fn.func), *map(_route, fn.args),
+                                **{k: _route(v) for k, v in fn.keywords.items()})
+    elif isinstance(fn, types.FunctionType):
+        closure = None
+        if fn.__closure__ is not None:
+            closure = tuple(_lift_cell(c) for c in fn.__closure__)
+        out = types.FunctionType(fn.__code__, _namespace(fn.__globals__), fn.__name__,
+                                 tuple(map(_route, fn.__defaults__ or ())) or None, closure)
+        if fn.__kwdefaults__:
+            out.__kwdefaults__ = {k: _route(v) for k, v in fn.__kwdefaults__.items()}
+    else:
+        out = _route(fn)
+    try:
+        _LIFTED[fn] = out
+    except TypeError:
+        pass
+    return out
+
+
+def _lift_cell(cell):
+    try:
+        return types.CellType(_route(cell.cell_contents))
+    except ValueError:  # an empty cell
+        return types.CellType()
+
+
+# ---- Dual ----
+
+class Dual(Tracked):
+    """``primal + tangent·ε`` with ``ε² = 0``, at perturbation level ``tag``.
+
+    Parts are scalars or arrays. Build one by hand with the default tag 0, or let
+    `derivative` / `dual_jvp` pick fresh tags. Operators, ``np.sin`` and
+    `dual_call` propagate the tangent through the rule table.
+
+    >>> y = Dual(2.0, 1.0) ** 3
+    >>> y.primal, y.tangent
+    (8.0, 12.0)
+    """
+
+    __slots__ = ("primal", "tag", "tangent")
+
+    def __init__(self, primal: Any, tangent: Any, tag: int = 0):
+        for part in (primal, tangent):
+            inner = _higher(None, part)
+            if inner is not None and inner._level >= tag:
+                raise ValueError(
+                    f"a Dual with tag {tag} cannot hold a value at level {inner._level}; "
+                    "nest Duals with increasing tags (wengert.dual.new_level())"
+                )
+        if shape_of(tangent) != shape_of(primal):
+            tangent = tangent + zero_like(primal)
+        self.primal = primal
+        self.tangent = tangent
+        self.tag = tag
+
+    @classmethod
+    def _make(cls, primal, tangent, tag):
+        d = object.__new__(cls)
+        d.primal = primal
+        d.tangent = tangent
+        d.tag = tag
+        return d
+
+    @property
+    def _level(self):
+        return self.tag
+
+    def _strip(self):
+        return self.primal
+
+    def __repr__(self):
+        tag = f", tag={self.tag}" if self.tag else ""
+        return f"Dual({self.primal!r}, {self.tangent!r}{tag})"
+
+    def _wengert_call(self, fn, args, kwargs):
+        return _forward(fn, args, kwargs, self.tag)
+
+
+def _forward(fn, args, kwargs, level):
+    """Apply ``fn`` to ``args`` whose Duals at ``level`` carry the tangents."""
+    rule = get_rule(fn)
+    if rule is None or not rule.has_forward:
+        raise no_rule(fn, forward=True)
+    if rule.nondiff:
+        return fn(*base(args), **base(kwargs))
+    for k, v in kwargs.items():
+        if at_level(v, level):
+            raise UnsupportedError(
+                f"{qualified_name(fn)}: keyword argument {k}= carries a tangent; "
+                "pass it positionally"
+            )
+    primals, tangents = [], []
+    for a in args:
+        p, t = _split(a, level)
+        primals.append(p)
+        tangents.append(t)
+    nested = has_tracked(primals) or has_tracked(tangents)
+    if rule.frule is not None:
+        frule = lifted(rule.frule) if nested else rule.frule
+        y, t = frule(tuple(tangents), *primals, **kwargs)
+        return _wrap(y, t, level)
+    y = dual_call(fn, *primals, **kwargs) if nested else fn(*primals, **kwargs)
+    t = None
+    jvps = rule.jvps
+    for i, ti in enumerate(tangents):
+        if ti is None or i >= len(jvps) or jvps[i] is None:
+            continue
+        jvp = lifted(jvps[i]) if nested else jvps[i]
+        c = jvp(ti, y, *primals, **kwargs)
+        if c is not None:
+            t = c if t is None else t + c
+    if t is not None and rule.broadcast and shape_of(t) != shape_of(y):
+        t = t + zero_like(y)  # a scalar's tangent spread over the broadcast output
+    return _wrap(y, t, level)
+
+
+def at_level(x, level) -> bool:
+    top = _higher(None, x) if isinstance(x, _SCAN) else None
+    return top is not None and top._level == level
+
+
+def _split(a, level):
+    """(primal, tangent) of ``a`` at ``level``; containers split elementwise, None = no tangent."""
+    if isinstance(a, Dual) and a.tag == level:
+        return a.primal, a.tangent
+    if isinstance(a, _CONTAINERS) and at_level(a, level):
+        parts = [_split(v, level) for v in _items(a)]
+        return rebuild(a, [p for p, _ in parts]), rebuild(a, [t for _, t in parts])
+    return a, None
+
+
+def _wrap(y, t, level):
+    """Output ``y`` with tangent ``t`` at ``level`` (containers elementwise)."""
+    if t is None:
+        return y
+    if isinstance(y, _CONTAINERS) and not isinstance(y, Tracked):
+        if isinstance(y, dict):
+            return {k: _wrap(v, t.get(k) if isinstance(t, dict) else None, level)
+                    for k, v in y.items()}
+        return rebuild(y, [_wrap(v, tv, level) for v, tv in zip(y, t)])
+    return Dual._make(y, t, level)
+
+
+def tangent_at(y, level, fill: bool = True):
+    """The tangent of ``y`` for perturbation ``level`` (plain zero where it has none, if ``fill``)."""
+    if isinstance(y, Tracked):
+        if y._level == level:
+            return y.tangent
+        if y._level > level:
+            if not isinstance(y, Dual):
+                raise UnsupportedError(
+                    "a tape Var created inside a derivative escaped from it; "
+                    "return plain values from the differentiated function")
+            p, q = tangent_at(y.primal, level, False), tangent_at(y.tangent, level, False)
+            if p is None and q is None:
+                return zero_like(y) if fill else None
+            return Dual._make(zero_like(y.primal) if p is None else p,
+                              zero_like(y.tangent) if q is None else q, y.tag)
+    elif isinstance(y, _CONTAINERS):
+        return rebuild(y, [tangent_at(v, level, fill) for v in _items(y)])
+    return zero_like(y) if fill else None
+
+
+def primal_at(y, level):
+    """``y`` with the perturbation ``level`` removed."""
+    if isinstance(y, Dual):
+        if y.tag == level:
+            return y.primal
+        if y.tag > level:
+            return Dual._make(primal_at(y.primal, level), primal_at(y.tangent, level), y.tag)
+        return y
+    if isinstance(y, _CONTAINERS):
+        return rebuild(y, [primal_at(v, level) for v in _items(y)])
+    return y
+
+
+# ---- derivatives ----
+
+def _seed(x, t, level):
+    if t is None:
+        return x
+    if isinstance(x, _CONTAINERS) and not isinstance(x, Tracked):
+        ts = _items(t) if isinstance(t, _CONTAINERS) else [None] * len(x)
+        return rebuild(x, [_seed(v, tv, level) for v, tv in zip(_items(x), ts)])
+    return Dual._make(x, t, level)
+
+
+def dual_jvp(f: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
+    """``(f(*primals), J·tangents)`` by one pass of dual numbers; ``None`` tangents are zero.
+
+    >>> dual_jvp(lambda x, y: x * y, (3.0, 4.0), (1.0, 0.0))
+    (12.0, 4.0)
+    """
+    level = new_level()
+    args = [_seed(x, t, level) for x, t in zip(primals, tangents)]
+    out = f(*args)
+    return primal_at(out, level), tangent_at(out, level)
+
+
+def derivative(f: Callable) -> Callable:
+    """``x -> f'(x)`` for ``f`` of one scalar (for an array ``x``: the derivative along ones).
+
+    Nests: ``derivative(derivative(f))`` is the second derivative.
+
+    >>> import numpy as np
+    >>> derivative(np.sin)(0.0)
+    1.0
+    """
+
+    def df(x, *args, **kwargs):
+        level = new_level()
+        y = f(Dual._make(x, one_like(x), level), *args, **kwargs)
+        return tangent_at(y, level)
+
+    df.__name__ = f"d_{getattr(f, '__name__', 'f')}"
+    return df

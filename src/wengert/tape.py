@@ -1,0 +1,462 @@
+"""A run-time Wengert list: reverse mode by recording, driven by the rule table.
+
+A `Var` wraps a float or array that a `Tape` tracks. Every operation on a Var
+(operators, NumPy ufuncs and array functions, `tape_call`) looks its primitive
+up in the rule table and appends a `Node` to the tape, in execution order: the
+output's id, the primitive, the input ids, and what the reverse rule needs (the
+argument values and output for ``vjps``, or the pullback an ``rrule`` returned).
+Nondifferentiable primitives run on plain values and are not recorded.
+`backward` walks the nodes in reverse, accumulating cotangents with
+`wengert.runtime.accum` and reducing broadcast ones with ``unbroadcast``.
+
+This is the fallback for callables without source and a cross-check for the
+source transform; `trace(f, *args)` shows the list in the talk's form::
+
+    y1 = log(x)
+    y2 = sin(y1)
+    y3 = 5 * y2
+
+`tape_call(fn, *args, **kwargs)` is the entry point generated code calls (the
+same function as `wengert.dual.dual_call`): plain ``fn(*args, **kwargs)`` when
+no argument is tracked; otherwise the argument at the highest level decides, so
+tapes nest inside tapes and Duals (each tape has its own level, like a Dual's
+tag), and gradients of gradients are taken by running a backward pass on Vars
+of an outer tape.
+
+Only floats, complex numbers and inexact arrays (or values already tracked at
+a lower level) are tracked; ints, bools and strings get ``None`` cotangents.
+``float(var)`` raises rather than silently untracking.
+"""
+
+from __future__ import annotations
+
+import inspect
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from wengert.dual import (
+    Tracked,
+    at_level,
+    base,
+    dual_call,
+    has_tracked,
+    lifted,
+    new_level,
+    no_rule,
+    one_like,
+    qualified_name,
+    rebuild,
+)
+from wengert.errors import UnsupportedError
+from wengert.rules.table import Rule, get_rule
+from wengert.runtime import accum, shape_of, unbroadcast
+
+__all__ = ["Node", "Tape", "Trace", "Var", "backward", "tape_call", "tape_grad",
+           "tape_pullback", "trace"]
+
+tape_call = dual_call  # one entry point for every mode; the highest-level argument decides
+
+_CONTAINERS = (tuple, list, dict)
+
+
+@dataclass(slots=True)
+class Node:
+    """One recorded primitive call: ``out = fn(*args, **kwargs)``."""
+
+    out: Any  # id of the output Var, or a structure of ids (None where untracked)
+    fn: Any
+    inputs: tuple  # per positional argument: a Var id, a structure of ids, or None
+    args: tuple  # the argument values with this tape's Vars unwrapped: what the vjps read
+    kwargs: dict
+    value: Any  # the output value
+    pullback: Callable | None  # from the rule's rrule, if it has one
+    rule: Rule
+
+
+@dataclass(slots=True, eq=False)
+class Tape:
+    """Nodes in execution order, at one perturbation level."""
+
+    level: int = field(default_factory=new_level)
+    nodes: list[Node] = field(default_factory=list)
+    inputs: list = field(default_factory=list)  # one spec (id / structure of ids / None) per track()
+    count: int = 0
+
+    def var(self, value) -> Var:
+        """A new Var of this tape holding ``value``."""
+        self.count += 1
+        return Var(value, self, self.count)
+
+    def track(self, x):
+        """``x`` with its differentiable leaves replaced by new input Vars (recorded in ``inputs``)."""
+        wrapped, spec = self._wrap(x)
+        self.inputs.append(spec)
+        return wrapped
+
+    def _wrap(self, x):
+        if _differentiable(x):
+            v = self.var(x)
+            return v, v.id
+        if isinstance(x, _CONTAINERS):
+            parts = [self._wrap(v) for v in _items(x)]
+            return rebuild(x, [w for w, _ in parts]), _spec(x, [s for _, s in parts])
+        return x, None
+
+
+def _items(x):
+    return list(x.values()) if isinstance(x, dict) else list(x)
+
+
+def _spec(like, specs):
+    return None if all(s is None for s in specs) else rebuild(like, specs)
+
+
+def _differentiable(x) -> bool:
+    if isinstance(x, Tracked):
+        return True
+    if isinstance(x, bool):
+        return False
+    if isinstance(x, (float, complex)):
+        return True
+    if isinstance(x, (np.ndarray, np.generic)):
+        return np.issubdtype(x.dtype, np.inexact)
+    return False
+
+
+class Var(Tracked):
+    """A value tracked by a `Tape`: ``value`` (float or array, or a lower-level Dual/Var) and ``id``.
+
+    >>> tape = Tape()
+    >>> x = tape.track(3.0)
+    >>> y = x * x
+    >>> backward(tape, y, 1.0)
+    (6.0,)
+    """
+
+    __slots__ = ("id", "tape", "value")
+
+    def __init__(self, value: Any, tape: Tape, id: int):
+        self.value = value
+        self.tape = tape
+        self.id = id
+
+    @property
+    def _level(self):
+        return self.tape.level
+
+    def _strip(self):
+        return self.value
+
+    def __repr__(self):
+        return f"Var({self.value!r}, id={self.id})"
+
+    def _wengert_call(self, fn, args, kwargs):
+        return _record(self.tape, fn, args, kwargs)
+
+
+def _record(tape: Tape, fn, args, kwargs):
+    rule = get_rule(fn)
+    if rule is None or not rule.has_reverse:
+        raise no_rule(fn, forward=False)
+    if rule.nondiff:
+        return fn(*base(args), **base(kwargs))
+    for k, v in kwargs.items():
+        if at_level(v, tape.level):
+            raise UnsupportedError(
+                f"{qualified_name(fn)}: keyword argument {k}= is tracked; pass it positionally"
+            )
+    values, inputs = [], []
+    for a in args:
+        v, s = _unwrap(a, tape)
+        values.append(v)
+        inputs.append(s)
+    nested = has_tracked(values)
+    pullback = None
+    if rule.rrule is not None:
+        y, pullback = (lifted(rule.rrule) if nested else rule.rrule)(*values, **kwargs)
+    else:
+        y = dual_call(fn, *values, **kwargs) if nested else fn(*values, **kwargs)
+    out, ids = tape._wrap(y)
+    tape.nodes.append(Node(ids, fn, tuple(inputs), tuple(values), kwargs, y, pullback, rule))
+    return out
+
+
+def _unwrap(a, tape):
+    """(value, spec) of an argument: this tape's Vars replaced by their values and ids."""
+    if isinstance(a, Var) and a.tape is tape:
+        return a.value, a.id
+    if isinstance(a, _CONTAINERS) and at_level(a, tape.level):
+        parts = [_unwrap(v, tape) for v in _items(a)]
+        return rebuild(a, [v for v, _ in parts]), _spec(a, [s for _, s in parts])
+    return a, None
+
+
+def _ids(y, tape):
+    """The spec of an output: ids of this tape's Vars in ``y``, structured like ``y``."""
+    if isinstance(y, Var) and y.tape is tape:
+        return y.id
+    if isinstance(y, _CONTAINERS):
+        return _spec(y, [_ids(v, tape) for v in _items(y)])
+    return None
+
+
+def value_of(y, tape):
+    """``y`` with this tape's Vars replaced by their values."""
+    return _unwrap(y, tape)[0]
+
+
+# ---- the reverse pass ----
+
+def backward(tape: Tape, y, g) -> tuple:
+    """Run ``tape`` in reverse from output ``y`` (a Var, an id, or a structure) with cotangent ``g``.
+
+    Returns one cotangent per `Tape.track` call, shaped like what was tracked
+    (``None`` where there is no gradient).
+    """
+    grads: dict[int, Any] = {}
+    spec = y if isinstance(y, int) and not isinstance(y, bool) else _ids(y, tape)
+    _scatter(spec, g, grads, None, False)
+    for node in reversed(tape.nodes):
+        gy = _gather(node.out, grads, pop=True)
+        if gy is None:
+            continue
+        if node.pullback is not None:
+            cots = node.pullback(gy)
+        else:
+            cots = _vjps(node, gy)
+        broadcast = node.rule.broadcast
+        for s, c, x in zip(node.inputs, cots, node.args):
+            if s is not None and c is not None:
+                _scatter(s, c, grads, x, broadcast)
+    return tuple(_gather(s, grads, pop=False) for s in tape.inputs)
+
+
+def _vjps(node: Node, gy) -> list:
+    vjps = node.rule.vjps
+    nested = has_tracked(gy) or has_tracked(node.args) or has_tracked(node.value)
+    cots = []
+    for i, s in enumerate(node.inputs):
+        if s is None or i >= len(vjps) or vjps[i] is None:
+            cots.append(None)
+            continue
+        vjp = lifted(vjps[i]) if nested else vjps[i]
+        cots.append(vjp(gy, node.value, *node.args, **node.kwargs))
+    return cots
+
+
+def _scatter(spec, c, grads, x, broadcast):
+    if spec is None or c is None:
+        return
+    if isinstance(spec, int):
+        if broadcast:
+            c = unbroadcast(c, x)
+        grads[spec] = accum(grads.get(spec), c)
+        return
+    cs = _items(c) if not isinstance(spec, dict) else [c.get(k) for k in spec]
+    xs = _items(x) if isinstance(x, _CONTAINERS) else [None] * len(cs)
+    for s, ci, xi in zip(_items(spec), cs, xs):
+        _scatter(s, ci, grads, xi, broadcast)
+
+
+def _gather(spec, grads, pop):
+    if spec is None:
+        return None
+    if isinstance(spec, int):
+        return grads.pop(spec, None) if pop else grads.get(spec)
+    parts = [_gather(s, grads, pop) for s in _items(spec)]
+    return None if all(p is None for p in parts) else rebuild(spec, parts)
+
+
+# ---- traces, pullbacks, gradients ----
+
+@dataclass(eq=False)
+class Trace:
+    """What `trace` recorded: the tape, the arguments as ``f`` saw them, and ``f``'s output."""
+
+    tape: Tape
+    inputs: tuple
+    output: Any
+    names: tuple[str, ...]
+
+    @property
+    def value(self):
+        """``f``'s output as plain values (one level down)."""
+        return value_of(self.output, self.tape)
+
+    def backward(self, dy) -> tuple:
+        """One cotangent per argument of ``f`` (``None`` for untracked ones) given ``dy``."""
+        return backward(self.tape, self.output, dy)
+
+    def __str__(self) -> str:
+        names: dict[int, str] = {}
+        for name, spec in zip(self.names, self.tape.inputs):
+            _name(spec, name, names)
+        lines = []
+        for k, node in enumerate(self.tape.nodes, 1):
+            lhs = f"y{k}"
+            rhs = _expr(node, names)
+            _name(node.out, lhs, names)
+            lines.append(f"{lhs} = {rhs}")
+        return "\n".join(lines)
+
+
+def _name(spec, name, names):
+    if spec is None:
+        return
+    if isinstance(spec, int):
+        names[spec] = name
+        return
+    keys = spec.keys() if isinstance(spec, dict) else range(len(spec))
+    for k, s in zip(keys, _items(spec)):
+        _name(s, f"{name}[{k!r}]", names)
+
+
+_INFIX = {
+    operator.add: "+", operator.iadd: "+", np.add: "+",
+    operator.sub: "-", operator.isub: "-", np.subtract: "-",
+    operator.mul: "*", operator.imul: "*", np.multiply: "*",
+    operator.truediv: "/", operator.itruediv: "/", np.divide: "/",
+    operator.floordiv: "//", operator.mod: "%", operator.imod: "%",
+    operator.pow: "**", operator.ipow: "**", np.power: "**",
+    operator.matmul: "@", operator.imatmul: "@", np.matmul: "@",
+}
+_PREFIX = {operator.neg: "-", np.negative: "-", operator.pos: "+"}
+
+
+def _expr(node: Node, names) -> str:
+    args = [_show(s, v, names) for s, v in zip(node.inputs, node.args)]
+    fn = node.fn
+    if not node.kwargs:
+        if len(args) == 2 and _INFIX.get(fn):
+            return f"{args[0]} {_INFIX[fn]} {args[1]}"
+        if len(args) == 1 and _PREFIX.get(fn):
+            return f"{_PREFIX[fn]}{args[0]}"
+        if fn is operator.getitem:
+            return f"{args[0]}[{_index(node.args[1])}]"
+    args += [f"{k}={_const(v)}" for k, v in node.kwargs.items()]
+    return f"{getattr(fn, '__name__', None) or qualified_name(fn)}({', '.join(args)})"
+
+
+def _show(spec, value, names) -> str:
+    if spec is None:
+        return _const(value)
+    if isinstance(spec, int):
+        return names.get(spec, f"%{spec}")
+    if isinstance(spec, dict):
+        return "{" + ", ".join(f"{k!r}: {_show(s, value[k], names)}" for k, s in spec.items()) + "}"
+    parts = [_show(s, v, names) for s, v in zip(spec, value)]
+    if isinstance(spec, list):
+        return "[" + ", ".join(parts) + "]"
+    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+
+
+def _const(v) -> str:
+    if isinstance(v, np.ndarray) and (v.ndim > 1 or v.size > 4):
+        return f"<array {v.dtype} {v.shape}>"
+    if isinstance(v, (np.ndarray, np.generic)):
+        return repr(v.tolist())
+    text = repr(v)
+    return text if len(text) <= 40 and "\n" not in text else f"<{type(v).__name__}>"
+
+
+def _index(i) -> str:
+    if isinstance(i, slice):
+        return ":".join("" if p is None else repr(p) for p in (i.start, i.stop)) + \
+            ("" if i.step is None else f":{i.step!r}")
+    if isinstance(i, tuple):
+        return ", ".join(_index(p) for p in i)
+    if i is Ellipsis:
+        return "..."
+    return _const(i)
+
+
+def _arg_names(f, n) -> tuple[str, ...]:
+    try:
+        params = list(inspect.signature(f).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    names = []
+    for p in params:
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            names.append(p.name)
+        elif p.kind is p.VAR_POSITIONAL:
+            names += [f"{p.name}[{i}]" for i in range(n - len(names))]
+    if len(names) < n:
+        names = ["x"] if n == 1 else [f"x{i + 1}" for i in range(n)]
+    return tuple(names[:n])
+
+
+def trace(f: Callable, *args, argnums=None) -> Trace:
+    """Run ``f`` on tracked copies of ``args`` and return the recorded Wengert list.
+
+    ``argnums`` (an int or tuple) limits which arguments are tracked; all by default.
+
+    >>> import numpy as np
+    >>> print(trace(lambda x: 5 * np.sin(np.log(x)), 2.0))
+    y1 = log(x)
+    y2 = sin(y1)
+    y3 = 5 * y2
+    """
+    tape = Tape()
+    if argnums is not None:
+        nums = {argnums} if isinstance(argnums, int) else set(argnums)
+        inputs = []
+        for i, a in enumerate(args):
+            if i in nums:
+                inputs.append(tape.track(a))
+            else:
+                inputs.append(a)
+                tape.inputs.append(None)
+    else:
+        inputs = [tape.track(a) for a in args]
+    output = f(*inputs)
+    return Trace(tape, tuple(inputs), output, _arg_names(f, len(args)))
+
+
+def tape_pullback(f: Callable, *args) -> tuple[Any, Callable]:
+    """``(f(*args), back)`` where ``back(dy)`` returns ``(None, *one cotangent per argument)``.
+
+    The first entry is the cotangent for ``f`` itself (Zygote's convention);
+    the tape does not see inside ``f``'s closure, so it is ``None``.
+
+    >>> y, back = tape_pullback(lambda x, n: x ** n, 3.0, 2)
+    >>> y, back(1.0)
+    (9.0, (None, 6.0, None))
+    """
+    t = trace(f, *args)
+
+    def back(dy):
+        return (None, *t.backward(dy))
+
+    return t.value, back
+
+
+def tape_grad(f: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
+    """The gradient of scalar-valued ``f`` with respect to argument(s) ``argnums``, by the tape.
+
+    ``None`` is the gradient of an argument the output does not depend on (or an int).
+
+    >>> tape_grad(lambda x, y: x * y, argnums=(0, 1))(3.0, 4.0)
+    (4.0, 3.0)
+    """
+
+    def grad_f(*args):
+        t = trace(f, *args, argnums=argnums)
+        y = t.value
+        if shape_of(base(y)) != () or not isinstance(base(y), (int, float, complex, np.number,
+                                                               np.ndarray)):
+            raise TypeError(
+                f"tape_grad needs f to return a scalar, got {type(base(y)).__name__} "
+                f"of shape {shape_of(base(y))}; use tape_pullback for other outputs"
+            )
+        grads = t.backward(one_like(y))
+        if isinstance(argnums, int):
+            return grads[argnums]
+        return tuple(grads[i] for i in argnums)
+
+    grad_f.__name__ = f"grad_{getattr(f, '__name__', 'f')}"
+    return grad_f
