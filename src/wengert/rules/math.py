@@ -236,8 +236,8 @@ def dist_rrule(p, q):
     d = math.dist(p, q)
 
     def dist_pullback(g):
-        s = g / d if d else 0.0 * g  # gradient 0 where p == q (a subgradient of the norm)
-        diff = [s * (a - b) for a, b in zip(p, q)]
+        # gradient 0 where p == q (a subgradient of the norm)
+        diff = [g * (a - b) / d if d else 0.0 * g for a, b in zip(p, q)]
         return _like_seq(diff, p), _like_seq([-v for v in diff], q)
 
     return d, dist_pullback
