@@ -160,6 +160,14 @@ def test_sum_values():
     assert jvp(sum, 0, None, [1.0, 2.0]) is None
 
 
+def test_sum_of_lists_concatenates():
+    check_rule(sum, [[1.0, 2.0], [3.0]], [])
+    check_rule(sum, ((1.0,), (2.0, 3.0)), (4.0,))
+    assert vjp(sum, 0, [1.0, 2.0, 3.0, 4.0], [[1.0], [2.0, 3.0]], [0.0]) == [[2.0], [3.0, 4.0]]
+    assert vjp(sum, 1, [1.0, 2.0, 3.0, 4.0], [[1.0], [2.0, 3.0]], [0.0]) == [1.0]
+    assert jvp(sum, 0, [None, [5.0]], [[1.0], [2.0]], []) == [None, 5.0]
+
+
 def test_sum_of_arrays_broadcasting():
     xs = [np.array([1.0, 2.0, 3.0]), 2.0, np.array([[1.0], [2.0]])]
     check_rule(sum, xs)

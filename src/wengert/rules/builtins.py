@@ -118,15 +118,27 @@ def min_frule(tangents, *args, **kw):
 
 # ---- sum and divmod ----
 
+def _split_concat(g, parts):
+    """The cotangents of ``parts`` from the cotangent ``g`` of their concatenation."""
+    out, k = [], 0
+    for p in parts:
+        out.append(_like_seq(g[k:k + len(p)], p))
+        k += len(p)
+    return out
+
+
 @rrule(sum)
 def sum_rrule(iterable, *rest, **kw):
     xs = list(iterable)
     y = builtins.sum(xs, *rest, **kw)
+    start = rest[0] if rest else kw.get("start", 0)
 
     def sum_pullback(g):
-        # Each element (and a positional start) gets g, reduced to its own shape.
-        out = (_like_seq([unbroadcast(g, x) for x in xs], iterable),)
-        return out + tuple(unbroadcast(g, s) for s in rest)
+        if isinstance(y, (list, tuple)):  # sum(lists, []) concatenates: split g into the parts
+            start_ct, *item_cts = _split_concat(g, [start, *xs])
+        else:  # each element (and the start) gets g, reduced to its own shape
+            start_ct, item_cts = unbroadcast(g, start), [unbroadcast(g, x) for x in xs]
+        return (_like_seq(item_cts, iterable),) + ((start_ct,) if rest else ())
 
     return y, sum_pullback
 
@@ -134,8 +146,15 @@ def sum_rrule(iterable, *rest, **kw):
 @frule(sum)
 def sum_frule(tangents, iterable, *rest, **kw):
     xs = list(iterable)
-    t_items = [] if tangents[0] is None else list(tangents[0])
-    return builtins.sum(xs, *rest, **kw), reduce(accum, t_items + list(tangents[1:]), None)
+    y = builtins.sum(xs, *rest, **kw)
+    t_items = [None] * len(xs) if tangents[0] is None else list(tangents[0])
+    t_start = tangents[1] if rest else None
+    if isinstance(y, (list, tuple)):
+        start = rest[0] if rest else kw.get("start", 0)
+        parts = [[None] * len(p) if t is None else list(t)
+                 for p, t in zip([start, *xs], [t_start, *t_items])]
+        return y, _like_seq([v for part in parts for v in part], y)
+    return y, reduce(accum, [t_start, *t_items], None)
 
 
 @rrule(divmod)
