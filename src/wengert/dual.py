@@ -196,6 +196,34 @@ def _lose(kind: str) -> TypeError:
 
 # ---- tracked values: the operators both Dual and Var share ----
 
+def _binary(op):
+    def method(self, other):
+        return dual_call(op, self, other)
+
+    def reflected(self, other):
+        return dual_call(op, other, self)
+
+    name = getattr(op, "__name__", "op").strip("_")
+    method.__name__, reflected.__name__ = f"__{name}__", f"__r{name}__"
+    return method, reflected
+
+
+def _unary(op):
+    def method(self):
+        return dual_call(op, self)
+
+    method.__name__ = f"__{getattr(op, '__name__', 'op').strip('_')}__"
+    return method
+
+
+def _compare(op):
+    def method(self, other):
+        return op(base(self), base(other))
+
+    method.__name__ = f"__{op.__name__}__"
+    return method
+
+
 class Tracked:
     """Mixin for values that carry derivative information at a level (`Dual`, tape `Var`).
 
@@ -217,104 +245,40 @@ class Tracked:
         raise NotImplementedError
 
     # arithmetic, through the rule table
-    def __add__(self, other):
-        return dual_call(operator.add, self, other)
-
-    def __radd__(self, other):
-        return dual_call(operator.add, other, self)
-
-    def __sub__(self, other):
-        return dual_call(operator.sub, self, other)
-
-    def __rsub__(self, other):
-        return dual_call(operator.sub, other, self)
-
-    def __mul__(self, other):
-        return dual_call(operator.mul, self, other)
-
-    def __rmul__(self, other):
-        return dual_call(operator.mul, other, self)
-
-    def __truediv__(self, other):
-        return dual_call(operator.truediv, self, other)
-
-    def __rtruediv__(self, other):
-        return dual_call(operator.truediv, other, self)
-
-    def __floordiv__(self, other):
-        return dual_call(operator.floordiv, self, other)
-
-    def __rfloordiv__(self, other):
-        return dual_call(operator.floordiv, other, self)
-
-    def __mod__(self, other):
-        return dual_call(operator.mod, self, other)
-
-    def __rmod__(self, other):
-        return dual_call(operator.mod, other, self)
-
-    def __divmod__(self, other):
-        return dual_call(divmod, self, other)
-
-    def __rdivmod__(self, other):
-        return dual_call(divmod, other, self)
+    __add__, __radd__ = _binary(operator.add)
+    __sub__, __rsub__ = _binary(operator.sub)
+    __mul__, __rmul__ = _binary(operator.mul)
+    __truediv__, __rtruediv__ = _binary(operator.truediv)
+    __floordiv__, __rfloordiv__ = _binary(operator.floordiv)
+    __mod__, __rmod__ = _binary(operator.mod)
+    __divmod__, __rdivmod__ = _binary(divmod)
+    __matmul__, __rmatmul__ = _binary(operator.matmul)
+    __rpow__ = _binary(operator.pow)[1]
 
     def __pow__(self, other, modulo=None):
         if modulo is not None:
             return dual_call(pow, self, other, modulo)
         return dual_call(operator.pow, self, other)
 
-    def __rpow__(self, other):
-        return dual_call(operator.pow, other, self)
+    __neg__ = _unary(operator.neg)
+    __pos__ = _unary(operator.pos)
+    __floor__ = _unary(math.floor)
+    __ceil__ = _unary(math.ceil)
+    __trunc__ = _unary(math.trunc)
+    __int__ = _unary(int)
 
-    def __matmul__(self, other):
-        return dual_call(operator.matmul, self, other)
-
-    def __rmatmul__(self, other):
-        return dual_call(operator.matmul, other, self)
-
-    def __neg__(self):
-        return dual_call(operator.neg, self)
-
-    def __pos__(self):
-        return dual_call(operator.pos, self)
-
-    def __abs__(self):
-        return dual_call(abs if get_rule(abs) is not None else operator.abs, self)
+    __abs__ = _unary(abs)
 
     def __round__(self, ndigits=None):
         return dual_call(round, self) if ndigits is None else dual_call(round, self, ndigits)
 
-    def __floor__(self):
-        return dual_call(math.floor, self)
-
-    def __ceil__(self):
-        return dual_call(math.ceil, self)
-
-    def __trunc__(self):
-        return dual_call(math.trunc, self)
-
-    def __int__(self):
-        return dual_call(int, self)
-
     # comparisons: on the plain values, so `if x > 0:` works
-    def __lt__(self, other):
-        return base(self) < base(other)
-
-    def __le__(self, other):
-        return base(self) <= base(other)
-
-    def __gt__(self, other):
-        return base(self) > base(other)
-
-    def __ge__(self, other):
-        return base(self) >= base(other)
-
-    def __eq__(self, other):
-        return base(self) == base(other)
-
-    def __ne__(self, other):
-        return base(self) != base(other)
+    __lt__ = _compare(operator.lt)
+    __le__ = _compare(operator.le)
+    __gt__ = _compare(operator.gt)
+    __ge__ = _compare(operator.ge)
+    __eq__ = _compare(operator.eq)
+    __ne__ = _compare(operator.ne)
 
     # conversions that would drop the derivative
     def __bool__(self):
