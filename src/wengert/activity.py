@@ -1,0 +1,291 @@
+"""Type and activity inference over the IR, for one argument-type signature.
+
+A value is *active* when it may carry a derivative: it depends on a
+differentiable input through operations that have derivatives. Inactive
+values (ints, bools, strings, comparisons, constants, globals) get no
+cotangent and no adjoint code.
+
+Types are small descriptors, enough to specialise the adjoint:
+``"float"`` (a Python number: cotangent is a float, zero is ``0.0``, no
+broadcasting), ``"int"``, ``"bool"``, ``"none"``, ``("seq", T)`` for lists
+and iterables of T, ``("tuple", (T1, T2, ...))`` and ``"any"`` (arrays,
+objects, unknown: cotangent may be ``None``, accumulated with
+`runtime.accum`, reduced with `runtime.unbroadcast`).
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+import operator
+import types
+from dataclasses import dataclass, field
+
+from wengert import ir
+from wengert.frontend import UNDEFINED
+from wengert.rules.table import get_rule
+
+FLOAT, INT, BOOL, NONE, ANY = "float", "int", "bool", "none", "any"
+
+# primitives that map Python numbers to Python numbers
+_NUMERIC = {
+    operator.add, operator.sub, operator.mul, operator.truediv, operator.floordiv, operator.mod,
+    operator.pow, operator.neg, operator.pos, operator.abs, operator.iadd, operator.isub,
+    operator.imul, operator.itruediv, operator.ifloordiv, operator.imod, operator.ipow,
+    builtins.abs, builtins.pow, builtins.float, builtins.min, builtins.max,
+}
+_MATH = {getattr(math, n) for n in dir(math) if callable(getattr(math, n))}
+
+
+def kind_of(x) -> object:
+    """The type descriptor of a run-time value (for the specialisation key)."""
+    t = type(x)
+    if t is float:
+        return FLOAT
+    if t is bool:
+        return BOOL
+    if t is int:
+        return INT
+    if x is None:
+        return NONE
+    if t is str or isinstance(x, (types.ModuleType, type)):
+        return NONE
+    if t in (list, tuple) and 0 < len(x) <= 64 and all(type(e) is float for e in x):
+        return ("seq", FLOAT) if t is list else ("tuple", (FLOAT,) * len(x))
+    return ANY
+
+
+def differentiable(t) -> bool:
+    if t in (FLOAT, ANY):
+        return True
+    if isinstance(t, tuple):
+        if t[0] == "seq":
+            return differentiable(t[1])
+        return any(differentiable(e) for e in t[1])
+    return False
+
+
+def join(a, b):
+    if a is None:
+        return b
+    if b is None or a == b:
+        return a
+    nums = {FLOAT, INT, BOOL}
+    if a in nums and b in nums:
+        return FLOAT if FLOAT in (a, b) else INT
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        if a[0] == b[0] == "seq":
+            return ("seq", join(a[1], b[1]))
+        if a[0] == b[0] == "tuple" and len(a[1]) == len(b[1]):
+            return ("tuple", tuple(join(x, y) for x, y in zip(a[1], b[1])))
+    return ANY
+
+
+def element(t, index=None):
+    if isinstance(t, tuple):
+        if t[0] == "seq":
+            return t[1]
+        if t[0] == "tuple":
+            if isinstance(index, int) and -len(t[1]) <= index < len(t[1]):
+                return t[1][index]
+            return _join_all(t[1])
+    if t in (INT, BOOL, NONE, FLOAT):
+        return ANY
+    return ANY
+
+
+def _join_all(ts):
+    out = None
+    for t in ts:
+        out = join(out, t)
+    return out or ANY
+
+
+@dataclass
+class Info:
+    """Result of the analysis: per value id, its type and whether it is active."""
+
+    type: dict = field(default_factory=dict)
+    active: dict = field(default_factory=dict)
+
+    def is_active(self, o) -> bool:
+        return isinstance(o, ir.Value) and self.active.get(o.id, False)
+
+    def type_of(self, o):
+        if isinstance(o, ir.Const):
+            return const_type(o.value)
+        return self.type.get(o.id, ANY)
+
+
+def const_type(v):
+    if v is UNDEFINED:
+        return None
+    if type(v) is float:
+        return FLOAT
+    if type(v) is int:
+        return INT
+    if type(v) is bool:
+        return BOOL
+    if v is None:
+        return NONE
+    return ANY
+
+
+def analyse(fn: ir.Function, arg_kinds, free_kinds: dict) -> Info:
+    info = Info()
+    for p, k in zip(fn.params, arg_kinds):
+        info.type[p.id] = k
+        info.active[p.id] = differentiable(k)
+    changed = True
+    while changed:
+        changed = _block(fn.body, info, free_kinds)
+    return info
+
+
+def _set(info: Info, v: ir.Value, t, active: bool) -> bool:
+    old_t, old_a = info.type.get(v.id), info.active.get(v.id, False)
+    new_t = join(old_t, t) if old_t is not None else t
+    new_a = old_a or (active and differentiable(new_t))
+    if new_t != old_t or new_a != old_a:
+        info.type[v.id] = new_t
+        info.active[v.id] = new_a
+        return True
+    return False
+
+
+def _block(block: ir.Block, info: Info, free_kinds) -> bool:
+    changed = False
+    for s in block.stmts:
+        if isinstance(s, ir.Op):
+            changed |= _op(s, info, free_kinds)
+        elif isinstance(s, ir.If):
+            changed |= _block(s.then, info, free_kinds)
+            changed |= _block(s.orelse, info, free_kinds)
+            for b in (s.then, s.orelse):
+                if b.term is not None and b.term.kind == "yield":
+                    for o, v in zip(s.outs, b.term.values):
+                        changed |= _set(info, o, info.type_of(v), info.is_active(v))
+        elif isinstance(s, ir.Loop):
+            changed |= _loop(s, info, free_kinds)
+    return changed
+
+
+def _loop_terms(block: ir.Block):
+    for s in block.stmts:
+        if isinstance(s, ir.If):
+            yield from _loop_terms(s.then)
+            yield from _loop_terms(s.orelse)
+    if block.term is not None and block.term.kind in ("break", "continue"):
+        yield block.term
+
+
+def _loop(s: ir.Loop, info: Info, free_kinds) -> bool:
+    changed = False
+    off = 0
+    if s.iterable is not None:
+        off = 1
+        item = s.body.args[0]
+        changed |= _set(info, item, element(info.type_of(s.iterable)), info.is_active(s.iterable))
+    carried_sets = [s.body.args[off:], s.outs] + ([s.header.args] if s.header is not None else [])
+    for i, init in enumerate(s.inits):
+        for group in carried_sets:
+            changed |= _set(info, group[i], info.type_of(init), info.is_active(init))
+    if s.header is not None:
+        changed |= _block(s.header, info, free_kinds)
+    changed |= _block(s.body, info, free_kinds)
+    for t in _loop_terms(s.body):
+        for i, v in enumerate(t.values):
+            for group in carried_sets:
+                changed |= _set(info, group[i], info.type_of(v), info.is_active(v))
+    return changed
+
+
+def _op(s: ir.Op, info: Info, free_kinds) -> bool:
+    act = [info.is_active(a) for a in s.args] + [info.is_active(v) for v in s.kwargs.values()]
+    any_active = any(act)
+    k = s.kind
+    out = s.outs[0] if s.outs else None
+    if k == "global":
+        return _set(info, out, NONE if callable(s.static) or isinstance(s.static, types.ModuleType)
+                    else const_type(s.static) or ANY, False)
+    if k == "free":
+        kind = free_kinds.get(s.fn, ANY)
+        return _set(info, out, kind, differentiable(kind))
+    if k == "attr":
+        if s.static is not None:
+            return _set(info, out, NONE, False)
+        return _set(info, out, ANY, any_active)
+    if k in ("tuple", "list"):
+        ts = tuple(info.type_of(a) or ANY for a in s.args)
+        t = ("tuple", ts) if k == "tuple" else ("seq", _join_all(ts) if ts else ANY)
+        return _set(info, out, t, any_active)
+    if k == "dict":
+        return _set(info, out, ANY, any_active)
+    if k == "unpack":
+        src = s.args[0]
+        st = info.type_of(src)
+        changed = False
+        for i, o in enumerate(s.outs):
+            changed |= _set(info, o, element(st, i), info.is_active(src))
+        return changed
+    if k == "closure":
+        return _set(info, out, ANY, any_active)
+    if k == "newlist":
+        return _set(info, out, ("seq", None), False) if out.id not in info.type else False
+    if k == "append":
+        acc, elt = s.args
+        t = ("seq", info.type_of(elt))
+        return _set(info, acc, t, info.is_active(elt))
+    if k == "method":
+        return _set(info, out, ANY, any_active) if out is not None else False
+    if k == "call":
+        return _call(s, info, act, any_active)
+    raise AssertionError(k)
+
+
+def _call(s: ir.Op, info: Info, act, any_active) -> bool:
+    out = s.outs[0]
+    callee_active = info.is_active(s.fn)
+    fn = s.static if isinstance(s.fn, ir.Value) else s.fn.value
+    rule = get_rule(fn) if fn is not None else None
+    types_ = [info.type_of(a) for a in s.args]
+    if rule is not None and rule.nondiff:
+        t = BOOL if fn in (operator.lt, operator.le, operator.gt, operator.ge, operator.eq,
+                           operator.ne, operator.not_, operator.truth, operator.contains,
+                           operator.is_, operator.is_not, builtins.isinstance) else INT
+        if fn in (builtins.round, math.floor, math.ceil, math.trunc, operator.floordiv):
+            t = INT if all(x in (INT, BOOL) for x in types_) else FLOAT if all(
+                x in (INT, BOOL, FLOAT) for x in types_) else ANY
+        return _set(info, out, t, False)
+    if fn in (builtins.range, builtins.len):
+        return _set(info, out, ("seq", INT) if fn is builtins.range else INT, False)
+    if fn is builtins.zip:
+        return _set(info, out, ("seq", ("tuple", tuple(element(t) for t in types_))), any_active)
+    if fn is builtins.enumerate:
+        return _set(info, out, ("seq", ("tuple", (INT, element(types_[0]) if types_ else ANY))), any_active)
+    if fn in (builtins.reversed, builtins.list, builtins.tuple, builtins.sorted):
+        t = types_[0] if types_ else ANY
+        t = ("seq", element(t)) if isinstance(t, tuple) else ANY
+        return _set(info, out, t, any_active)
+    if rule is not None:
+        if fn in _MATH or fn in _NUMERIC:
+            nums = (FLOAT, INT, BOOL)
+            if all(t in nums for t in types_) and all(info.type_of(v) in nums for v in s.kwargs.values()):
+                t = FLOAT if (fn in _MATH or FLOAT in types_ or fn is operator.truediv
+                              or fn is builtins.float) else INT
+                return _set(info, out, t, any_active and t == FLOAT)
+            if fn in (builtins.min, builtins.max, builtins.sum) and len(types_) == 1:
+                return _set(info, out, element(types_[0]), any_active)
+        if fn is builtins.sum and len(types_) >= 1 and element(types_[0]) == FLOAT:
+            return _set(info, out, FLOAT, any_active)
+        if fn is operator.getitem:
+            idx = s.args[1]
+            t = types_[0]
+            if isinstance(idx, ir.Const) and isinstance(idx.value, slice):
+                et = t if isinstance(t, tuple) and t[0] == "seq" else ANY
+            else:
+                et = element(t, idx.value if isinstance(idx, ir.Const) else None) \
+                    if isinstance(t, tuple) else ANY
+            return _set(info, out, et, act[0] if act else False)
+        return _set(info, out, ANY, any_active)
+    return _set(info, out, ANY, any_active or callee_active)
