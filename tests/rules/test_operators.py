@@ -159,6 +159,9 @@ def test_list_repetition():
 
 
 def test_inplace_list_concatenation():
+    check_rule(operator.iadd, [1.0, 2.0], [3.0])
+    check_rule(operator.iconcat, [1.0], (2.0, 3.0))
+    check_rule(operator.imul, [1.0, 2.0], 2, wrt=[0])
     xs = [1.0, 2.0]
     z = operator.iadd(xs, [3.0])
     assert get_rule(operator.iadd).vjps[0]([1.0, 2.0, 3.0], z, xs, [3.0]) == [1.0, 2.0]
@@ -223,6 +226,12 @@ def test_unary_arrays(op):
 def test_zero_dim_array_with_scalar():
     check_rule(operator.mul, np.array(2.0), 3.0)
     check_rule(operator.pow, np.float64(2.0), np.array([1.0, 2.5]))
+
+
+@pytest.mark.parametrize("op", [operator.iadd, operator.isub, operator.itruediv])
+def test_inplace_arrays(op):
+    # x is overwritten before the rule runs (the checker passes the updated operands).
+    check_rule(op, np.array([[1.0, 2.0, 3.0], [0.5, -1.0, 2.5]]), np.array([2.0, -0.5, 1.5]))
 
 
 def test_inplace_array_guard():
