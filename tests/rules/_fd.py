@@ -26,7 +26,7 @@ from wengert.runtime import unbroadcast
 
 
 def is_differentiable(x) -> bool:
-    if isinstance(x, bool) or isinstance(x, int):
+    if isinstance(x, (bool, int)):
         return False
     if isinstance(x, float):
         return True
@@ -166,7 +166,7 @@ def _forward_forms(rule, args, kwargs, i, v):
         forms.append(("jvp", None if jvp is None else jvp(v, y_live, *live, **kwargs)))
     if rule.frule is not None:
         tangents = tuple(v if j == i else None for j in range(len(args)))
-        y2, t = rule.frule(tangents, *copy.deepcopy(args), **kwargs)
+        _, t = rule.frule(tangents, *copy.deepcopy(args), **kwargs)
         forms.append(("frule", t))
     return forms
 

@@ -1,6 +1,7 @@
 """Rules for builtins against float64 central differences and analytic values."""
 
 import collections
+import itertools
 import math
 
 import numpy as np
@@ -25,7 +26,7 @@ def away_from_zero(lo=0.1, hi=10.0):
 
 def distinct(xs, gap=1e-2):
     s = sorted(xs)
-    return all(b - a > gap for a, b in zip(s, s[1:]))
+    return all(b - a > gap for a, b in itertools.pairwise(s))
 
 
 # ---- abs, float, pow ----
