@@ -1,0 +1,304 @@
+"""The run-time tape against analytic gradients and float64 central differences."""
+
+import math
+import operator
+from textwrap import dedent
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+import wengert
+from wengert.dual import Dual, derivative
+from wengert.errors import UnsupportedError
+from wengert.rules import get_rule
+from wengert.tape import Tape, Var, backward, tape_call, tape_grad, tape_pullback, trace
+
+SETTINGS = settings(max_examples=30, deadline=None)
+
+
+def real(lo=-5.0, hi=5.0):
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False)
+
+
+def positive(lo=0.1, hi=5.0):
+    return real(lo, hi)
+
+
+def fd(f, x, h=1e-5):
+    """Central difference, Richardson-extrapolated (error O(h**4))."""
+    d1 = (f(x + h) - f(x - h)) / (2 * h)
+    d2 = (f(x + 2 * h) - f(x - 2 * h)) / (4 * h)
+    return (4 * d1 - d2) / 3
+
+
+def fd_grad(f, x, h=1e-5):
+    """Central-difference gradient of scalar ``f`` at array ``x``."""
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[i] = 1.0
+        g[i] = fd(lambda s, e=e: f(x + s * e), 0.0, h)
+    return g
+
+
+def close(a, b, rtol=1e-6, atol=1e-7):
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+
+
+# ---- the NumPy rules these tests rely on (registered here only if nobody has yet) ----
+
+_NUMPY = {
+    np.sin: (lambda g, y, x: g * np.cos(x), lambda t, y, x: t * np.cos(x)),
+    np.cos: (lambda g, y, x: -g * np.sin(x), lambda t, y, x: -t * np.sin(x)),
+    np.exp: (lambda g, y, x: g * y, lambda t, y, x: t * y),
+    np.log: (lambda g, y, x: g / x, lambda t, y, x: t / x),
+    np.tanh: (lambda g, y, x: g * (1 - y * y), lambda t, y, x: t * (1 - y * y)),
+}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def numpy_rules():
+    for fn, (vjp, jvp) in _NUMPY.items():
+        rule = get_rule(fn)
+        if rule is None or not rule.has_reverse:
+            wengert.defvjp(fn, vjp, broadcast=True)
+        if rule is None or not rule.has_forward:
+            wengert.defjvp(fn, jvp, broadcast=True)
+    for fn, op in [(np.add, operator.add), (np.multiply, operator.mul)]:
+        rule = get_rule(fn)
+        if rule is None or not rule.has_reverse:
+            wengert.defvjp(fn, *get_rule(op).vjps, broadcast=True)
+        if rule is None or not rule.has_forward:
+            wengert.defjvp(fn, *get_rule(op).jvps, broadcast=True)
+    rule = get_rule(np.sum)
+    if rule is None or not rule.has_reverse:  # whole-array sums only
+        wengert.defvjp(np.sum, lambda g, y, x: g * np.ones_like(x))
+    if rule is None or not rule.has_forward:
+        wengert.defjvp(np.sum, lambda t, y, x: np.sum(t))
+
+
+# ---- straight-line code ----
+
+@SETTINGS
+@given(x=positive(), y=st.one_of(positive(), real(-5.0, -0.1)))
+def test_operators_against_finite_differences(x, y):
+    f = lambda a, b: (a * b - b / a) ** 2 + a**b - (-a) * abs(b) + (a * 7.0) % b
+    assume(abs(x * 7.0 / y - round(x * 7.0 / y)) > 1e-3)  # off the jumps of %
+    gx, gy = tape_grad(f, argnums=(0, 1))(x, y)
+    close(gx, fd(lambda a: f(a, y), x), rtol=1e-5, atol=1e-6)
+    close(gy, fd(lambda b: f(x, b), y), rtol=1e-5, atol=1e-6)
+
+
+@SETTINGS
+@given(x=positive())
+def test_fan_out_accumulates(x):
+    assert tape_grad(lambda a: a * a + a)(x) == pytest.approx(2 * x + 1)
+    assert tape_grad(lambda a: a - a)(x) == 0.0
+
+
+@SETTINGS
+@given(x=positive(0.5))
+def test_talk_example(x):
+    f = lambda a: 5 * np.sin(np.log(a))
+    close(tape_grad(f)(x), 5 * np.cos(np.log(x)) / x)
+    close(tape_grad(f)(x), fd(f, x), rtol=1e-5)
+
+
+@SETTINGS
+@given(x=positive())
+def test_math_through_explicit_tape_call(x):
+    f = lambda a: tape_call(math.sin, a) * tape_call(math.exp, a / 2) + tape_call(math.log, a)
+    g = lambda a: math.sin(a) * math.exp(a / 2) + math.log(a)
+    close(tape_grad(f)(x), fd(g, x), rtol=1e-5)
+
+
+def test_numpy_arrays_and_broadcasting():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.5, 2.0, (3, 4))
+    a = rng.uniform(-1.0, 1.0, 4)
+
+    def f(x, a, s):
+        return np.sum(np.tanh(x * a) * np.exp(s * x) + np.log(x))
+
+    gx, ga, gs = tape_grad(f, argnums=(0, 1, 2))(x, a, 0.3)
+    close(gx, fd_grad(lambda v: f(v, a, 0.3), x), rtol=1e-5)
+    close(ga, fd_grad(lambda v: f(x, v, 0.3), a), rtol=1e-5)
+    assert ga.shape == (4,)  # reduced to the input's shape
+    assert isinstance(gs, float)  # a float's gradient is a float
+    close(gs, fd(lambda s: f(x, a, s), 0.3), rtol=1e-5)
+
+
+def test_plain_array_on_the_left_is_recorded_through_ufuncs():
+    a = np.array([1.0, 2.0, 3.0])
+    close(tape_grad(lambda s: np.sum(a * s + a))(2.0), 6.0)
+
+
+# ---- pullbacks, conventions ----
+
+def test_pullback_convention_and_non_float_arguments():
+    y, back = tape_pullback(lambda x, n, name: x**n, 3.0, 2, "label")
+    assert y == 9.0
+    assert back(1.0) == (None, 6.0, None, None)
+    assert back(2.0) == (None, 12.0, None, None)  # the tape can be run again
+
+
+def test_constant_output_and_unused_argument_give_none():
+    assert tape_grad(lambda x: 3.0)(1.0) is None
+    assert tape_grad(lambda x, y: x * 2, argnums=1)(1.0, 2.0) is None
+
+
+def test_structures_in_and_out():
+    y, back = tape_pullback(lambda xs: xs[0] * xs[1] + xs[2], [2.0, 3.0, 4.0])
+    assert y == 10.0
+    assert back(1.0) == (None, [3.0, 2.0, 1.0])
+    y, back = tape_pullback(lambda p: {"s": p["a"] * 2, "t": (p["a"], 1)}, {"a": 3.0, "n": 1})
+    assert y == {"s": 6.0, "t": (3.0, 1)}
+    assert back({"s": 1.0, "t": (10.0, None)}) == (None, {"a": 12.0, "n": None})
+    y, back = tape_pullback(lambda x: (x * 2, x * x), 3.0)
+    assert y == (6.0, 9.0)
+    assert back((1.0, None)) == (None, 2.0)
+    assert back((1.0, 1.0)) == (None, 8.0)
+
+
+def test_tape_call_in_lists_records_through_containers():
+    # operator.getitem on a list holding a Var: the list's cotangent reaches the Var
+    f = lambda x: tape_call(operator.getitem, [x, 5.0], 0) * 3.0
+    assert tape_grad(f)(2.0) == 3.0
+
+
+def test_tape_call_without_tracked_arguments_is_a_plain_call():
+    tape = Tape()
+    assert tape_call(math.sin, 0.5) == math.sin(0.5)
+    assert tape_call(lambda a, b=1: a + b, 1, b=2) == 3  # no rule needed
+    assert tape.nodes == []
+
+
+def test_nondifferentiable_calls_are_not_recorded():
+    t = trace(lambda x: x * (x > 1.0) + x // 2, 3.0)
+    # the comparison and the floor division run on plain values; their results are constants
+    assert str(t) == "y1 = x * True\ny2 = y1 + 1.0"
+    assert t.backward(1.0) == (1.0,)
+
+
+def test_explicit_tape_and_backward():
+    tape = Tape()
+    x = tape.track(3.0)
+    y = tape.track(np.array([1.0, 2.0]))
+    z = np.sum(x * y)
+    assert isinstance(z, Var) and z.value == 9.0
+    gx, gy = backward(tape, z, 1.0)
+    assert gx == 3.0
+    close(gy, [3.0, 3.0])
+    assert backward(tape, z.id, 2.0)[0] == 6.0
+
+
+# ---- printing ----
+
+def test_trace_prints_the_wengert_list():
+    expected = "y1 = log(x)\ny2 = sin(y1)\ny3 = 5 * y2"
+    assert str(trace(lambda x: 5 * np.sin(np.log(x)), 2.0)) == expected
+    f = lambda x: 5 * tape_call(math.sin, tape_call(math.log, x))
+    assert str(trace(f, 2.0)) == expected
+
+
+def test_trace_names_arguments_and_shows_constants():
+    def f(x, y, n):
+        z = x * y - x / 2.0
+        return -z ** n + y[1]
+
+    t = trace(f, 1.5, np.array([1.0, 2.0]), 2)
+    assert str(t) == dedent("""\
+        y1 = x * y
+        y2 = x / 2.0
+        y3 = y1 - y2
+        y4 = y3 ** 2
+        y5 = -y4
+        y6 = y[1]
+        y7 = y5 + y6""")
+    close(t.value, -(np.array([1.5, 3.0]) - 0.75) ** 2 + 2.0)
+
+
+# ---- errors ----
+
+def test_float_of_a_var_raises_instead_of_untracking():
+    with pytest.raises(TypeError, match=r"float\(\) of a wengert Dual or Var would drop"):
+        tape_grad(lambda x: float(x) * 2)(1.0)
+    with pytest.raises(TypeError, match="tape_call"):
+        tape_grad(lambda x: math.sin(x))(1.0)
+    with pytest.raises(TypeError, match="truth value of a Var"):
+        tape_grad(lambda x: x if x else 0.0)(1.0)
+
+
+def mystery(x):
+    return x
+
+
+def forward_only(x):
+    return 2 * x
+
+
+wengert.defjvp(forward_only, lambda t, y, x: 2 * t)
+
+
+def test_missing_reverse_rule_names_the_function_and_the_fix():
+    with pytest.raises(UnsupportedError) as err:
+        tape_grad(lambda x: tape_call(mystery, x))(1.0)
+    msg = str(err.value)
+    assert "no reverse rule for test_tape.mystery" in msg
+    assert "wengert.defvjp(test_tape.mystery, lambda g, y, x: ...)" in msg
+    with pytest.raises(UnsupportedError, match="forward rule only"):
+        tape_grad(lambda x: tape_call(forward_only, x))(1.0)
+
+
+def test_non_scalar_output_is_refused_by_tape_grad():
+    with pytest.raises(TypeError, match="scalar"):
+        tape_grad(lambda x: x * np.ones(2))(1.0)
+
+
+# ---- nesting: tapes in tapes, tapes and Duals ----
+
+def test_perturbation_confusion_on_tapes():
+    # d/dx [x * d/dy (x + y)] = 1, not 2
+    for x in (0.0, 2.0):
+        assert tape_grad(lambda x: x * tape_grad(lambda y: x + y)(3.0))(x) == 1.0
+
+
+@SETTINGS
+@given(x=real(-2.0, 2.0))
+def test_gradients_of_gradients(x):
+    cube = lambda a: a * a * a
+    close(tape_grad(tape_grad(cube))(x), 6 * x)
+    close(tape_grad(tape_grad(tape_grad(cube)))(x), 6.0)
+    close(tape_grad(tape_grad(np.sin))(x), -np.sin(x))
+    s = lambda a: tape_call(math.sin, a)
+    close(tape_grad(tape_grad(s))(x), -math.sin(x))
+    close(tape_grad(tape_grad(tape_grad(s)))(x), -math.cos(x))
+
+
+@SETTINGS
+@given(x=positive())
+def test_forward_over_tape_and_tape_over_forward(x):
+    f = lambda a: tape_call(math.sin, a) * a
+    d2 = 2 * math.cos(x) - x * math.sin(x)
+    close(derivative(tape_grad(f))(x), d2)
+    close(tape_grad(derivative(f))(x), d2)
+    close(derivative(tape_grad(lambda a: np.exp(a) * a))(x), (x + 2) * math.exp(x))
+
+
+def test_gradient_of_a_dual_input_carries_its_tangent():
+    # a Dual goes onto the tape like any value: its gradient is a Dual
+    g = tape_grad(lambda a: a * a)(Dual(3.0, 1.0))
+    assert (g.primal, g.tangent) == (6.0, 2.0)
+
+
+def test_hessian_vector_product_by_reverse_over_reverse():
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0.5, 1.5, 3)
+    v = rng.uniform(-1.0, 1.0, 3)
+    f = lambda z: np.sum(np.sin(z) * np.exp(z))
+    grad = tape_grad(f)
+    hv = tape_grad(lambda z: np.sum(grad(z) * v))(x)
+    # f is separable: its Hessian is diagonal with (sin e^z)''
+    close(hv, v * 2 * np.cos(x) * np.exp(x))
