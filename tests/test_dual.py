@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 import wengert
 from wengert.dual import Dual, derivative, dual_call, dual_jvp, new_level
 from wengert.errors import UnsupportedError
-from wengert.rules import get_rule
 
 SETTINGS = settings(max_examples=30, deadline=None)
 
@@ -33,32 +32,6 @@ def fd(f, x, h=1e-5):
 
 def close(a, b, rtol=1e-6, atol=1e-7):
     np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
-
-
-# ---- the NumPy rules these tests rely on (registered here only if nobody has yet) ----
-
-_NUMPY_JVPS = {
-    np.sin: lambda t, y, x: t * np.cos(x),
-    np.cos: lambda t, y, x: -t * np.sin(x),
-    np.exp: lambda t, y, x: t * y,
-    np.log: lambda t, y, x: t / x,
-    np.tanh: lambda t, y, x: t * (1 - y * y),
-    np.sqrt: lambda t, y, x: t / (2 * y),
-}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def numpy_rules():
-    for fn, jvp in _NUMPY_JVPS.items():
-        if get_rule(fn) is None or not get_rule(fn).has_forward:
-            wengert.defjvp(fn, jvp, broadcast=True)
-    for fn, op in [(np.add, operator.add), (np.multiply, operator.mul)]:
-        if get_rule(fn) is None or not get_rule(fn).has_forward:
-            wengert.defjvp(fn, *get_rule(op).jvps, broadcast=True)
-    if get_rule(np.sum) is None or not get_rule(np.sum).has_forward:
-        wengert.defjvp(np.sum, lambda t, y, x, **kw: np.sum(t, **kw))
-    if get_rule(np.sign) is None:
-        wengert.nondiff(np.sign)
 
 
 def d(f, x):

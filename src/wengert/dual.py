@@ -668,9 +668,10 @@ def derivative(f: Callable) -> Callable:
 
     Nests: ``derivative(derivative(f))`` is the second derivative.
 
-    >>> import numpy as np
-    >>> derivative(np.sin)(0.0)
-    1.0
+    >>> derivative(lambda x: x ** 3)(2.0)
+    12.0
+    >>> derivative(derivative(lambda x: x ** 3))(2.0)
+    12.0
     """
 
     def df(x, *args, **kwargs):
