@@ -151,6 +151,35 @@ def test_dual_call_kwargs_and_containers():
         dual_call(operator.add, 1.0, b=Dual(1.0, 1.0))
 
 
+def test_container_tangents_add_elementwise():
+    # list concatenation: each part's tangent padded with None, summed elementwise
+    ys = dual_call(operator.add, [Dual(1.0, 1.0)], [Dual(2.0, 3.0), 4.0])
+    assert [(y.primal, y.tangent) for y in ys[:2]] == [(1.0, 1.0), (2.0, 3.0)]
+    assert ys[2] == 4.0 and not isinstance(ys[2], Dual)
+
+
+def test_array_methods_follow_the_rules_of_ndarray_methods():
+    x = np.array([[1.0, 2.0], [3.0, 4.0]])
+    t = np.array([[1.0, 0.0], [2.0, -1.0]])
+    a = Dual(x, t)
+    assert (a.sum().primal, a.sum().tangent) == (10.0, 2.0)
+    close(a.mean(axis=0).tangent, [1.5, -0.5])
+    close(a.reshape(4).tangent, t.reshape(4))
+    close(a.T.tangent, t.T)
+    assert a.shape == (2, 2) and a.ndim == 2 and a.size == 4 and a.dtype == np.float64
+    close(d(lambda s: (x * s).std(), 2.0), x.std())
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        a.nonsense  # noqa: B018
+    assert not hasattr(a, "_fields")  # private names never reach the value's type
+
+
+def test_np_array_of_duals_raises_with_the_fix():
+    with pytest.raises(TypeError, match=r"np.stack"):
+        np.array([Dual(1.0, 1.0), 2.0])
+    y = dual_call(np.array, [Dual(1.0, 1.0), 2.0])
+    close(y.tangent, [1.0, 0.0])
+
+
 def mystery(x):
     return x
 

@@ -103,6 +103,16 @@ def test_plain_array_on_the_left_is_recorded_through_ufuncs():
     close(tape_grad(lambda s: np.sum(a * s + a))(2.0), 6.0)
 
 
+def test_array_methods_and_np_array_through_tape_call():
+    x = np.array([[1.0, 2.0], [3.0, 4.0]])
+    g = tape_grad(lambda a: (a.reshape(4) * a.T.ravel()).sum())(x)
+    close(g, 2 * x.T)  # sum_ij a_ij a_ji
+    close(tape_grad(lambda a: a.mean() * a.max())(x), fd_grad(lambda a: a.mean() * a.max(), x))
+    assert tape_grad(lambda s: tape_call(np.array, [s, 2 * s, 1.0]).sum())(1.5) == 3.0
+    with pytest.raises(TypeError, match=r"np.stack"):
+        tape_grad(lambda s: np.array([s, 1.0]).sum())(1.5)
+
+
 # ---- pullbacks, conventions ----
 
 def test_pullback_convention_and_non_float_arguments():

@@ -38,7 +38,7 @@ import numpy as np
 
 from wengert.errors import UnsupportedError
 from wengert.rules.table import get_rule
-from wengert.runtime import shape_of
+from wengert.runtime import accum, shape_of
 
 __all__ = ["Dual", "derivative", "dual_call", "dual_jvp", "new_level"]
 
@@ -54,6 +54,7 @@ def new_level() -> int:
 
 
 _CONTAINERS = (tuple, list, dict)
+_PLAIN = frozenset({float, int, bool, complex, str, type(None), np.ndarray, np.float64})
 
 
 def dual_call(fn: Callable, *args: Any, **kwargs: Any) -> Any:
@@ -69,6 +70,12 @@ def dual_call(fn: Callable, *args: Any, **kwargs: Any) -> Any:
     >>> dual_call(math.sin, Dual(0.0, 2.0)).tangent
     2.0
     """
+    for a in args:
+        if type(a) not in _PLAIN:
+            break
+    else:
+        if not kwargs:
+            return fn(*args)  # the common case, kept fast: nothing here can be tracked
     top = None
     for a in args:
         if isinstance(a, _SCAN):
@@ -179,6 +186,9 @@ def qualified_name(fn: Any) -> str:
     if name is None:
         return repr(fn)
     module = getattr(fn, "__module__", None)
+    owner = getattr(fn, "__objclass__", None)  # a method descriptor: ndarray.sum
+    if module is None and owner is not None:
+        module = owner.__module__
     if module in (None, "builtins"):
         return name
     return f"{module.lstrip('_')}.{name}"
@@ -297,10 +307,11 @@ class Tracked:
         raise _lose("using as an index")
 
     def __array__(self, dtype=None, copy=None):
-        raise _lose("converting to a NumPy array (np.asarray)")
-
-    def item(self):
-        raise _lose(".item()")
+        raise TypeError(
+            f"np.array / np.asarray of a {type(self).__name__} would drop its derivative: "
+            "use np.stack([...]) on Duals and Vars, or route the call through "
+            "wengert.dual_call / tape_call (np.array has a rule)"
+        )
 
     # containers and arrays
     def __getitem__(self, index):
@@ -340,22 +351,18 @@ class Tracked:
     def T(self):
         return dual_call(np.transpose, self)
 
-    def transpose(self, *axes):
-        if not axes:
-            return dual_call(np.transpose, self)
-        return dual_call(np.transpose, self, axes[0] if len(axes) == 1 else axes)
-
-    def reshape(self, *shape):
-        return dual_call(np.reshape, self, shape[0] if len(shape) == 1 else shape)
-
-    def sum(self, axis=None, keepdims=False):
-        kwargs = {"axis": axis} if axis is not None else {}
-        if keepdims:
-            kwargs["keepdims"] = True
-        return dual_call(np.sum, self, **kwargs)
-
-    def dot(self, other):
-        return dual_call(np.dot, self, other)
+    def __getattr__(self, name):
+        # Array methods (x.sum(), x.reshape(...)) are the rules of the plain value's type.
+        if name.startswith("_") or name in type(self).__slots__:
+            raise AttributeError(name)
+        method = getattr(type(base(self)), name, None)
+        if method is None or not callable(method):
+            raise AttributeError(f"{type(self).__name__} object has no attribute {name!r}")
+        if get_rule(method) is None:
+            raise AttributeError(
+                f"{type(self).__name__}.{name}: no rule for {qualified_name(method)}; "
+                f"register one with wengert.defvjp / wengert.defjvp")
+        return functools.partial(dual_call, method, self)
 
     # NumPy dispatch: ufuncs and array functions go through the rule table too
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -449,8 +456,10 @@ def _namespace(globals_: dict) -> dict:
     ns = _NAMESPACES.get(id(globals_))
     if ns is None:
         ns = _NAMESPACES[id(globals_)] = {}
+    if len(ns) != len(globals_):  # first use, or the module defined more names since
         for name, value in list(globals_.items()):
-            ns[name] = value if name.startswith("__") else _route(value)
+            if name not in ns:
+                ns[name] = value if name.startswith("__") else _route(value)
     return ns
 
 
@@ -515,6 +524,9 @@ class Dual(Tracked):
                 )
         if shape_of(tangent) != shape_of(primal):
             tangent = tangent + zero_like(primal)
+            if shape_of(tangent) != shape_of(primal):
+                raise ValueError(f"tangent of shape {shape_of(tangent)} for a primal of "
+                                 f"shape {shape_of(primal)}")
         self.primal = primal
         self.tangent = tangent
         self.tag = tag
@@ -574,7 +586,7 @@ def _forward(fn, args, kwargs, level):
         jvp = lifted(jvps[i]) if nested else jvps[i]
         c = jvp(ti, y, *primals, **kwargs)
         if c is not None:
-            t = c if t is None else t + c
+            t = accum(t, c)
     if t is not None and rule.broadcast and shape_of(t) != shape_of(y):
         t = t + zero_like(y)  # a scalar's tangent spread over the broadcast output
     return _wrap(y, t, level)
