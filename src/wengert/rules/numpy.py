@@ -15,8 +15,9 @@ Conventions beyond `wengert.rules.table`'s:
 - Ties share the derivative evenly, as in JAX: ``maximum(x, x)`` gives each
   argument half, ``max`` over ``[2, 5, 5]`` gives each 5 half. ``clip`` is
   ``minimum(maximum(a, a_min), a_max)`` and ties the same way.
-- ``abs``, ``sign`` and ``norm`` take derivative 0 at 0; ``sqrt``, ``std`` and
-  ``hypot`` are infinite there, as the true derivative is.
+- ``abs``, ``norm`` and ``std`` take derivative 0 where they are 0 (a
+  subgradient); ``sqrt`` and ``hypot`` are infinite there, as the true
+  derivative is.
 - ``prod`` and ``cumprod`` are exact with zeros (one zero or several); they
   never divide by an element.
 - Keyword arguments never get gradients (``np.clip(x, a_min=lo)``: none for
@@ -181,14 +182,19 @@ for _f, _weight, _greater in ((np.maximum, extremum_weight, True), (np.minimum, 
                lambda g, y, a, b, _w=_weight, _gt=_greater: g * _w(b, a, _gt), broadcast=True)
     defjvp(_f, lambda t, y, a, b, _w=_weight, _gt=_greater: t * _w(a, b, _gt),
                lambda t, y, a, b, _w=_weight, _gt=_greater: t * _w(b, a, _gt), broadcast=True)
+def scaled(g, w):
+    """``g * w``, with ``None`` (no such argument) for ``w = None``."""
+    return None if w is None else g * w
+
+
 for _f in (np.clip, np.ndarray.clip):
     defvjp(_f, lambda g, y, a, a_min=None, a_max=None, **kw: g * clip_weights(a, a_min, a_max, kw)[0],
-               lambda g, y, a, a_min=None, a_max=None, **kw: g * clip_weights(a, a_min, a_max, kw)[1],
-               lambda g, y, a, a_min=None, a_max=None, **kw: g * clip_weights(a, a_min, a_max, kw)[2],
+               lambda g, y, a, a_min=None, a_max=None, **kw: scaled(g, clip_weights(a, a_min, a_max, kw)[1]),
+               lambda g, y, a, a_min=None, a_max=None, **kw: scaled(g, clip_weights(a, a_min, a_max, kw)[2]),
            broadcast=True)
     defjvp(_f, lambda t, y, a, a_min=None, a_max=None, **kw: t * clip_weights(a, a_min, a_max, kw)[0],
-               lambda t, y, a, a_min=None, a_max=None, **kw: t * clip_weights(a, a_min, a_max, kw)[1],
-               lambda t, y, a, a_min=None, a_max=None, **kw: t * clip_weights(a, a_min, a_max, kw)[2],
+               lambda t, y, a, a_min=None, a_max=None, **kw: scaled(t, clip_weights(a, a_min, a_max, kw)[1]),
+               lambda t, y, a, a_min=None, a_max=None, **kw: scaled(t, clip_weights(a, a_min, a_max, kw)[2]),
            broadcast=True)
 defvjp(np.where, None, lambda g, y, c, a, b: xp_of(g).where(c, g, 0.0),
                        lambda g, y, c, a, b: xp_of(g).where(c, 0.0, g), broadcast=True)
@@ -250,6 +256,13 @@ def var_slope(x, axis=None, ddof=0):
     xp = xp_of(x)
     x = xp.asarray(x)
     return 2 * (x - xp.mean(x, axis=axis, keepdims=True)) / (_count(x, axis) - ddof)
+
+
+def half_inverse(y):
+    """``1 / (2 y)`` for ``d std = d var / (2 std)``, and 0 where ``std == 0`` (as for ``abs`` at 0)."""
+    xp = xp_of(y)
+    zero = y == 0
+    return xp.where(zero, 0.0, 0.5 / xp.where(zero, 1.0, y))
 
 
 def _linear_tangent(t, weights, x, axis=None, keepdims=False):
@@ -317,8 +330,8 @@ for _f in (np.var, np.ndarray.var):
     defvjp(_f, lambda g, y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None: expand(g, a, axis, keepdims) * var_slope(a, axis, _ddof(ddof, correction)))
     defjvp(_f, lambda t, y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None: _linear_tangent(t, var_slope(a, axis, _ddof(ddof, correction)), a, axis, keepdims))
 for _f in (np.std, np.ndarray.std):
-    defvjp(_f, lambda g, y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None: expand(g / (2 * y), a, axis, keepdims) * var_slope(a, axis, _ddof(ddof, correction)))
-    defjvp(_f, lambda t, y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None: _linear_tangent(t, var_slope(a, axis, _ddof(ddof, correction)), a, axis, keepdims) / (2 * y))
+    defvjp(_f, lambda g, y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None: expand(g * half_inverse(y), a, axis, keepdims) * var_slope(a, axis, _ddof(ddof, correction)))
+    defjvp(_f, lambda t, y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None: _linear_tangent(t, var_slope(a, axis, _ddof(ddof, correction)), a, axis, keepdims) * half_inverse(y))
 for _f in (np.cumsum, np.ndarray.cumsum):
     defvjp(_f, lambda g, y, a, axis=None, dtype=None, out=None: cumsum_back(g, a, axis))
     defjvp(_f, lambda t, y, a, axis=None, dtype=None, out=None: np.cumsum(t, axis))
