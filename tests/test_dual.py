@@ -1,5 +1,6 @@
 """Dual numbers against analytic derivatives and float64 central differences."""
 
+import copy
 import math
 import operator
 
@@ -171,6 +172,16 @@ def test_array_methods_follow_the_rules_of_ndarray_methods():
     with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
         a.nonsense  # noqa: B018
     assert not hasattr(a, "_fields")  # private names never reach the value's type
+
+
+def test_derivative_outputs_and_conveniences():
+    assert derivative(lambda x: (x * x, "label", 3))(2.0) == (4.0, None, 0.0)
+    assert derivative(lambda x: 3.0)(2.0) == 0.0
+    with pytest.raises(TypeError, match="numbers or arrays"):
+        derivative(lambda x: (lambda y: x * y))(2.0)
+    x = Dual(0.5, 1.0)
+    assert f"{x:.2f}" == "0.50" and f"{x}" == "Dual(0.5, 1.0)"
+    assert copy.deepcopy(x) is x and copy.copy(x) is x
 
 
 def test_np_array_of_duals_raises_with_the_fix():

@@ -147,9 +147,18 @@ def zero_like(x):
     if isinstance(x, (np.ndarray, np.generic)):
         dtype = x.dtype if np.issubdtype(x.dtype, np.inexact) else np.dtype(np.float64)
         return np.zeros(x.shape, dtype) if isinstance(x, np.ndarray) else dtype.type(0)
+    if not hasattr(x, "__array_namespace__"):
+        raise TypeError(f"no derivative of a {type(x).__name__}: it is not a number or an array")
     import array_api_compat
 
     return array_api_compat.array_namespace(x).zeros_like(x)
+
+
+def numeric(x) -> bool:
+    """Whether ``x`` (under its levels) is a number or an array, something with a tangent."""
+    x = base(x)
+    return isinstance(x, (int, float, complex, np.ndarray, np.generic)) or \
+        hasattr(x, "__array_namespace__")
 
 
 def one_like(x):
@@ -312,6 +321,15 @@ class Tracked:
             "use np.stack([...]) on Duals and Vars, or route the call through "
             "wengert.dual_call / tape_call (np.array has a rule)"
         )
+
+    def __format__(self, spec):
+        return format(base(self), spec) if spec else repr(self)  # f"{loss:.3f}" in user code
+
+    def __copy__(self):
+        return self  # values are immutable; a copy must not copy the tape
+
+    def __deepcopy__(self, memo):
+        return self
 
     # containers and arrays
     def __getitem__(self, index):
@@ -636,7 +654,7 @@ def tangent_at(y, level, fill: bool = True):
                               zero_like(y.tangent) if q is None else q, y.tag)
     elif isinstance(y, _CONTAINERS):
         return rebuild(y, [tangent_at(v, level, fill) for v in _items(y)])
-    return zero_like(y) if fill else None
+    return zero_like(y) if fill and numeric(y) else None
 
 
 def primal_at(y, level):
@@ -689,6 +707,9 @@ def derivative(f: Callable) -> Callable:
     def df(x, *args, **kwargs):
         level = new_level()
         y = f(Dual._make(x, one_like(x), level), *args, **kwargs)
+        if not numeric(y) and not isinstance(y, _CONTAINERS):
+            raise TypeError(f"derivative needs f to return numbers or arrays, not "
+                            f"{type(y).__name__}")
         return tangent_at(y, level)
 
     df.__name__ = f"d_{getattr(f, '__name__', 'f')}"
