@@ -85,6 +85,8 @@ def function_ast(fn) -> tuple[ast.FunctionDef | ast.Lambda, str, int]:
             "Define it in a file, or register a rule with wengert.defvjp",
             filename, code.co_firstlineno) from None
     src = textwrap.dedent("".join(lines))
+    global _COL_SHIFT
+    _COL_SHIFT = len(lines[0]) - len(lines[0].lstrip()) if lines else 0
     if code.co_name == "<lambda>":
         src = _lambda_context(src)
     try:
@@ -122,12 +124,9 @@ def _find_def(tree: ast.AST, code: types.CodeType):
         cands = [n for n in cands if tuple(a.arg for a in _all_args(n.args) if a is not None)[:nargs] == names]
         if len(cands) > 1:
             # several lambdas with the same parameters on one line: use the column of the body
-            pos = [p for p in code.co_positions() if p[2] is not None]
-            if pos:
-                col = min(p[2] for p in pos if p[0] == code.co_firstlineno) if any(
-                    p[0] == code.co_firstlineno for p in pos) else None
-                exact = [n for n in cands if n.body.col_offset == col]
-                cands = exact or cands
+            col = _first_col(code)
+            exact = [n for n in cands if n.body.col_offset + _COL_SHIFT == col]
+            cands = exact or cands
         return cands[0] if cands else None
     for n in ast.walk(tree):
         if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == code.co_name:
@@ -161,10 +160,18 @@ def find_code(parent: types.CodeType, node) -> types.CodeType:
         raise UnsupportedError(f"could not find the code of nested {name}", parent.co_filename, node.lineno)
     if len(found) > 1 and isinstance(node, ast.Lambda):
         for c in found:
-            pos = [p for p in c.co_positions() if p[2] is not None and p[0] == node.lineno]
-            if pos and min(p[2] for p in pos) == node.body.col_offset:
+            if _first_col(c) == node.body.col_offset + _COL_SHIFT:
                 return c
     return found[0]
+
+
+_COL_SHIFT = 0
+
+
+def _first_col(code):
+    """Column where a lambda's body starts, from its code object's positions."""
+    pos = [p for p in code.co_positions() if p[0] == code.co_firstlineno and p[2] is not None and p[3] != 0]
+    return min((p[2] for p in pos), default=None)
 
 
 # ---- lowering ----
@@ -650,7 +657,7 @@ class Lowerer:
         return self.op("call", fnv, args, kwargs, static=static)
 
     def note_resolved(self, module, attr, obj):
-        self.resolved[(module.__name__, attr)] = obj
+        self.resolved[(module, attr)] = obj
 
     def call_args(self, e):
         args = [self.expr(a) for a in e.args]

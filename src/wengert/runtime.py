@@ -125,3 +125,163 @@ def _array_getitem_grad(g, x, index):
 def _set(out, index, g):
     out[index] = g
     return out
+
+
+# ---- what generated code calls ----
+
+
+def nz(c):
+    """A float cotangent: ``None`` becomes ``0.0``."""
+    return 0.0 if c is None else c
+
+
+def call_pullback(fn, args: tuple, kwargs):
+    """``(y, back)`` for any callable; ``back(g) -> (fn_bar, args_bar, kwargs_bar)``.
+
+    Dispatch order (DESIGN.md): a registered rule, the compiled adjoint of a
+    Python function (transformed on first use), the tape for callables
+    without source, a clear error.
+    """
+    from wengert.transform import pullback_of
+
+    return pullback_of(fn, args, kwargs or {})
+
+
+def method_pullback(obj, name: str, args: tuple, kwargs):
+    """``(y, back)`` for ``obj.name(*args)``; ``back(g) -> (obj_bar, args_bar, kwargs_bar)``."""
+    import inspect
+    import types
+
+    from wengert.rules.table import get_rule
+    from wengert.transform import pullback_of
+
+    in_instance = name in getattr(obj, "__dict__", ())
+    static = inspect.getattr_static(type(obj), name, None)
+    if not in_instance and (isinstance(static, types.FunctionType) or
+                            (static is not None and get_rule(static) is not None)):
+        # a method of the class: differentiate it with the object as first argument
+        y, back = pullback_of(static, (obj, *args), kwargs or {})
+
+        def method_back(g):
+            _, a, k = back(g)
+            return a[0], a[1:], k
+
+        return y, method_back
+    y, back = pullback_of(getattr(obj, name), args, kwargs or {})
+
+    def bound_back(g):
+        f, a, k = back(g)
+        return (attr_to_obj(f, obj, name) if in_instance else f), a, k
+
+    return y, bound_back
+
+
+def attr_to_obj(f_bar, obj, name):
+    """Cotangent of ``obj`` given the cotangent of its attribute ``name``."""
+    if f_bar is None:
+        return None
+    return Tangent(**{name: f_bar})
+
+
+def attr_grad(g, obj, name: str):
+    """Cotangent of ``obj`` for ``y = obj.name``."""
+    if g is None:
+        return None
+    if name == "T" and hasattr(obj, "shape"):
+        return g.T
+    if name in ("real",) and hasattr(obj, "shape"):
+        return g
+    return Tangent(**{name: g})
+
+
+class Tangent:
+    """The cotangent of an object with attributes: its differentiable fields by name.
+
+    >>> t = Tangent(w=1.0)
+    >>> t.w
+    1.0
+    """
+
+    __slots__ = ("__dict__",)
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+    def __getattr__(self, name):
+        return None
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items())
+        return f"Tangent({inner})"
+
+    def __eq__(self, other):
+        return isinstance(other, Tangent) and self.__dict__ == other.__dict__
+
+    def __add__(self, other):
+        if other is None:
+            return self
+        if not isinstance(other, Tangent):
+            return NotImplemented
+        out = dict(self.__dict__)
+        for k, v in other.__dict__.items():
+            out[k] = accum(out.get(k), v)
+        return Tangent(**out)
+
+    __radd__ = __add__
+
+
+def iter_grad(iterable, bars: list):
+    """Cotangent of an iterable given the cotangents of its items, in order."""
+    if all(b is None for b in bars):
+        return None
+    if isinstance(iterable, tuple):
+        return type(iterable)(*bars) if hasattr(iterable, "_fields") else tuple(bars)
+    if isinstance(iterable, list):
+        return list(bars)
+    if hasattr(iterable, "shape"):
+        import numpy as np
+
+        if isinstance(iterable, np.ndarray):
+            return np.stack([np.zeros(iterable.shape[1:], iterable.dtype) if b is None else np.asarray(b)
+                             for b in bars]) if bars else np.zeros_like(iterable)
+        import array_api_compat
+
+        xp = array_api_compat.array_namespace(iterable)
+        return xp.stack([xp.zeros_like(iterable[0]) if b is None else b for b in bars])
+    if isinstance(iterable, dict):
+        return {k: b for k, b in zip(iterable, bars) if b is not None}
+    return list(bars)
+
+
+def unpack_grad(src, bars: tuple):
+    """Cotangent of ``src`` for ``a, b, ... = src``."""
+    if all(b is None for b in bars):
+        return None
+    if isinstance(src, list):
+        return list(bars)
+    if isinstance(src, tuple):
+        return type(src)(*bars) if hasattr(src, "_fields") else bars
+    return iter_grad(src, list(bars))
+
+
+def rev_items(list_bar, n: int):
+    """A function returning the cotangents of a list's items from the last to the first."""
+    if list_bar is None:
+        return lambda: None
+    return reversed(list_bar).__next__
+
+
+def make_closure(code, globals_, defaults, kwdefaults, captured: tuple):
+    """Build a nested function from its code object, capturing ``captured`` by value."""
+    import types
+
+    from wengert.frontend import SELF
+
+    cells = tuple(types.CellType(v) for v in captured)
+    fn = types.FunctionType(code, globals_, code.co_name, defaults, cells)
+    if kwdefaults:
+        fn.__kwdefaults__ = dict(kwdefaults)
+    for c in cells:
+        if c.cell_contents is SELF:
+            c.cell_contents = fn
+    return fn

@@ -28,7 +28,7 @@ from functools import reduce
 import numpy as np
 
 from wengert.errors import UnsupportedError
-from wengert.rules.table import defjvp, defvjp, linear, nondiff
+from wengert.rules.table import defjvp, defvjp, defvjp_scalar, linear, nondiff
 from wengert.runtime import accum, getitem_grad
 
 _NUMBERS = (float, int)
@@ -210,6 +210,21 @@ nondiff(operator.ifloordiv)
 # ---- containers ----
 
 defvjp(operator.getitem, lambda g, y, x, i: getitem_grad(g, x, i), None)
+
+# ---- Python numbers (float-specialised code inlines these) ----
+
+for _add in (operator.add, operator.iadd):
+    defvjp_scalar(_add, lambda g, z, x, y: g, lambda g, z, x, y: g)
+for _sub in (operator.sub, operator.isub):
+    defvjp_scalar(_sub, lambda g, z, x, y: g, lambda g, z, x, y: -g)
+for _mul in (operator.mul, operator.imul):
+    defvjp_scalar(_mul, lambda g, z, x, y: g * y, lambda g, z, x, y: g * x)
+for _div in (operator.truediv, operator.itruediv):
+    defvjp_scalar(_div, lambda g, z, x, y: g / y, lambda g, z, x, y: -g * z / y)
+for _pow in (operator.pow, operator.ipow):
+    defvjp_scalar(_pow, lambda g, z, x, y: g * _pow_dx(x, y), lambda g, z, x, y: g * _pow_dy(z, x))
+defvjp_scalar(operator.neg, lambda g, y, x: -g)
+defvjp_scalar(operator.pos, lambda g, y, x: g)
 defjvp(operator.getitem, lambda t, y, x, i: _index_tangent(t, i), None)
 
 # ---- comparisons, logic, bits, identity: no derivative ----

@@ -52,6 +52,7 @@ class Rule:
     frule: Callable | None = None
     nondiff: bool = False
     broadcast: bool = False
+    scalar_vjps: tuple | None = None
 
     @property
     def has_reverse(self) -> bool:
@@ -100,6 +101,16 @@ def defvjp(fn: Any, *vjps: Callable | None, broadcast: bool = False) -> Any:
     rule.vjps = tuple(vjps)
     rule.nondiff = False
     rule.broadcast = rule.broadcast or broadcast
+    return fn
+
+
+def defvjp_scalar(fn: Any, *vjps: Callable | None) -> Any:
+    """Register a faster reverse rule of ``fn`` valid when every argument is a Python number.
+
+    Generated code specialised to float arguments inlines these instead of the
+    general rule (which also handles arrays, sequences and in-place updates).
+    """
+    _entry(fn).scalar_vjps = tuple(vjps)
     return fn
 
 

@@ -1,0 +1,210 @@
+"""The public API: grad, value_and_grad, gradient, pullback, vjp, show_ir, show_adjoint.
+
+>>> import math
+>>> def f(x):
+...     return 5 * math.sin(math.log(x))
+>>> round(grad(f)(2.0), 6) == round(5 * math.cos(math.log(2.0)) / 2.0, 6)
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from wengert import ir
+from wengert.activity import FLOAT, kind_of
+from wengert.transform import bind, clear_cache, compiled, get_ir, pullback_of
+
+__all__ = ["grad", "value_and_grad", "gradient", "pullback", "vjp", "show_ir", "show_adjoint",
+           "clear_cache"]
+
+
+def pullback(f: Callable, *args, **kwargs) -> tuple[Any, Callable]:
+    """``y, back = pullback(f, *args)``; ``back(dy)`` returns the gradient for ``f``
+    itself (its captured variables, or ``None``) followed by one per argument.
+
+    >>> y, back = pullback(lambda x, y: x * y, 2.0, 3.0)
+    >>> y, back(1.0)
+    (6.0, (None, 3.0, 2.0))
+
+    Keyword arguments are passed through; their gradients are not returned.
+    """
+    y, back = pullback_of(f, args, kwargs)
+
+    def pullback_back(dy):
+        if dy is None:
+            return (None,) * (len(args) + 1)
+        f_bar, a_bar, _ = back(dy)
+        return (f_bar, *a_bar)
+
+    return y, pullback_back
+
+
+def vjp(f: Callable, *primals) -> tuple[Any, Callable]:
+    """JAX's spelling: ``y, f_vjp = vjp(f, *primals)``; ``f_vjp(ct)`` returns one
+    cotangent per primal (no entry for ``f``)."""
+    y, back = pullback(f, *primals)
+
+    def vjp_fn(ct):
+        return tuple(back(ct)[1:])
+
+    return y, vjp_fn
+
+
+def _as_float(x):
+    return float(x) if type(x) is int else x
+
+
+def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+                   mode: str = "source") -> Callable:
+    """A function returning ``(value, gradient)`` of scalar-valued ``f``.
+
+    ``argnums`` picks the arguments (an int gives one gradient, a tuple a
+    tuple); ints among them are treated as floats. With ``has_aux``, ``f``
+    returns ``(value, aux)`` and the result is ``((value, aux), gradient)``.
+    ``mode="tape"`` differentiates on the run-time tape instead.
+    """
+    single = isinstance(argnums, int)
+    nums = (argnums,) if single else tuple(argnums)
+
+    def value_and_grad_f(*args, **kwargs):
+        args = tuple(_as_float(a) if i in nums else a for i, a in enumerate(args))
+        for i in nums:
+            if i >= len(args):
+                raise TypeError(f"argnums={i} but only {len(args)} positional arguments were given")
+        if mode == "tape":
+            from wengert.tape import tape_pullback
+
+            def call(*a):
+                return f(*a, **kwargs)
+
+            y, back = tape_pullback(call, *args)
+            value = y[0] if has_aux else y
+            grads = back(_seed(value))[1:]
+        elif mode == "source":
+            y, grads = _source_grad(f, args, kwargs, has_aux)
+        else:
+            raise ValueError(f"mode must be 'source' or 'tape', not {mode!r}")
+        picked = tuple(_zero_if_none(grads[i], args[i]) for i in nums)
+        return y, (picked[0] if single else picked)
+
+    value_and_grad_f.__name__ = f"value_and_grad_{getattr(f, '__name__', 'f')}"
+    value_and_grad_f.__wrapped__ = f
+    return value_and_grad_f
+
+
+def _zero_if_none(g, x):
+    if g is None and type(x) is float:
+        return 0.0
+    return g
+
+
+def _seed(value):
+    if isinstance(value, float):
+        return 1.0
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        if tuple(shape) != ():
+            raise TypeError(f"grad needs a scalar output, got shape {tuple(shape)}; use pullback or vjp")
+        try:
+            import array_api_compat
+
+            return array_api_compat.array_namespace(value).ones_like(value)
+        except (ImportError, TypeError):
+            return 1.0
+    if isinstance(value, (int, bool)) or value is None:
+        return 1.0
+    if isinstance(value, complex):
+        raise TypeError("grad needs a real scalar output, got a complex number")
+    raise TypeError(f"grad needs a scalar output, got {type(value).__name__}; use pullback or vjp")
+
+
+def _source_grad(f, args, kwargs, has_aux):
+    import types
+
+    if isinstance(f, types.FunctionType) and not has_aux:
+        from wengert.transform import _has_source
+
+        if _has_source(f):
+            values, mapper = bind(f, args, kwargs)
+            c = compiled(f, tuple(kind_of(v) for v in values))
+            y0 = None
+            extra = (f.__closure__,) if f.__code__.co_freevars else ()
+            y0, _, bars = c.grad(*values, *extra)
+            if not isinstance(y0, float):
+                # non-float output: seed with the right type through the pullback path
+                y, back = c.pullback(*values, *extra)
+                _, bars = back(_seed(y))
+                y0 = y
+            a, _ = mapper(bars)
+            return y0, a
+    y, back = pullback_of(f, args, kwargs)
+    value = y[0] if has_aux else y
+    _, a, _ = back(_seed(value))
+    return y, a
+
+
+def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+         mode: str = "source") -> Callable:
+    """The gradient of scalar-valued ``f`` with respect to argument(s) ``argnums``.
+
+    >>> def pow(x, n):
+    ...     r = 1.0
+    ...     while n > 0:
+    ...         n -= 1
+    ...         r *= x
+    ...     return r
+    >>> grad(pow)(2.0, 3)
+    12.0
+    """
+    vg = value_and_grad(f, argnums, has_aux, mode)
+
+    def grad_f(*args, **kwargs):
+        y, g = vg(*args, **kwargs)
+        return (g, y[1]) if has_aux else g
+
+    grad_f.__name__ = f"grad_{getattr(f, '__name__', 'f')}"
+    grad_f.__wrapped__ = f
+    return grad_f
+
+
+def gradient(f: Callable, *args, **kwargs) -> tuple:
+    """Zygote's ``gradient``: one gradient per argument (``None`` for ints and strings).
+
+    >>> gradient(lambda x, y: x * y, 2.0, 3.0)
+    (3.0, 2.0)
+    """
+    y, back = pullback(f, *args, **kwargs)
+    return tuple(back(_seed(y))[1:])
+
+
+def _example_kinds(f, args) -> tuple:
+    if args:
+        values, _ = bind(f, args, {})
+        return tuple(kind_of(v) for v in values)
+    code = f.__code__
+    per_code = __import__("wengert.transform", fromlist=["_CACHE"])._CACHE.get(code)
+    if per_code:
+        return list(per_code)[-1][0]
+    n = code.co_argcount + code.co_kwonlyargcount
+    n += bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)
+    return (FLOAT,) * n
+
+
+def show_ir(f: Callable) -> str:
+    """The SSA IR of ``f`` as text."""
+    return ir.format_function(get_ir(f))
+
+
+def show_adjoint(f: Callable, *args, fused: bool = True) -> str:
+    """The generated Python source of ``f``'s gradient.
+
+    With example ``args``, the code specialised to their types; without, the
+    types of the last call (or floats for every parameter). ``fused=True``
+    shows the one-call gradient ``grad`` runs; ``False`` the pullback with its
+    nested ``back``.
+    """
+    kinds = _example_kinds(f, args)
+    c = compiled(f, kinds)
+    return c.source_grad if fused else c.source_pullback

@@ -1,0 +1,129 @@
+"""Inlining rule lambdas into generated code.
+
+A rule such as ``defvjp(math.sin, lambda g, y, x: g * math.cos(x))`` is plain
+Python that runs on its own. When its body is one expression, the code
+generator substitutes the argument names into it, so the adjoint of a loop
+computes ``x_bar += r_bar * math.cos(x)`` instead of calling a closure per
+operation. Names the body takes from its module (``math``, helpers) are
+handed to the generated code as closure variables.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import textwrap
+from dataclasses import dataclass
+
+_CACHE: dict = {}
+
+
+@dataclass
+class Template:
+    params: list[str]
+    defaults: dict          # param -> default value (bound as a helper)
+    body: ast.expr
+    globals_used: dict      # name -> object from the lambda's module
+    varkw: bool
+
+
+def template(fn) -> Template | None:
+    """The inlinable form of a lambda, or None."""
+    key = getattr(fn, "__code__", None)
+    if key is None:
+        return None
+    if key in _CACHE:
+        return _CACHE[key]
+    _CACHE[key] = t = _build(fn)
+    return t
+
+
+def _build(fn) -> Template | None:
+    code = fn.__code__
+    if code.co_name != "<lambda>" or code.co_flags & inspect.CO_VARARGS:
+        return None
+    try:
+        lines, start = inspect.getsourcelines(fn)
+    except (OSError, TypeError):
+        return None
+    src = textwrap.dedent("".join(lines))
+    shift_col = len(lines[0]) - len(lines[0].lstrip()) if lines else 0
+    node = None
+    for attempt in (src, "(\n" + src + "\n)"):
+        try:
+            tree = ast.parse(attempt)
+        except SyntaxError:
+            continue
+        shift = start - 1 - (1 if attempt is not src else 0)
+        names = code.co_varnames[: code.co_argcount]
+        cands = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda)
+                 and tuple(a.arg for a in n.args.args) == names
+                 and n.lineno + shift == code.co_firstlineno]
+        if len(cands) == 1:
+            node = cands[0]
+            break
+        if len(cands) > 1:
+            pos = [p for p in code.co_positions()
+                   if p[0] == code.co_firstlineno and p[2] is not None and p[3] != 0]
+            col = min((p[2] for p in pos), default=None)
+            exact = [n for n in cands if n.body.col_offset + shift_col == col]
+            if len(exact) == 1:
+                node = exact[0]
+            break
+    if node is None or node.args.vararg or node.args.kwonlyargs or node.args.posonlyargs:
+        return None
+    params = [a.arg for a in node.args.args]
+    defaults = {}
+    if fn.__defaults__:
+        for p, d in zip(params[len(params) - len(fn.__defaults__):], fn.__defaults__):
+            defaults[p] = d
+    used = {}
+    for n in ast.walk(node.body):
+        if isinstance(n, ast.Name) and n.id not in params:
+            if n.id in fn.__globals__:
+                used[n.id] = fn.__globals__[n.id]
+            elif hasattr(builtins, n.id):
+                used[n.id] = getattr(builtins, n.id)
+            else:
+                return None
+        if isinstance(n, (ast.Lambda, ast.NamedExpr, ast.ListComp, ast.GeneratorExp, ast.DictComp,
+                          ast.SetComp)):
+            return None
+    return Template(params, defaults, node.body, used, node.args.kwarg is not None)
+
+
+def instantiate(t: Template, args: dict[str, str], helper) -> str:
+    """The template's body with parameters replaced by the expressions in ``args``.
+
+    ``helper(name, obj)`` returns the generated-code name bound to a module
+    object the body uses.
+    """
+    mapping = dict(args)
+    for p, d in t.defaults.items():
+        if p not in mapping:
+            mapping[p] = helper(p, d)
+    for name, obj in t.globals_used.items():
+        mapping.setdefault(name, helper(name, obj))
+    missing = [p for p in t.params if p not in mapping]
+    if missing:
+        raise KeyError(missing)
+
+    class Sub(ast.NodeTransformer):
+        def visit_Name(self, n):
+            if n.id in mapping:
+                return ast.parse(mapping[n.id], mode="eval").body
+            return n
+
+    body = Sub().visit(_copy(t.body))
+    return ast.unparse(body)
+
+
+def _copy(node):
+    import copy
+
+    return copy.deepcopy(node)
+
+
+def used_params(t: Template) -> set[str]:
+    return {n.id for n in ast.walk(t.body) if isinstance(n, ast.Name) and n.id in t.params}

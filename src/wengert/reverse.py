@@ -1,0 +1,1163 @@
+"""IR -> adjoint program (reverse mode), written as Python source.
+
+The shape follows Innes 2018, "Don't Unroll Adjoint": the primal program runs
+first and records what the adjoint needs; the adjoint walks the program
+backwards. Concretely, for one function and one argument-type signature:
+
+- *Useful* values (`_useful`) are those whose cotangent can be non-zero: the
+  result, and backwards from it through every operation with a derivative.
+  Only their operations get adjoint code.
+- Each adjoint operation needs some primal values (the ones its rule reads,
+  found from the rule lambda's parameters, or the pullback closure of a call
+  with no inlinable rule). A needed value defined outside every loop is just
+  read by name. One defined inside a loop is pushed on its own stack right
+  after it is computed, and popped at the start of the adjoint of its block:
+  its uses are all inside that block (SSA dominance in structured code), and
+  the block runs backwards once for each forward run, so pushes and pops
+  match. Branch conditions are needed values like any other; loops record
+  their trip count (or, outside other loops, read it off the length of a
+  stack).
+- The adjoint of a loop is a loop. Cotangents of carried values are carried
+  backwards in one variable per carried value; the terminator that ended an
+  iteration (``continue``/``break``) hands them to the values it passed.
+- A cotangent variable is assigned by the first contribution and added to by
+  later ones; a value that never received one has no adjoint at all.
+  Float-typed values use ``0.0`` and ``+=``; others use ``None`` and
+  `runtime.accum`, and broadcasting rules reduce with `runtime.unbroadcast`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import operator
+
+from wengert import ir
+from wengert.activity import FLOAT, Info
+from wengert.codegen import Layout, Namer, assign_names, expr_of_call, literal
+from wengert.errors import UnsupportedError
+from wengert.frontend import SELF, UNDEFINED
+from wengert.inline import instantiate, template, used_params
+from wengert.rules.table import get_rule
+from wengert import runtime
+
+RUNTIME_HELPERS = {
+    "call_pullback": runtime.call_pullback,
+    "method_pullback": runtime.method_pullback,
+    "attr_grad": runtime.attr_grad,
+    "accum": runtime.accum,
+    "unbroadcast": runtime.unbroadcast,
+    "nz": runtime.nz,
+    "iter_grad": runtime.iter_grad,
+    "unpack_grad": runtime.unpack_grad,
+    "make_closure": runtime.make_closure,
+    "rev_items": runtime.rev_items,
+}
+
+
+class Plan:
+    """What one op's adjoint does."""
+
+    __slots__ = ("mode", "rule", "tmpl", "back", "vjps", "scalar")
+
+    def __init__(self, mode, rule=None, tmpl=None, back=None, vjps=None, scalar=False):
+        self.vjps = vjps
+        self.scalar = scalar
+        self.mode = mode      # 'vjp' (inline), 'vjpcall', 'rrule', 'generic', 'method', 'attr',
+        self.rule = rule      # 'tuple', 'list', 'dict', 'unpack', 'closure', 'free', 'append'
+        self.tmpl = tmpl      # per-argument templates for 'vjp'
+        self.back = back      # synthetic value holding the pullback closure
+
+
+class Generator:
+    def __init__(self, fn: ir.Function, info: Info):
+        self.fn = fn
+        self.info = info
+        self.layout = Layout(fn)
+        self.plans: dict[int, Plan] = {}
+        self.needs: set[int] = set()
+        self.counts: dict[int, ir.Value] = {}       # id(loop) -> count value
+        self.zipped: dict[int, list[ir.Value]] = {}  # id(loop) -> saved values read in its header
+        self.comp_lists: dict[int, list[ir.Value]] = {}  # id(loop) -> comprehension lists appended inside
+        self.helpers: dict[str, object] = {}
+        self.helper_ids: dict[int, str] = {}
+        self.ids = itertools.count(10_000_000)
+        self.rev_stmts: set[int] = set()
+        self._synthetic: list[ir.Value] = []
+        self.useful = _useful(fn, info)
+        self.ret = fn.body.term.values[0]
+
+    # ---- planning ----
+
+    def plan(self):
+        self._plan_block(self.fn.body)
+        reserved = set(RUNTIME_HELPERS) | {k for k in self.fn.globals_resolved if isinstance(k, str)}
+        reserved |= {"_cells", "self_bar"}
+        self.names = assign_names(self.fn, self.layout, reserved, set(self.needs))
+        self.namer = Namer(set(self.names.values()) | reserved)
+        for name, obj in RUNTIME_HELPERS.items():
+            self.helpers[name] = obj
+        for v in self._synthetic:
+            self.names[v.id] = self.namer.fresh(v.name)
+        self.bars = {}
+        self.stack_names = {}
+        # values popped in the adjoint get names no other value read there has
+        self.reverse_mode = False
+        self.rev_names: dict[int, str] = {}
+        used = {self.names[vid] for vid in self.needs if self.layout.depth[vid] == 0}
+        if isinstance(self.ret, ir.Value):
+            used.add(self.names[self.ret.id])
+        for vid in sorted(self.needs):
+            if self.layout.depth[vid] > 0:
+                n = self.names[vid]
+                if n in used:
+                    n = self.namer.fresh(n)
+                used.add(n)
+                self.rev_names[vid] = n
+
+    _synthetic: list
+
+    def synth(self, name, block, depth, pos) -> ir.Value:
+        v = ir.Value(next(self.ids), name)
+        self.layout.values[v.id] = v
+        self.layout.defpos[v.id] = pos
+        self.layout.last[v.id] = pos
+        self.layout.depth[v.id] = depth
+        self.layout.block_of[v.id] = block
+        if not hasattr(self, "_synthetic"):
+            self._synthetic = []
+        self._synthetic.append(v)
+        return v
+
+    def need(self, o):
+        if isinstance(o, ir.Value):
+            self.needs.add(o.id)
+
+    def is_useful(self, o) -> bool:
+        return isinstance(o, ir.Value) and o.id in self.useful
+
+    def _plan_block(self, block: ir.Block) -> bool:
+        """Plan adjoints in ``block``; True when it has adjoint code."""
+        if not hasattr(self, "_synthetic"):
+            self._synthetic = []
+        any_rev = False
+        for s in block.stmts:
+            if isinstance(s, ir.Op):
+                any_rev |= self._plan_op(s, block)
+            elif isinstance(s, ir.If):
+                r = self._plan_block(s.then) | self._plan_block(s.orelse)
+                r |= any(self.is_useful(o) for o in s.outs)
+                if r:
+                    self.need(s.cond)
+                    self.rev_stmts.add(id(s))
+                any_rev |= r
+            elif isinstance(s, ir.Loop):
+                r = self._plan_block(s.body)
+                r |= any(self.is_useful(o) for o in s.outs)
+                if s.iterable is not None and self.is_useful(s.body.args[0]):
+                    r = True
+                    self.need(s.iterable)
+                if r:
+                    self.rev_stmts.add(id(s))
+                    self._plan_loop_count(s, block)
+                any_rev |= r
+        return any_rev
+
+    def _plan_loop_count(self, loop: ir.Loop, block: ir.Block):
+        depth = self.layout.block_depth[block.id]
+        saved_top = [a for a in loop.body.args if a.id in self.needs]
+        for s in loop.body.stmts:
+            saved_top += [o for o in ir.defs_of(s) if o.id in self.needs]
+        if depth == 0 and saved_top:
+            self.zipped[id(loop)] = saved_top
+            return
+        c = self.synth(f"count_{loop.id}", block, depth, self.layout.stmt_pos[id(loop)])
+        self.counts[id(loop)] = c
+        self.needs.add(c.id)
+
+    def _plan_op(self, s: ir.Op, block: ir.Block) -> bool:
+        info = self.info
+        if s.kind == "append":
+            lst, elt = s.args
+            if self.is_useful(elt):
+                self.plans[id(s)] = Plan("append")
+                self.need(lst)
+                self._note_comp(s, lst, block)
+                return True
+            return False
+        if s.mutating and (any(info.is_active(a) for a in s.args) or any(
+                info.is_active(v) for v in s.kwargs.values())):
+            raise UnsupportedError(
+                f"method .{s.fn}() mutates a value that carries a derivative; mutation is not "
+                "supported yet (build a new value instead)", self.fn.filename, s.line)
+        if not s.outs or not any(self.is_useful(o) for o in s.outs):
+            return False
+        depth = self.layout.depth[s.outs[0].id]
+        pos = self.layout.defpos[s.outs[0].id]
+        k = s.kind
+        if k == "free":
+            self.plans[id(s)] = Plan("free")
+            return True
+        if k in ("tuple", "list", "dict"):
+            self.plans[id(s)] = Plan(k)
+            return True
+        if k == "unpack":
+            self.plans[id(s)] = Plan("unpack")
+            self.need(s.args[0])
+            return True
+        if k == "closure":
+            if info.is_active(s.args[0]) or info.is_active(s.args[1]):
+                raise UnsupportedError("a default argument value of a nested function depends on a "
+                                       "differentiated variable; pass it explicitly instead",
+                                       self.fn.filename, s.line)
+            self.plans[id(s)] = Plan("closure")
+            return True
+        if k == "attr":
+            self.plans[id(s)] = Plan("attr")
+            self.need(s.args[0])
+            return True
+        if k == "method":
+            back = self.synth(f"{s.outs[0].name or s.fn}_back", block, depth, pos)
+            self.plans[id(s)] = Plan("method", back=back)
+            self.need(back)
+            return True
+        assert k == "call", k
+        fn = s.static if isinstance(s.fn, ir.Value) else s.fn.value
+        rule = get_rule(fn) if fn is not None and not s.star else None
+        if rule is not None and rule.nondiff:
+            return False
+        if rule is not None and rule.vjps is not None:
+            nums = (FLOAT, "int", "bool")
+            scalar = rule.scalar_vjps is not None and not s.kwargs and all(
+                info.type_of(a) in nums for a in s.args) and info.type_of(s.outs[0]) == FLOAT
+            vjps = rule.scalar_vjps if scalar else rule.vjps
+            tmpls = []
+            inl = True
+            for i, a in enumerate(s.args):
+                vjp = vjps[i] if i < len(vjps) else None
+                if vjp is None or not self.is_useful(a):
+                    tmpls.append(None)
+                    continue
+                t = template(vjp)
+                if t is None or t.varkw or not self._fits(t, s):
+                    inl = False
+                tmpls.append(t)
+            if inl:
+                self.plans[id(s)] = Plan("vjp", rule, tmpls, vjps=vjps, scalar=scalar)
+                for i, t in enumerate(tmpls):
+                    if t is None:
+                        continue
+                    used = used_params(t)
+                    names = t.params
+                    if names[1] in used:
+                        self.need(s.outs[0])
+                    for j, a in enumerate(s.args):
+                        if names[2 + j] in used:
+                            self.need(a)
+                    for kw, v in s.kwargs.items():
+                        if kw in used:
+                            self.need(v)
+                    if rule.broadcast and not scalar:
+                        self.need(s.args[i])
+                return True
+            self.plans[id(s)] = Plan("vjpcall", rule, vjps=vjps, scalar=scalar)
+            self.need(s.outs[0])
+            for a in s.args:
+                self.need(a)
+            for v in s.kwargs.values():
+                self.need(v)
+            return True
+        back = self.synth(f"{s.outs[0].name or 'y'}_back", block, depth, pos)
+        self.need(back)
+        if rule is not None and rule.rrule is not None:
+            self.plans[id(s)] = Plan("rrule", rule, back=back)
+        else:
+            self.plans[id(s)] = Plan("generic", rule, back=back)
+        return True
+
+    def _fits(self, t, s: ir.Op) -> bool:
+        n = len(s.args) + 2
+        if len(t.params) < n:
+            return False
+        rest = t.params[n:]
+        return all(p in s.kwargs or p in t.defaults for p in rest) and all(k in t.params for k in s.kwargs)
+
+    def _note_comp(self, s, lst: ir.Value, block: ir.Block):
+        home = self.layout.block_of[lst.id]
+        b = block
+        loop = None
+        while b is not None and b is not home:
+            lp = self.layout.loop_of_block.get(b.id)
+            if lp is not None and self.layout.parent_block.get(b.id) is home:
+                loop = lp
+            b = self.layout.parent_block.get(b.id)
+        if loop is None:
+            raise UnsupportedError("internal: comprehension append outside its loop", self.fn.filename, s.line)
+        lists = self.comp_lists.setdefault(id(loop), [])
+        if lst not in lists:
+            lists.append(lst)
+
+    # ---- names ----
+
+    def name(self, v: ir.Value) -> str:
+        if self.reverse_mode and v.id in self.rev_names:
+            return self.rev_names[v.id]
+        return self.names[v.id]
+
+    def bar(self, v: ir.Value) -> str:
+        n = self.names[v.id]
+        b = self.bars.get(n)
+        if b is None:
+            b = self.bars[n] = self.namer.fresh(n + "_bar")
+        return b
+
+    def stack(self, v: ir.Value) -> str:
+        s = self.stack_names.get(v.id)
+        if s is None:
+            s = self.stack_names[v.id] = self.namer.fresh(self.names[v.id] + "_stack")
+        return s
+
+    def helper(self, base: str, obj) -> str:
+        key = id(obj)
+        if key in self.helper_ids and self.helpers.get(self.helper_ids[key]) is obj:
+            return self.helper_ids[key]
+        base = base if base.isidentifier() else "_h"
+        if base in self.helpers and self.helpers[base] is obj:
+            return base
+        name = self.namer.fresh(base)
+        self.helpers[name] = obj
+        self.helper_ids[key] = name
+        return name
+
+    def expr(self, o) -> str:
+        if isinstance(o, ir.Const):
+            v = o.value
+            lit = literal(v)
+            if lit is not None:
+                return lit
+            if v is UNDEFINED:
+                return self.helper("UNDEFINED", v)
+            if v is SELF:
+                return self.helper("SELF", v)
+            return self.helper(getattr(v, "__name__", "_c"), v)
+        if self.reverse_mode and o.id in self.rev_names:
+            return self.rev_names[o.id]
+        return self.inline_expr.get(o.id) or self.names[o.id]
+
+    def bare(self, o) -> str:
+        e = self.expr(o)
+        if isinstance(o, ir.Value) and o.id in self.inline_expr and e.startswith("(") and e.endswith(")"):
+            return e[1:-1]
+        return e
+
+    def zero(self, v: ir.Value) -> str:
+        return "0.0" if self.info.type_of(v) == FLOAT else "None"
+
+    def saved_in_loop(self, v: ir.Value) -> bool:
+        return v.id in self.needs and self.layout.depth[v.id] > 0
+
+    # ---- forward ----
+
+    def forward(self) -> list[str]:
+        self.inline_expr: dict[int, str] = {}
+        self.pushed_stacks: list[ir.Value] = []
+        self.popped: set[int] = set()
+        self.use_counts = ir.uses(self.fn.body)
+        out: list[str] = []
+        self._fwd_block(self.fn.body, out, 0)
+        inits = [f"{self.stack(v)} = []" for v in self.pushed_stacks]
+        return inits + out
+
+    def _push(self, v: ir.Value, out, ind):
+        if self.saved_in_loop(v):
+            if v not in self.pushed_stacks:
+                self.pushed_stacks.append(v)
+            zipped = any(v in vs for vs in self.zipped.values())
+            out.append("    " * ind + f"{self.stack(v)}.append({self.name(v)})")
+            if not zipped:
+                self.popped.add(v.id)
+
+    popped: set
+
+    def _foldable(self, s, block: ir.Block, idx: int) -> bool:
+        """A nameless operator result used once, by the next statement: written inline."""
+        if not isinstance(s, ir.Op) or s.kind != "call" or len(s.outs) != 1 or id(s) in self.plans or s.kwargs:
+            return False
+        v = s.outs[0]
+        if v.name is not None or v.id in self.needs or self.use_counts.get(v.id) != 1:
+            return False
+        static = s.static if isinstance(s.fn, ir.Value) else s.fn.value
+        from wengert.codegen import INFIX, PREFIX
+        try:
+            if static not in INFIX and static not in PREFIX and static is not operator.getitem:
+                return False
+        except TypeError:
+            return False
+        nxt = block.stmts[idx + 1] if idx + 1 < len(block.stmts) else block.term
+        return nxt is not None and any(o is v for o in ir.operands(nxt))
+
+    def _fwd_block(self, block: ir.Block, out: list[str], ind: int, loop=None):
+        pad = "    " * ind
+        for idx, s in enumerate(block.stmts):
+            if self._foldable(s, block, idx):
+                tmp: list[str] = []
+                self._fwd_op(s, tmp, 0)
+                rhs = tmp[0].split(" = ", 1)[1].split("  # line")[0]
+                self.inline_expr[s.outs[0].id] = f"({rhs})"
+                continue
+            if isinstance(s, ir.Op):
+                self._fwd_op(s, out, ind)
+            elif isinstance(s, ir.If):
+                out.append(f"{pad}if {self.bare(s.cond)}:")
+                n0 = len(out)
+                self._fwd_block(s.then, out, ind + 1, loop)
+                self._fwd_yield(s, s.then, out, ind + 1)
+                if len(out) == n0:
+                    out.append(pad + "    pass")
+                m0 = len(out)
+                out.append(f"{pad}else:")
+                self._fwd_block(s.orelse, out, ind + 1, loop)
+                self._fwd_yield(s, s.orelse, out, ind + 1)
+                if len(out) == m0 + 1:
+                    out.pop()
+                for o in s.outs:
+                    self._push(o, out, ind)
+            elif isinstance(s, ir.Loop):
+                self._fwd_loop(s, out, ind)
+        t = block.term
+        if t is not None and t.kind in ("break", "continue"):
+            self._fwd_carry(loop, t.values, out, ind)
+            last = loop is not None and block is loop.body
+            if t.kind == "break" or not last:
+                out.append(f"{pad}{t.kind}")
+        elif t is not None and t.kind == "raise":
+            v = t.values[0]
+            out.append(f"{pad}raise" + ("" if isinstance(v, ir.Const) and v.value is None else f" {self.expr(v)}")
+                       + self.line_comment(t.line))
+
+    def _fwd_yield(self, s: ir.If, b: ir.Block, out, ind):
+        if b.term is not None and b.term.kind == "yield":
+            self._parallel(out, ind, [(self.name(o), self.expr(v)) for o, v in zip(s.outs, b.term.values)])
+
+    def _parallel(self, out, ind, pairs):
+        pairs = [(t, e) for t, e in pairs if t != e]
+        if not pairs:
+            return
+        pad = "    " * ind
+        targets = {t for t, _ in pairs}
+        if len(pairs) == 1 or not any(any(_mentions(e, t) for t in targets) for _, e in pairs):
+            for t, e in pairs:
+                out.append(f"{pad}{t} = {e}")
+        else:
+            out.append(f"{pad}{', '.join(t for t, _ in pairs)} = {', '.join(e for _, e in pairs)}")
+
+    def _fwd_carry(self, loop: ir.Loop, values, out, ind):
+        off = 1 if loop.iterable is not None else 0
+        pairs = [(self.name(a), self.expr(v)) for a, v in zip(loop.body.args[off:], values)]
+        self._parallel(out, ind, pairs)
+
+    def _fwd_loop(self, s: ir.Loop, out, ind):
+        pad = "    " * ind
+        off = 1 if s.iterable is not None else 0
+        self._parallel(out, ind, [(self.name(o), self.expr(v)) for o, v in zip(s.outs, s.inits)])
+        count = self.counts.get(id(s))
+        if count is not None:
+            out.append(f"{pad}{self.name(count)} = 0")
+        if s.header is not None:
+            hdr: list[str] = []
+            self._fwd_block(s.header, hdr, ind + 1)
+            cond = self.bare(s.header.term.values[0])
+            if hdr:
+                out.append(f"{pad}while True:")
+                out.extend(hdr)
+                out.append(f"{pad}    if not {cond}:")
+                out.append(f"{pad}        break")
+            else:
+                out.append(f"{pad}while {cond}:")
+        else:
+            item = s.body.args[0]
+            out.append(f"{pad}for {self.name(item)} in {self.expr(s.iterable)}:" + self.line_comment(s.line))
+        n0 = len(out)
+        if count is not None:
+            out.append(f"{pad}    {self.name(count)} += 1")
+        for a in s.body.args:
+            self._push(a, out, ind + 1)
+        self._fwd_block(s.body, out, ind + 1, loop=s)
+        if len(out) == n0:
+            out.append(pad + "    pass")
+        if count is not None:
+            self._push(count, out, ind)
+        for o in s.outs:
+            self._push(o, out, ind)
+
+    def line_comment(self, line) -> str:
+        return f"  # line {line}" if line else ""
+
+    def _fwd_op(self, s: ir.Op, out, ind):
+        pad = "    " * ind
+        k = s.kind
+        plan = self.plans.get(id(s))
+        outs = s.outs
+        comment = self.line_comment(s.line)
+        if k == "global":
+            self.inline_expr[outs[0].id] = s.fn
+            return
+        if k == "attr" and s.static is not None:
+            self.inline_expr[outs[0].id] = f"{self.expr(s.args[0])}.{s.fn}"
+            return
+        if k == "free":
+            i = self.fn.freevars.index(s.fn)
+            rhs = f"_cells[{i}].cell_contents"
+        elif k == "attr":
+            rhs = f"{self.expr(s.args[0])}.{s.fn}"
+        elif k == "tuple":
+            items = [self.expr(a) for a in s.args]
+            rhs = "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+        elif k == "list":
+            rhs = "[" + ", ".join(self.expr(a) for a in s.args) + "]"
+        elif k == "dict":
+            rhs = "{" + ", ".join(f"{k_!r}: {self.expr(v)}" for k_, v in zip(s.fn, s.args)) + "}"
+        elif k == "newlist":
+            rhs = "[]"
+        elif k == "append":
+            out.append(f"{pad}{self.expr(s.args[0])}.append({self.expr(s.args[1])})" + comment)
+            return
+        elif k == "unpack":
+            targets = ", ".join(self.name(o) for o in outs) + ("," if len(outs) == 1 else "")
+            out.append(f"{pad}{targets} = {self.expr(s.args[0])}" + comment)
+            for o in outs:
+                self._push(o, out, ind)
+            return
+        elif k == "closure":
+            code = self.helper(f"{s.fn.co_name.strip('<>')}_code", s.fn)
+            caps = [self.expr(a) for a in s.args[2:]]
+            capt = "(" + ", ".join(caps) + ("," if len(caps) == 1 else "") + ")"
+            rhs = f"make_closure({code}, globals(), {self.expr(s.args[0])}, {self.expr(s.args[1])}, {capt})"
+        elif k == "method":
+            obj = self.expr(s.args[0])
+            args = [self.expr(a) for a in s.args[1:]]
+            kwargs = {kk: self.expr(v) for kk, v in s.kwargs.items()}
+            if plan is not None:
+                back = self.name(plan.back)
+                out.append(f"{pad}{self.name(outs[0])}, {back} = method_pullback({obj}, {s.fn!r}, "
+                           f"{_tuple(args)}, {_dict(kwargs)})" + comment)
+                self._push(outs[0], out, ind)
+                self._push(plan.back, out, ind)
+                return
+            rhs = expr_of_call(None, f"{obj}.{s.fn}", args, kwargs)
+            if not outs:
+                out.append(pad + rhs + comment)
+                return
+        else:
+            assert k == "call"
+            fexpr = self.expr(s.fn)
+            fobj = s.fn.value if isinstance(s.fn, ir.Const) else None
+            if s.star:
+                a, kw = self.expr(s.args[0]), self.expr(s.args[1])
+                if plan is not None and plan.mode in ("generic", "rrule"):
+                    back = self.name(plan.back)
+                    out.append(f"{pad}{self.name(outs[0])}, {back} = call_pullback({fexpr}, {a}, {kw})" + comment)
+                    self._push(outs[0], out, ind)
+                    self._push(plan.back, out, ind)
+                    return
+                rhs = f"{fexpr}(*{a}, **{kw})"
+            else:
+                args = [self.expr(a) for a in s.args]
+                kwargs = {kk: self.expr(v) for kk, v in s.kwargs.items()}
+                if plan is not None and plan.mode == "generic":
+                    back = self.name(plan.back)
+                    out.append(f"{pad}{self.name(outs[0])}, {back} = call_pullback({fexpr}, {_tuple(args)}, "
+                               f"{_dict(kwargs)})" + comment)
+                    self._push(outs[0], out, ind)
+                    self._push(plan.back, out, ind)
+                    return
+                if plan is not None and plan.mode == "rrule":
+                    rr = self.helper(f"{getattr(plan.rule.fn, '__name__', 'f')}_rrule", plan.rule.rrule)
+                    back = self.name(plan.back)
+                    out.append(f"{pad}{self.name(outs[0])}, {back} = {expr_of_call(None, rr, args, kwargs)}"
+                               + comment)
+                    self._push(outs[0], out, ind)
+                    self._push(plan.back, out, ind)
+                    return
+                static = s.static if isinstance(s.fn, ir.Value) else fobj
+                rhs = expr_of_call(static if fobj is not None or s.static is not None else None,
+                                   fexpr, args, kwargs)
+                if static in (operator.iadd, operator.isub, operator.imul, operator.itruediv,
+                              operator.ifloordiv, operator.imod, operator.ipow, operator.imatmul) and \
+                        self.info.type_of(s.args[0]) not in (FLOAT, "int", "bool"):
+                    # in-place on a mutable object: keep Python's semantics exactly
+                    if outs and self.name(outs[0]) == self.expr(s.args[0]):
+                        from wengert.codegen import INPLACE
+                        out.append(f"{pad}{self.name(outs[0])} {INPLACE[static]}= {self.expr(s.args[1])}"
+                                   + comment)
+                        self._push(outs[0], out, ind)
+                        return
+                    rhs = f"{self.helper(static.__name__, static)}({args[0]}, {args[1]})"
+        if outs:
+            out.append(f"{pad}{self.name(outs[0])} = {rhs}" + comment)
+            for o in outs:
+                self._push(o, out, ind)
+        else:
+            out.append(pad + rhs + comment)
+
+
+def _mentions(expr: str, name: str) -> bool:
+    import re
+
+    return re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", expr) is not None
+
+
+def _tuple(items) -> str:
+    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+
+
+def _dict(kwargs) -> str:
+    if not kwargs:
+        return "None"
+    return "{" + ", ".join(f"{k!r}: {v}" for k, v in kwargs.items()) + "}"
+
+
+# ---- which values can carry a non-zero cotangent ----
+
+
+def _useful(fn: ir.Function, info: Info) -> set[int]:
+    useful: set[int] = set()
+    ret = fn.body.term.values[0]
+
+    def mark(o) -> bool:
+        if isinstance(o, ir.Value) and info.is_active(o) and o.id not in useful:
+            useful.add(o.id)
+            return True
+        return False
+
+    mark(ret)
+    changed = True
+    while changed:
+        changed = _useful_block(fn.body, useful, mark)
+    return useful
+
+
+def _useful_block(block: ir.Block, useful, mark) -> bool:
+    changed = False
+    for s in reversed(block.stmts):
+        if isinstance(s, ir.Op):
+            if s.kind == "append":
+                if s.args[0].id in useful:
+                    changed |= mark(s.args[1])
+                continue
+            if not any(o.id in useful for o in s.outs):
+                continue
+            if s.kind in ("global",):
+                continue
+            if s.kind == "call":
+                fn = s.static if isinstance(s.fn, ir.Value) else s.fn.value
+                rule = get_rule(fn) if fn is not None and not s.star else None
+                if rule is not None and rule.nondiff:
+                    continue
+                if rule is not None and rule.vjps is not None:
+                    for i, a in enumerate(s.args):
+                        if i < len(rule.vjps) and rule.vjps[i] is not None:
+                            changed |= mark(a)
+                    continue
+                changed |= mark(s.fn)
+            if s.kind == "closure":
+                for a in s.args[2:]:
+                    changed |= mark(a)
+                continue
+            for a in s.args:
+                changed |= mark(a)
+            for v in s.kwargs.values():
+                changed |= mark(v)
+        elif isinstance(s, ir.If):
+            for b in (s.then, s.orelse):
+                if b.term is not None and b.term.kind == "yield":
+                    for o, v in zip(s.outs, b.term.values):
+                        if o.id in useful:
+                            changed |= mark(v)
+                changed |= _useful_block(b, useful, mark)
+        elif isinstance(s, ir.Loop):
+            off = 1 if s.iterable is not None else 0
+            for _ in range(2):
+                for i, o in enumerate(s.outs):
+                    group = [o, s.body.args[off + i]] + ([s.header.args[i]] if s.header is not None else [])
+                    if any(g.id in useful for g in group):
+                        for g in group:
+                            changed |= mark(g)
+                        changed |= mark(s.inits[i])
+                        for t in _terms(s.body):
+                            changed |= mark(t.values[i])
+                changed |= _useful_block(s.body, useful, mark)
+            if off and s.body.args[0].id in useful:
+                changed |= mark(s.iterable)
+    return changed
+
+
+def _terms(block: ir.Block):
+    for s in block.stmts:
+        if isinstance(s, ir.If):
+            yield from _terms(s.then)
+            yield from _terms(s.orelse)
+    if block.term is not None and block.term.kind in ("break", "continue"):
+        yield block.term
+
+
+class _Conflict(AssertionError):
+    pass
+
+
+class Adjoint(Generator):
+    """Writes the adjoint (see the module docstring) and assembles the functions."""
+
+    # ---- contributions ----
+
+    def contribute(self, out, ind, state, v: ir.Value, expr: str, generic: bool) -> None:
+        var = self.bar(v)
+        owner = state.get(var)
+        pad = "    " * ind
+        is_float = self.info.type_of(v) == FLOAT
+        if generic and is_float:
+            expr = f"nz({expr})"
+        if owner is None:
+            out.append(f"{pad}{var} = {expr}")
+            state[var] = v.id
+        elif owner == v.id:
+            out.append(f"{pad}{var} += {expr}" if is_float else f"{pad}{var} = accum({var}, {expr})")
+        else:
+            raise _Conflict(f"cotangent variable {var} is shared by two live values")
+
+    def _emit_contribs(self, out, ind, state, g: str, contribs) -> None:
+        """Emit contributions; those to ``g``'s own variable last, combined, since they overwrite it."""
+        contribs = [(v, e, gen) for v, e, gen in contribs if self.is_useful(v)]
+        later = [c for c in contribs if self.bar(c[0]) == g]
+        for v, e, gen in contribs:
+            if self.bar(v) != g:
+                self.contribute(out, ind, state, v, e, gen)
+        if later:
+            v = later[0][0]
+            is_float = self.info.type_of(v) == FLOAT
+            exprs = [f"nz({e})" if gen and is_float else e for _, e, gen in later]
+            if is_float:
+                total = " + ".join(exprs)
+            else:
+                total = exprs[0]
+                for e in exprs[1:]:
+                    total = f"accum({total}, {e})"
+            if any(c[0] is not v for c in later):
+                raise _Conflict(f"cotangent variable {g} shared by two arguments")
+            out.append("    " * ind + f"{g} = {total}")
+            state[g] = v.id
+
+    # ---- blocks ----
+
+    def _rev_block(self, block: ir.Block, out, ind, state, loops, prologue=None):
+        pad = "    " * ind
+        zipped = ()
+        loop = self.layout.loop_of_block.get(block.id)
+        if loop is not None and block is loop.body:
+            zipped = self.zipped.get(id(loop), ())
+        for vid in sorted(self.needs):
+            v = self.layout.values[vid]
+            if self.layout.block_of.get(vid) is block and self.layout.depth[vid] > 0 and v not in zipped:
+                out.append(f"{pad}{self.name(v)} = {self.pop_name(v)}()")
+        if prologue is not None:
+            prologue(out, ind, state)
+        t = block.term
+        if t is not None and t.kind in ("break", "continue"):
+            self._rev_exit(t, out, ind, state, loops[-1])
+        for s in reversed(block.stmts):
+            if isinstance(s, ir.Op):
+                self._rev_op(s, out, ind, state)
+            elif isinstance(s, ir.If):
+                self._rev_if(s, out, ind, state, loops)
+            elif isinstance(s, ir.Loop):
+                self._rev_loop(s, out, ind, state, loops)
+
+    def pop_name(self, v: ir.Value) -> str:
+        n = self.pop_names.get(v.id)
+        if n is None:
+            n = self.pop_names[v.id] = self.namer.fresh(self.name(v) + "_pop")
+        return n
+
+    def _reconcile(self, states, bodies, ind):
+        merged = {}
+        for var in set().union(*states):
+            owners = {st.get(var) for st in states}
+            real = owners - {None}
+            if len(real) > 1:
+                raise _Conflict(f"cotangent variable {var} owned by different values on two paths")
+            if not real:
+                continue
+            owner = real.pop()
+            merged[var] = owner
+            for st, body in zip(states, bodies):
+                if st.get(var) is None:
+                    body.append("    " * ind + f"{var} = {self.zero(self.layout.values[owner])}")
+                    st[var] = owner
+        return merged
+
+    def _rev_if(self, s: ir.If, out, ind, state, loops):
+        if id(s) not in self.rev_stmts:
+            return
+        pad = "    " * ind
+        live = [o for o in s.outs if state.get(self.bar(o)) == o.id]
+        states, bodies = [], []
+        for b in (s.then, s.orelse):
+            st = dict(state)
+            for o in live:
+                del st[self.bar(o)]
+            lines: list[str] = []
+
+            def prologue(lines_, ind_, st_, b=b):
+                if b.term is not None and b.term.kind == "yield":
+                    claims = [(o, v) for o, v in zip(s.outs, b.term.values)
+                              if o in live and self.is_useful(v) and self.bar(v) == self.bar(o)]
+                    for o, v in claims:
+                        st_[self.bar(o)] = v.id
+                    for o, v in zip(s.outs, b.term.values):
+                        if o in live and self.is_useful(v) and self.bar(v) != self.bar(o):
+                            self.contribute(lines_, ind_, st_, v, self.bar(o), False)
+
+            self._rev_block(b, lines, ind + 1, st, loops, prologue)
+            states.append(st)
+            bodies.append(lines)
+        merged = self._reconcile(states, bodies, ind + 1)
+        then, orelse = bodies
+        if not then and not orelse:
+            state.clear()
+            state.update(merged)
+            return
+        out.append(f"{pad}if {self.expr_rev(s.cond)}:")
+        out.extend(then or [pad + "    pass"])
+        if orelse:
+            out.append(f"{pad}else:")
+            out.extend(orelse)
+        state.clear()
+        state.update(merged)
+
+    def expr_rev(self, o) -> str:
+        return self.expr(o)
+
+    def _carried(self, loop: ir.Loop):
+        off = 1 if loop.iterable is not None else 0
+        return [i for i, o in enumerate(loop.outs)
+                if self.is_useful(o) or self.is_useful(loop.body.args[off + i])], off
+
+    def _rev_exit(self, t: ir.Term, out, ind, state, loop: ir.Loop):
+        carried, off = self._carried(loop)
+        args = loop.body.args[off:]
+        P = {i: self.bar(loop.outs[i]) for i in carried}
+        claimed = set()
+        for i in carried:
+            z = t.values[i]
+            if isinstance(z, ir.Value) and z not in args and self.is_useful(z) and self.bar(z) == P[i]:
+                state[P[i]] = z.id
+                claimed.add(P[i])
+        for i in carried:
+            z = t.values[i]
+            if isinstance(z, ir.Value) and z not in args and self.is_useful(z) and self.bar(z) != P[i]:
+                self.contribute(out, ind, state, z, P[i], False)
+        assigns = []
+        for j in carried:
+            srcs = [P[i] for i in carried if t.values[i] is args[j]]
+            if srcs == [P[j]]:
+                state[P[j]] = args[j].id
+                continue
+            if srcs:
+                is_float = self.info.type_of(args[j]) == FLOAT
+                total = " + ".join(srcs) if is_float else srcs[0]
+                if not is_float:
+                    for e in srcs[1:]:
+                        total = f"accum({total}, {e})"
+                assigns.append((P[j], total, args[j]))
+            elif P[j] not in claimed:
+                state.pop(P[j], None)
+        if assigns:
+            pad = "    " * ind
+            if len(assigns) == 1:
+                out.append(f"{pad}{assigns[0][0]} = {assigns[0][1]}")
+            else:
+                out.append(f"{pad}{', '.join(a[0] for a in assigns)} = {', '.join(a[1] for a in assigns)}")
+            for var, _, a in assigns:
+                state[var] = a.id
+
+    def _touched_outside(self, loop: ir.Loop) -> list[ir.Value]:
+        """Useful values from outside ``loop`` that its adjoint adds to."""
+        from wengert.codegen import _defined_inside
+
+        found: dict[int, ir.Value] = {}
+        for _, s in ir.walk(loop.body):
+            if isinstance(s, ir.Op) and id(s) not in self.plans:
+                continue
+            if isinstance(s, ir.If):
+                continue
+            for o in ir.operands(s):
+                if isinstance(o, ir.Value) and self.is_useful(o) and not _defined_inside(self.layout, o, loop):
+                    found[o.id] = o
+        for _, s in ir.walk(loop.body):
+            if isinstance(s, ir.Loop):
+                for o in s.inits:
+                    if isinstance(o, ir.Value) and self.is_useful(o) and not _defined_inside(self.layout, o, loop):
+                        found[o.id] = o
+        return list(found.values())
+
+    def _rev_loop(self, s: ir.Loop, out, ind, state, loops):
+        if id(s) not in self.rev_stmts:
+            return
+        pad = "    " * ind
+        carried, off = self._carried(s)
+        args = s.body.args[off:]
+        P = {i: self.bar(s.outs[i]) for i in carried}
+        for i in carried:
+            owner = state.get(P[i])
+            if owner is None:
+                out.append(f"{pad}{P[i]} = {self.zero(s.outs[i])}")
+            elif owner != s.outs[i].id:
+                raise _Conflict(f"{P[i]} busy at loop")
+            state[P[i]] = s.outs[i].id
+        for v in self._touched_outside(s):
+            var = self.bar(v)
+            owner = state.get(var)
+            if owner is None:
+                out.append(f"{pad}{var} = {self.zero(v)}")
+                state[var] = v.id
+            elif owner != v.id:
+                raise _Conflict(f"{var} busy at loop")
+        for lst in self.comp_lists.get(id(s), []):
+            lb = self.bar(lst)
+            if state.get(lb) == lst.id:
+                it = self.namer.fresh(self.name(lst) + "_rev")
+                out.append(f"{pad}{it} = rev_items({lb}, len({self.name(lst)}))")
+                del state[lb]
+                self.comp_iter[lst.id] = it
+            else:
+                self.comp_iter[lst.id] = None
+        items = None
+        item = s.body.args[0] if off else None
+        if off and self.is_useful(item):
+            items = self.namer.fresh(self.name(item) + "_bars")
+            out.append(f"{pad}{items} = []")
+        zipped = self.zipped.get(id(s))
+        if zipped:
+            targets = ", ".join(self.name(v) for v in zipped)
+            if len(zipped) == 1:
+                head = f"for {targets} in reversed({self.stack(zipped[0])}):"
+            else:
+                stacks = ", ".join(f"reversed({self.stack(v)})" for v in zipped)
+                head = f"for {targets} in zip({stacks}):"
+        else:
+            head = f"for _ in range({self.name(self.counts[id(s)])}):"
+        out.append(pad + head)
+        body_state = dict(state)
+        for i in carried:
+            body_state[P[i]] = args[i].id
+        lines: list[str] = []
+        self._rev_block(s.body, lines, ind + 1, body_state, loops + [s])
+        for i in carried:
+            if body_state.get(P[i]) is None:
+                lines.append(f"{pad}    {P[i]} = {self.zero(args[i])}")
+            body_state[P[i]] = args[i].id
+        if items is not None:
+            ib = self.bar(item)
+            val = ib if body_state.get(ib) == item.id else self.zero(item)
+            lines.append(f"{pad}    {items}.append({val})")
+            body_state.pop(ib, None)
+        out.extend(lines or [pad + "    pass"])
+        for var, owner in body_state.items():
+            if var not in P.values():
+                state[var] = owner
+        for i in carried:
+            state[P[i]] = args[i].id
+        for i in carried:
+            init = s.inits[i]
+            if isinstance(init, ir.Value) and self.is_useful(init):
+                if self.bar(init) == P[i]:
+                    state[P[i]] = init.id
+                else:
+                    del state[P[i]]
+                    self.contribute(out, ind, state, init, P[i], False)
+            else:
+                state.pop(P[i], None)
+        if items is not None:
+            self.contribute(out, ind, state, s.iterable,
+                            f"iter_grad({self.expr(s.iterable)}, {items}[::-1])", True)
+
+    # ---- operations ----
+
+    def _rev_op(self, s: ir.Op, out, ind, state):
+        plan = self.plans.get(id(s))
+        if plan is None:
+            return
+        mode = plan.mode
+        pad = "    " * ind
+        if mode == "append":
+            it = self.comp_iter.get(s.args[0].id)
+            if it is not None:
+                self.contribute(out, ind, state, s.args[1], f"{it}()", True)
+            return
+        if mode == "unpack":
+            bars = []
+            for o in s.outs:
+                b = self.bar(o)
+                if state.get(b) == o.id:
+                    bars.append(b)
+                    del state[b]
+                else:
+                    bars.append("None")
+            if all(b == "None" for b in bars):
+                return
+            tup = "(" + ", ".join(bars) + ("," if len(bars) == 1 else "") + ")"
+            self.contribute(out, ind, state, s.args[0], f"unpack_grad({self.expr(s.args[0])}, {tup})", True)
+            return
+        y = s.outs[0]
+        g = self.bar(y)
+        if state.get(g) != y.id:
+            return
+        del state[g]
+        guard = self.info.type_of(y) != FLOAT
+        body: list[str] = []
+        bind = ind + 1 if guard else ind
+        st = dict(state)
+        contribs = self._contribs(s, plan, g, body, bind, st)
+        self._emit_contribs(body, bind, st, g, contribs)
+        if guard:
+            out.append(f"{pad}if {g} is not None:")
+            out.extend(body or [pad + "    pass"])
+            other = dict(state)
+            other.pop(g, None)
+            else_lines: list[str] = []
+            merged = self._reconcile([st, other], [body, else_lines], ind + 1)
+            if else_lines:
+                out.append(f"{pad}else:")
+                out.extend(else_lines)
+            state.clear()
+            state.update(merged)
+        else:
+            out.extend(body)
+            state.clear()
+            state.update(st)
+
+    def _contribs(self, s: ir.Op, plan: Plan, g: str, out, ind, state):
+        pad = "    " * ind
+        mode = plan.mode
+        y = s.outs[0]
+        if mode == "vjp":
+            res = []
+            for i, t in enumerate(plan.tmpl):
+                if t is None:
+                    continue
+                mapping = {t.params[0]: g, t.params[1]: self.name(y)}
+                for j, a in enumerate(s.args):
+                    mapping[t.params[2 + j]] = self.expr(a)
+                for k, v in s.kwargs.items():
+                    mapping[k] = self.expr(v)
+                e = instantiate(t, mapping, self.helper)
+                a = s.args[i]
+                if plan.rule.broadcast and not plan.scalar:
+                    e = f"unbroadcast({e}, {self.expr(a)})"
+                res.append((a, e, self.info.type_of(y) != FLOAT and self.info.type_of(a) == FLOAT))
+            return res
+        if mode == "vjpcall":
+            res = []
+            args = [self.expr(a) for a in s.args]
+            kw = [f"{k}={self.expr(v)}" for k, v in s.kwargs.items()]
+            for i, a in enumerate(s.args):
+                vjp = plan.vjps[i] if i < len(plan.vjps) else None
+                if vjp is None:
+                    continue
+                h = self.helper(f"{getattr(plan.rule.fn, '__name__', 'f')}_vjp{i}", vjp)
+                e = f"{h}({', '.join([g, self.name(y)] + args + kw)})"
+                if plan.rule.broadcast and not plan.scalar:
+                    e = f"unbroadcast({e}, {self.expr(a)})"
+                res.append((a, e, True))
+            return res
+        if mode == "rrule":
+            d = self.namer.fresh("_d")
+            out.append(f"{pad}{d} = {self.name(plan.back)}({g})")
+            return [(a, f"{d}[{i}]", True) for i, a in enumerate(s.args)]
+        if mode in ("generic", "method"):
+            f, a_, k_ = self.namer.fresh("_df"), self.namer.fresh("_da"), self.namer.fresh("_dk")
+            out.append(f"{pad}{f}, {a_}, {k_} = {self.name(plan.back)}({g})")
+            res = []
+            if mode == "method":
+                res.append((s.args[0], f, True))
+                args = s.args[1:]
+            else:
+                if isinstance(s.fn, ir.Value):
+                    res.append((s.fn, f, True))
+                args = s.args
+            if s.star:
+                res.append((s.args[0], a_, True))
+                res.append((s.args[1], k_, True))
+                return res
+            res += [(a, f"{a_}[{i}]", True) for i, a in enumerate(args)]
+            res += [(v, f"{k_}[{k!r}]", True) for k, v in s.kwargs.items()]
+            return res
+        if mode == "attr":
+            return [(s.args[0], f"attr_grad({g}, {self.expr(s.args[0])}, {s.fn!r})", True)]
+        if mode in ("tuple", "list"):
+            return [(a, f"{g}[{i}]", True) for i, a in enumerate(s.args)]
+        if mode == "dict":
+            return [(v, f"{g}.get({k!r})", True) for k, v in zip(s.fn, s.args)]
+        if mode == "closure":
+            names = s.fn.co_freevars
+            return [(a, f"{g}.get({n!r})", True) for n, a in zip(names, s.args[2:])]
+        if mode == "free":
+            out.append(f"{pad}self_bar[{s.fn!r}] = accum(self_bar.get({s.fn!r}), {g})")
+            self.uses_self_bar = True
+            return []
+        raise AssertionError(mode)
+
+    # ---- assembling ----
+
+    def generate(self):
+        self.plan()
+        self.pop_names: dict[int, str] = {}
+        self.comp_iter: dict[int, str | None] = {}
+        self.uses_self_bar = False
+        fwd = self.forward()
+        ret = self.ret
+        state: dict = {}
+        if self.is_useful(ret):
+            retbar = self.bar(ret)
+            state[retbar] = ret.id
+        else:
+            retbar = self.namer.fresh("_y_bar")
+        rev: list[str] = []
+        self.reverse_mode = True
+        self._rev_block(self.fn.body, rev, 0, state, [])
+        self.reverse_mode = False
+        results = []
+        for p in self.fn.params:
+            b = self.bar(p)
+            if self.is_useful(p) and state.get(b) == p.id:
+                results.append(b)
+            elif self.info.is_active(p):
+                results.append(self.zero(p))
+            else:
+                results.append("None")
+        iters = [f"{self.pop_name(self.layout.values[vid])} = reversed({self.stack(self.layout.values[vid])}).__next__"
+                 for vid in sorted(self.pop_names)]
+        head = []
+        if self.uses_self_bar:
+            head.append("self_bar = {}")
+        self_expr = "self_bar or None" if self.uses_self_bar else "None"
+        grads = "(" + ", ".join(results) + ("," if len(results) == 1 else "") + ")"
+        params = [self.name(p) for p in self.fn.params]
+        if self.fn.freevars:
+            params.append("_cells")
+        fname = self.fn.name if self.fn.name.isidentifier() else "f"
+        ret_expr = self.expr(ret)
+        pb = [f"def {fname}_pullback({', '.join(params)}):"]
+        pb += _ind(fwd, 1)
+        pb.append(f"    def {fname}_back({retbar}):")
+        pb += _ind(iters + head + rev, 2)
+        pb.append(f"        return {self_expr}, {grads}")
+        pb.append(f"    return {ret_expr}, {fname}_back")
+        fused = [f"def {fname}_grad({', '.join(params + [retbar + '=1.0'])}):"]
+        fused += _ind(fwd + iters + head + rev, 1)
+        fused.append(f"    return {ret_expr}, {self_expr}, {grads}")
+        return "\n".join(pb) + "\n", "\n".join(fused) + "\n", f"{fname}_pullback", f"{fname}_grad"
+
+
+def _ind(lines, n):
+    pad = "    " * n
+    return [pad + line for line in lines]

@@ -1,0 +1,305 @@
+"""Transforming functions on demand, the compile cache, and `pullback_of` dispatch.
+
+A Python function is lowered (`frontend`), analysed for one argument-type
+signature (`activity`), written out (`reverse`), compiled (`codegen`) and
+cached per code object and signature. The transform-time resolutions of
+global names (which rules were inlined) are guarded: when a global is
+rebound, the next call transforms again, so gradients follow the program as
+it is when they run.
+
+`pullback_of(fn, args, kwargs)` is what generated code calls for every call
+it could not inline. It dispatches, in this order: a registered rule, a
+bound method, the compiled adjoint of a Python function, a callable object's
+``__call__``, the tape for callables without source, and a clear error.
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+import types
+from dataclasses import dataclass, field
+
+from wengert import ir
+from wengert.activity import ANY, analyse, kind_of
+from wengert.codegen import compile_source
+from wengert.errors import UnsupportedError
+from wengert.frontend import lower
+from wengert.reverse import Adjoint
+from wengert.rules.table import get_rule
+from wengert.runtime import unbroadcast
+
+import wengert.rules  # noqa: F401  (registers the rule files)
+
+_IR: dict = {}
+_CACHE: dict = {}
+
+
+@dataclass
+class Compiled:
+    ir: ir.Function
+    pullback: object
+    grad: object
+    source_pullback: str
+    source_grad: str
+    guards: list = field(default_factory=list)
+    globals: dict = field(default_factory=dict)
+
+    def valid(self) -> bool:
+        g = self.globals
+        for key, obj in self.guards:
+            if isinstance(key, str):
+                cur = g[key] if key in g else getattr(builtins, key, _MISSING)
+            else:
+                cur = getattr(key[0], key[1], _MISSING)
+            if cur is not obj:
+                return False
+        return True
+
+
+_MISSING = object()
+
+
+def clear_cache() -> None:
+    """Forget every transformed function (the next call transforms again)."""
+    _IR.clear()
+    _CACHE.clear()
+
+
+def get_ir(fn) -> ir.Function:
+    code = fn.__code__
+    entry = _IR.get(code)
+    if entry is None or entry[1] is not fn.__globals__:
+        entry = _IR[code] = (lower(fn), fn.__globals__)
+    return entry[0]
+
+
+def free_kinds(fn) -> tuple:
+    cells = fn.__closure__ or ()
+    out = []
+    for c in cells:
+        try:
+            v = c.cell_contents
+        except ValueError:
+            out.append("none")
+            continue
+        if isinstance(v, types.FunctionType):
+            out.append(ANY if v.__closure__ else "none")
+        else:
+            out.append(kind_of(v))
+    return tuple(out)
+
+
+def compiled(fn, kinds: tuple, fkinds: tuple | None = None) -> Compiled:
+    """The compiled adjoint of Python function ``fn`` for parameter kinds ``kinds``."""
+    if fkinds is None:
+        fkinds = free_kinds(fn)
+    code = fn.__code__
+    key = (kinds, fkinds)
+    per_code = _CACHE.setdefault(code, {})
+    c = per_code.get(key)
+    if c is not None and c.globals is fn.__globals__ and c.valid():
+        return c
+    if c is not None and c.globals is not fn.__globals__:
+        _IR.pop(code, None)
+    if c is not None and not c.valid():
+        _IR.pop(code, None)
+    f_ir = get_ir(fn)
+    info = analyse(f_ir, kinds, dict(zip(code.co_freevars, fkinds)))
+    gen = Adjoint(f_ir, info)
+    src_pb, src_grad, name_pb, name_grad = gen.generate()
+    pb, _ = compile_source(src_pb, name_pb, f_ir.filename, gen.helpers, fn.__globals__)
+    gr, _ = compile_source(src_grad, name_grad, f_ir.filename, gen.helpers, fn.__globals__)
+    c = Compiled(f_ir, pb, gr, src_pb, src_grad, list(f_ir.globals_resolved.items()), fn.__globals__)
+    per_code[key] = c
+    return c
+
+
+# ---- binding call arguments to parameters ----
+
+
+def bind(fn, args: tuple, kwargs: dict):
+    """Parameter values of ``fn`` in order (``*args`` as a tuple, ``**kw`` as a dict),
+    and a function mapping per-parameter cotangents back to (args_bar, kwargs_bar)."""
+    code = fn.__code__
+    npos = code.co_argcount
+    flags = code.co_flags
+    has_var = bool(flags & inspect.CO_VARARGS)
+    has_kw = bool(flags & inspect.CO_VARKEYWORDS)
+    if not kwargs and not has_var and not has_kw and len(args) == npos and not code.co_kwonlyargcount:
+        return list(args), _identity
+    sig = inspect.signature(fn)
+    ba = sig.bind(*args, **kwargs)
+    ba.apply_defaults()
+    params = list(sig.parameters.values())
+    values = [ba.arguments[p.name] for p in params]
+    n_args = len(args)
+
+    def mapper(bars):
+        args_bar = [None] * n_args
+        kw_bar = {}
+        pos_i = 0
+        for p, b in zip(params, bars):
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+                if p.name in kwargs:
+                    kw_bar[p.name] = b
+                elif pos_i < n_args:
+                    args_bar[pos_i] = b
+                pos_i += 1 if p.name not in kwargs else 0
+            elif p.kind == p.VAR_POSITIONAL:
+                extra = ba.arguments.get(p.name, ())
+                for j in range(len(extra)):
+                    args_bar[pos_i + j] = b[j] if b is not None else None
+            elif p.kind == p.KEYWORD_ONLY:
+                if p.name in kwargs:
+                    kw_bar[p.name] = b
+            elif p.kind == p.VAR_KEYWORD and b is not None:
+                for k2, v2 in b.items():
+                    kw_bar[k2] = v2
+        return tuple(args_bar), kw_bar
+
+    return values, mapper
+
+
+def _identity(bars):
+    return tuple(bars), None
+
+
+def python_pullback(fn, args: tuple, kwargs: dict):
+    values, mapper = bind(fn, args, kwargs)
+    kinds = tuple(kind_of(v) for v in values)
+    c = compiled(fn, kinds)
+    if fn.__code__.co_freevars:
+        y, back = c.pullback(*values, fn.__closure__)
+    else:
+        y, back = c.pullback(*values)
+
+    def fn_back(g):
+        self_bar, bars = back(g)
+        a, k = mapper(bars)
+        return self_bar, a, k
+
+    return y, fn_back
+
+
+# ---- dispatch ----
+
+
+def _no_grads(args, kwargs):
+    return None, (None,) * len(args), ({k: None for k in kwargs} if kwargs else None)
+
+
+def rule_pullback(fn, rule, args: tuple, kwargs: dict):
+    if rule.nondiff:
+        y = fn(*args, **kwargs)
+        return y, lambda g: _no_grads(args, kwargs)
+    if rule.rrule is not None and (rule.vjps is None or kwargs):
+        y, pb = rule.rrule(*args, **kwargs)
+
+        def rrule_back(g):
+            return None, tuple(pb(g)), None
+
+        return y, rrule_back
+    if rule.vjps is not None:
+        y = fn(*args, **kwargs)
+        vjps = rule.vjps
+        broadcast = rule.broadcast
+
+        def vjp_back(g):
+            out = []
+            for i, a in enumerate(args):
+                vjp = vjps[i] if i < len(vjps) else None
+                if vjp is None or g is None:
+                    out.append(None)
+                    continue
+                c = vjp(g, y, *args, **kwargs)
+                out.append(unbroadcast(c, a) if broadcast else c)
+            return None, tuple(out), None
+
+        return y, vjp_back
+    raise UnsupportedError(f"{_callable_name(fn)} has a forward rule only; register a reverse rule "
+                           f"with wengert.defvjp({_callable_name(fn)}, lambda g, y, x: ...)")
+
+
+def pullback_of(fn, args: tuple, kwargs: dict):
+    """``(y, back)`` with ``back(g) -> (fn_bar, args_bar, kwargs_bar)``."""
+    rule = get_rule(fn)
+    if rule is not None and rule.has_reverse:
+        return rule_pullback(fn, rule, args, kwargs)
+    if isinstance(fn, types.MethodType):
+        y, back = pullback_of(fn.__func__, (fn.__self__, *args), kwargs)
+
+        def bound_back(g):
+            _, a, k = back(g)
+            return a[0], a[1:], k
+
+        return y, bound_back
+    if isinstance(fn, types.FunctionType):
+        if _has_source(fn):
+            return python_pullback(fn, args, kwargs)
+        return _tape_pullback(fn, args, kwargs)
+    if isinstance(fn, type):
+        if not any(_active(a) for a in args) and not any(_active(v) for v in kwargs.values()):
+            return fn(*args, **kwargs), lambda g: _no_grads(args, kwargs)
+        raise UnsupportedError(
+            f"constructing {fn.__qualname__} from values that carry a derivative is not supported yet; "
+            f"register a rule with wengert.defvjp({fn.__qualname__}, lambda g, y, x: ...)")
+    call = getattr(type(fn), "__call__", None)
+    if isinstance(call, types.FunctionType):
+        y, back = pullback_of(call, (fn, *args), kwargs)
+
+        def call_back(g):
+            _, a, k = back(g)
+            return a[0], a[1:], k
+
+        return y, call_back
+    if not any(_active(a) for a in args) and not any(_active(v) for v in kwargs.values()):
+        return fn(*args, **kwargs), lambda g: _no_grads(args, kwargs)
+    name = _callable_name(fn)
+    raise UnsupportedError(
+        f"no rule for {name} and no Python source to differentiate; register one with "
+        f"wengert.defvjp({name}, lambda g, y, x: ...)")
+
+
+def _active(x) -> bool:
+    return kind_of(x) not in ("int", "bool", "none")
+
+
+def _callable_name(fn) -> str:
+    mod = getattr(fn, "__module__", None)
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    return f"{mod}.{name}" if mod and mod != "builtins" else name
+
+
+_SOURCE: dict = {}
+
+
+def _has_source(fn) -> bool:
+    code = fn.__code__
+    ok = _SOURCE.get(code)
+    if ok is None:
+        try:
+            inspect.getsourcelines(fn)
+            ok = True
+        except (OSError, TypeError):
+            ok = False
+        _SOURCE[code] = ok
+    return ok
+
+
+def _tape_pullback(fn, args, kwargs):
+    """Reverse mode through a callable with no source, on the run-time tape."""
+    from wengert.tape import tape_pullback
+
+    if kwargs:
+        def call(*a):
+            return fn(*a, **kwargs)
+    else:
+        call = fn
+    y, back = tape_pullback(call, *args)
+
+    def tape_back(g):
+        res = back(g)
+        return None, tuple(res[1:]), ({k: None for k in kwargs} if kwargs else None)
+
+    return y, tape_back
