@@ -81,10 +81,8 @@ def match(c, x):
         return unpack_like(c, x)
     if not is_float(x):
         return None
-    if isinstance(x, float):
-        return float(c)
-    if isinstance(x, complex):
-        return complex(c)
+    if isinstance(x, (float, complex)):  # c may be a size-1 array (np.hstack promotes floats)
+        return type(x)(c.reshape(()) if getattr(c, "ndim", 0) else c)
     shape = tuple(shape_of(x))
     return c if tuple(shape_of(c)) == shape else xp_of(c).reshape(c, shape)
 
