@@ -212,7 +212,7 @@ def _op(s: ir.Op, info: Info, free_kinds) -> bool:
         kind = free_kinds.get(s.fn, ANY)
         return _set(info, out, kind, differentiable(kind))
     if k == "attr":
-        if s.static is not None:
+        if out.static is not None:
             return _set(info, out, NONE, False)
         return _set(info, out, ANY, any_active)
     if k in ("tuple", "list"):

@@ -24,6 +24,7 @@ import builtins
 import keyword
 import linecache
 import operator
+import warnings
 
 from wengert import ir
 from wengert.activity import FLOAT, Info
@@ -313,7 +314,10 @@ def compile_source(src: str, name: str, filename: str, helpers: dict, globals_: 
     lines = factory.splitlines(keepends=True)
     linecache.cache[fake] = (len(factory), None, lines, fake)
     ns: dict = {}
-    exec(compile(factory, fake, "exec"), globals_, ns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)  # inlined rules may test literals (`2 is None`)
+        code = compile(factory, fake, "exec")
+    exec(code, globals_, ns)
     return ns["_wengert_factory"](*helpers.values()), src
 
 

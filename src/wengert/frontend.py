@@ -325,6 +325,15 @@ class Lowerer:
 
     def stmt(self, s: ast.stmt) -> None:
         if isinstance(s, ast.Assign):
+            t0 = s.targets[0]
+            if (len(s.targets) == 1 and isinstance(t0, (ast.Tuple, ast.List))
+                    and isinstance(s.value, (ast.Tuple, ast.List)) and len(t0.elts) == len(s.value.elts)
+                    and not any(isinstance(e, ast.Starred) for e in t0.elts + s.value.elts)):
+                # a, b = b, a + b: evaluate every right-hand side, then bind each name
+                vals = [self.expr(e) for e in s.value.elts]
+                for t, v in zip(t0.elts, vals):
+                    self.assign(t, v)
+                return
             v = self.expr(s.value)
             for t in s.targets:
                 self.assign(t, v)

@@ -194,6 +194,8 @@ class Generator:
         depth = self.layout.depth[s.outs[0].id]
         pos = self.layout.defpos[s.outs[0].id]
         k = s.kind
+        if k == "newlist":
+            return False
         if k == "free":
             self.plans[id(s)] = Plan("free")
             return True
@@ -361,6 +363,7 @@ class Generator:
         self.inline_expr: dict[int, str] = {}
         self.pushed_stacks: list[ir.Value] = []
         self.popped: set[int] = set()
+        self.last_line = None
         self.use_counts = ir.uses(self.fn.body)
         out: list[str] = []
         self._fwd_block(self.fn.body, out, 0)
@@ -378,29 +381,52 @@ class Generator:
 
     popped: set
 
+    def _pure(self, s) -> bool:
+        if not isinstance(s, ir.Op):
+            return False
+        if s.kind in ("global", "tuple", "list") or (s.kind == "attr" and s.outs[0].static is not None):
+            return True
+        if s.kind != "call" or id(s) in self.plans and self.plans[id(s)].mode not in ("vjp",):
+            return False
+        static = s.static if isinstance(s.fn, ir.Value) else s.fn.value
+        try:
+            return static in _PURE_PRIMS or getattr(static, "__module__", None) == "math"
+        except TypeError:
+            return False
+
     def _foldable(self, s, block: ir.Block, idx: int) -> bool:
-        """A nameless operator result used once, by the next statement: written inline."""
-        if not isinstance(s, ir.Op) or s.kind != "call" or len(s.outs) != 1 or id(s) in self.plans or s.kwargs:
+        """A nameless operator result used once, later in the same block with only pure
+        operations in between and not needed by the adjoint: written inline."""
+        if not isinstance(s, ir.Op) or s.kind != "call" or len(s.outs) != 1 or s.kwargs:
+            return False
+        if id(s) in self.plans and self.plans[id(s)].mode != "vjp":
             return False
         v = s.outs[0]
         if v.name is not None or v.id in self.needs or self.use_counts.get(v.id) != 1:
             return False
         static = s.static if isinstance(s.fn, ir.Value) else s.fn.value
-        from wengert.codegen import INFIX, PREFIX
         try:
-            if static not in INFIX and static not in PREFIX and static is not operator.getitem:
+            if static not in _PURE_PRIMS and getattr(static, "__module__", None) != "math":
                 return False
         except TypeError:
             return False
-        nxt = block.stmts[idx + 1] if idx + 1 < len(block.stmts) else block.term
-        return nxt is not None and any(o is v for o in ir.operands(nxt))
+        for nxt in block.stmts[idx + 1:] + [block.term]:
+            if nxt is None:
+                return False
+            if any(o is v for o in ir.operands(nxt)):
+                return not isinstance(nxt, ir.Loop) or nxt.iterable is v
+            if not self._pure(nxt):
+                return False
+        return False
 
     def _fwd_block(self, block: ir.Block, out: list[str], ind: int, loop=None):
         pad = "    " * ind
         for idx, s in enumerate(block.stmts):
             if self._foldable(s, block, idx):
                 tmp: list[str] = []
+                saved_line = self.last_line
                 self._fwd_op(s, tmp, 0)
+                self.last_line = saved_line
                 rhs = tmp[0].split(" = ", 1)[1].split("  # line")[0]
                 self.inline_expr[s.outs[0].id] = f"({rhs})"
                 continue
@@ -490,7 +516,10 @@ class Generator:
             self._push(o, out, ind)
 
     def line_comment(self, line) -> str:
-        return f"  # line {line}" if line else ""
+        if not line or line == self.last_line:
+            return ""
+        self.last_line = line
+        return f"  # line {line}"
 
     def _fwd_op(self, s: ir.Op, out, ind):
         pad = "    " * ind
@@ -501,7 +530,7 @@ class Generator:
         if k == "global":
             self.inline_expr[outs[0].id] = s.fn
             return
-        if k == "attr" and s.static is not None:
+        if k == "attr" and outs[0].static is not None:
             self.inline_expr[outs[0].id] = f"{self.expr(s.args[0])}.{s.fn}"
             return
         if k == "free":
@@ -598,6 +627,13 @@ class Generator:
                 self._push(o, out, ind)
         else:
             out.append(pad + rhs + comment)
+
+
+_PURE_PRIMS = {
+    operator.add, operator.sub, operator.mul, operator.truediv, operator.floordiv, operator.mod,
+    operator.pow, operator.neg, operator.pos, operator.lt, operator.le, operator.gt, operator.ge,
+    operator.eq, operator.ne, operator.not_, operator.is_, operator.is_not, operator.getitem,
+}
 
 
 def _mentions(expr: str, name: str) -> bool:
@@ -743,7 +779,8 @@ class Adjoint(Generator):
                     total = f"accum({total}, {e})"
             if any(c[0] is not v for c in later):
                 raise _Conflict(f"cotangent variable {g} shared by two arguments")
-            out.append("    " * ind + f"{g} = {total}")
+            if total != g:
+                out.append("    " * ind + f"{g} = {total}")
             state[g] = v.id
 
     # ---- blocks ----

@@ -1,0 +1,144 @@
+"""Rules for the builtins that build and reorder sequences: zip, enumerate, reversed, list, tuple, sorted.
+
+These return iterators in Python; their rules return lists (the for loop
+over them behaves the same) so that the cotangent of each item can be sent
+back to the sequence it came from. Cotangents of sequences follow the
+sequence's type: list for list, tuple for tuple, array for array, ``None``
+for items that got no gradient.
+"""
+
+from __future__ import annotations
+
+from wengert.rules.table import frule, rrule
+from wengert.runtime import iter_grad
+
+
+def _like(bars: list, ref):
+    """``bars`` as the cotangent of sequence ``ref`` (``None`` when all are ``None``)."""
+    if isinstance(ref, range) or isinstance(ref, str):
+        return None
+    try:
+        n = len(ref)
+    except TypeError:
+        n = len(bars)
+    bars = list(bars) + [None] * (n - len(bars))
+    return iter_grad(ref, bars)
+
+
+# ---- zip, enumerate, reversed ----
+
+@rrule(zip)
+def zip_rrule(*xs, **kw):
+    y = list(zip(*xs, **kw))
+
+    def zip_pullback(g):
+        if g is None:
+            return (None,) * len(xs)
+        return tuple(_like([None if t is None else t[k] for t in g], x) for k, x in enumerate(xs))
+
+    return y, zip_pullback
+
+
+@frule(zip)
+def zip_frule(tangents, *xs, **kw):
+    y = list(zip(*xs, **kw))
+    if all(t is None for t in tangents):
+        return y, None
+    cols = [t if t is not None else [None] * len(x) for t, x in zip(tangents, xs)]
+    return y, [tuple(c[i] for c in cols) for i in range(len(y))]
+
+
+@rrule(enumerate)
+def enumerate_rrule(xs, start=0):
+    y = list(enumerate(xs, start))
+
+    def enumerate_pullback(g):
+        if g is None:
+            return (None, None)
+        return (_like([None if t is None else t[1] for t in g], xs), None)
+
+    return y, enumerate_pullback
+
+
+@frule(enumerate)
+def enumerate_frule(tangents, xs, start=0):
+    y = list(enumerate(xs, start))
+    t = tangents[0]
+    return y, None if t is None else [(None, ti) for ti in t]
+
+
+@rrule(reversed)
+def reversed_rrule(xs):
+    y = list(reversed(xs))
+
+    def reversed_pullback(g):
+        return (None if g is None else _like(list(reversed(list(g))), xs),)
+
+    return y, reversed_pullback
+
+
+@frule(reversed)
+def reversed_frule(tangents, xs):
+    t = tangents[0]
+    return list(reversed(xs)), None if t is None else list(reversed(list(t)))
+
+
+# ---- list, tuple, sorted ----
+
+@rrule(list)
+def list_rrule(xs=()):
+    y = list(xs)
+
+    def list_pullback(g):
+        return (None if g is None else _like(list(g), xs),)
+
+    return y, list_pullback
+
+
+@frule(list)
+def list_frule(tangents, xs=()):
+    t = tangents[0] if tangents else None
+    return list(xs), None if t is None else list(t)
+
+
+@rrule(tuple)
+def tuple_rrule(xs=()):
+    y = tuple(xs)
+
+    def tuple_pullback(g):
+        return (None if g is None else _like(list(g), xs),)
+
+    return y, tuple_pullback
+
+
+@frule(tuple)
+def tuple_frule(tangents, xs=()):
+    t = tangents[0] if tangents else None
+    return tuple(xs), None if t is None else tuple(t)
+
+
+@rrule(sorted)
+def sorted_rrule(xs, key=None, reverse=False):
+    items = list(xs)
+    order = sorted(range(len(items)), key=(lambda i: key(items[i])) if key else (lambda i: items[i]),
+                   reverse=reverse)
+    y = [items[i] for i in order]
+
+    def sorted_pullback(g):
+        if g is None:
+            return (None,)
+        bars = [None] * len(items)
+        for gi, i in zip(g, order):
+            bars[i] = gi
+        return (_like(bars, xs),)
+
+    return y, sorted_pullback
+
+
+@frule(sorted)
+def sorted_frule(tangents, xs, key=None, reverse=False):
+    items = list(xs)
+    order = sorted(range(len(items)), key=(lambda i: key(items[i])) if key else (lambda i: items[i]),
+                   reverse=reverse)
+    t = tangents[0]
+    return [items[i] for i in order], None if t is None else [list(t)[i] for i in order]
