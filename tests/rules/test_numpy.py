@@ -150,7 +150,7 @@ def test_where(data):
 
 def test_elementwise_keywords_are_rejected():
     with pytest.raises(TypeError):
-        vjp(np.sin, 0, np.ones(2), np.ones(2), where=np.ones(2, bool))
+        vjp(np.sin, 0, np.ones(2), np.ones(2), dtype=np.float64)
 
 
 def test_elementwise_against_jax():
@@ -187,6 +187,11 @@ def test_linear_reductions(fn, xak):
     assume(x.ndim or fn not in METHODS)  # x + h * v turns a 0-d array into a NumPy scalar
     check_array_rule(fn, x, kwargs={"axis": axis, "keepdims": keepdims})
     check_array_rule(fn, x, axis)
+
+
+def test_prod_initial():
+    x = values((2, 3), 4)
+    check_array_rule(np.prod, x, kwargs={"axis": 1, "initial": 2.5})
 
 
 def test_sum_empty_and_where():
@@ -319,3 +324,29 @@ def test_scalar_inputs_give_float_cotangents():
     g = vjp(np.multiply, 1, np.ones(3), np.ones(3), 2.0)
     assert isinstance(unbroadcast(g, 2.0), float)
     assert isinstance(vjp(np.sin, 0, 1.0, 0.5), float)
+
+
+# ---- the same derivative code on torch tensors (array API) ----
+
+TORCH_CASES = [
+    (np.sin, (0,), {}), (np.log, (0,), {}), (np.tanh, (0,), {}), (np.abs, (0,), {}),
+    (np.multiply, (0, 1), {}), (np.divide, (0, 1), {}), (np.power, (0, 1), {}), (np.maximum, (0, 1), {}),
+    (np.fmax, (0, 1), {}), (np.logaddexp, (0, 1), {}), (np.hypot, (0, 1), {}),
+    (np.sum, (0,), {"axis": 1}), (np.mean, (0,), {"axis": 0, "keepdims": True}), (np.prod, (0,), {"axis": 1}),
+    (np.max, (0,), {"axis": 1}), (np.var, (0,), {"axis": 1}), (np.std, (0,), {}), (np.cumsum, (0,), {"axis": 1}),
+    (np.cumprod, (0,), {"axis": 1}), (np.transpose, (0,), {}), (np.trace, (0,), {}), (np.diagonal, (0,), {}),
+]
+
+
+@pytest.mark.parametrize(("fn", "wrt", "kwargs"), TORCH_CASES, ids=lambda p: getattr(p, "__name__", ""))
+def test_rules_run_on_torch_tensors(fn, wrt, kwargs):
+    torch = pytest.importorskip("torch")
+    args = (values((3, 4), 1) + 2.5, values((4,), 2) + 2.5)[: 1 + max(wrt)]
+    y = fn(*args, **kwargs)
+    g = values(np.shape(y), 3)
+    rule = get_rule(fn)
+    for i in wrt:
+        expected = rule.vjps[i](g, y, *args, **kwargs)
+        got = rule.vjps[i](torch.tensor(g), torch.tensor(np.asarray(y)), *map(torch.tensor, args), **kwargs)
+        assert isinstance(got, torch.Tensor)
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12)

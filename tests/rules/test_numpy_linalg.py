@@ -83,6 +83,18 @@ def test_einsum_parse():
         get_rule(np.einsum).rrule(values((2,), 0), [0])
 
 
+def test_matmul_on_torch_tensors():
+    torch = pytest.importorskip("torch")
+    rule = get_rule(np.matmul)
+    for sa, sb in [((2, 3), (3, 4)), ((3,), (2, 3, 4)), ((2, 1, 2, 3), (3,))]:
+        a, b = values(sa, 1), values(sb, 2)
+        g = values(np.shape(a @ b), 3)
+        for i in (0, 1):
+            got = rule.vjps[i](torch.tensor(g), None, torch.tensor(a), torch.tensor(b))
+            assert isinstance(got, torch.Tensor)
+            np.testing.assert_allclose(got.numpy(), rule.vjps[i](g, None, a, b), rtol=1e-12)
+
+
 def test_products_against_jax():
     jnp = pytest.importorskip("jax.numpy")
     jax_check(np.matmul, jnp.matmul, values((2, 1, 2, 3), 1), values((3, 3, 4), 2))

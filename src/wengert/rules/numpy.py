@@ -321,8 +321,8 @@ for _f in (np.mean, np.ndarray.mean):
     defvjp(_f, lambda g, y, a, axis=None, dtype=None, out=None, keepdims=False: expand(g, a, axis, keepdims) / _count(a, axis))
     defjvp(_f, lambda t, y, a, axis=None, dtype=None, out=None, keepdims=False: np.mean(t, axis, keepdims=keepdims))
 for _f in (np.prod, np.ndarray.prod):
-    defvjp(_f, lambda g, y, a, axis=None, dtype=None, out=None, keepdims=False: expand(g, a, axis, keepdims) * prod_others(a, axis))
-    defjvp(_f, lambda t, y, a, axis=None, dtype=None, out=None, keepdims=False: _linear_tangent(t, prod_others(a, axis), a, axis, keepdims))
+    defvjp(_f, lambda g, y, a, axis=None, dtype=None, out=None, keepdims=False, initial=1: expand(g, a, axis, keepdims) * prod_others(a, axis) * initial)
+    defjvp(_f, lambda t, y, a, axis=None, dtype=None, out=None, keepdims=False, initial=1: _linear_tangent(t, prod_others(a, axis), a, axis, keepdims) * initial)
 for _f in (np.max, np.min, np.amax, np.amin, np.ndarray.max, np.ndarray.min):
     defvjp(_f, lambda g, y, a, axis=None, out=None, keepdims=False, initial=None: expand(g, a, axis, keepdims) * extremum_share(a, y, axis, keepdims))
     defjvp(_f, lambda t, y, a, axis=None, out=None, keepdims=False, initial=None: _linear_tangent(t, extremum_share(a, y, axis, keepdims), a, axis, keepdims))

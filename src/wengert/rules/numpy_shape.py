@@ -7,8 +7,9 @@ input's shape; a sequence argument (``np.concatenate([a, b])``,
 ``np.array([[x, y], [z, 1.0]])``) gets a cotangent of the same structure, with
 Python floats for Python floats and ``None`` for ints and integer arrays.
 
-The helpers ``xp_of``, ``axes_of``, ``expand`` and ``bcast`` are shared with
-`wengert.rules.numpy` and `wengert.rules.numpy_linalg`. Array code goes through
+The helpers ``xp_of``, ``axes_of``, ``expand``, ``is_float``, ``match`` and
+``unpack_like`` are shared with `wengert.rules.numpy` and
+`wengert.rules.numpy_linalg`. Array code goes through
 ``xp_of(...)``, so helpers written against the array API also serve torch and
 JAX arrays.
 
@@ -55,12 +56,6 @@ def expand(g, x, axis=None, keepdims=False):
         reduced = axes_of(axis, len(shape))
         g = xp.reshape(g, tuple(1 if i in reduced else n for i, n in enumerate(shape)))
     return xp.broadcast_to(g, shape)
-
-
-def bcast(t, y):
-    """The tangent ``t`` broadcast to the shape of the output ``y``."""
-    shape = tuple(shape_of(y))
-    return t if tuple(shape_of(t)) == shape else xp_of(t).broadcast_to(t, shape)
 
 
 def is_float(x):
