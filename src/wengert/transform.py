@@ -16,6 +16,8 @@ bound method, the compiled adjoint of a Python function, a callable object's
 from __future__ import annotations
 
 import builtins
+import contextlib
+import contextvars
 import inspect
 import types
 from dataclasses import dataclass, field
@@ -44,6 +46,9 @@ class Compiled:
     source_grad: str
     guards: list = field(default_factory=list)
     globals: dict = field(default_factory=dict)
+    helpers: dict = field(default_factory=dict)     # closure variables of the generated code
+    fn: object = None                                # a function object of this code
+    variants: dict = field(default_factory=dict)     # variant name -> Compiled (see `variant`)
 
     def valid(self) -> bool:
         g = self.globals
@@ -58,6 +63,38 @@ class Compiled:
 
 
 _MISSING = object()
+
+
+# ---- variants: the same generated code compiled against other helpers ----
+
+_VARIANT: contextvars.ContextVar = contextvars.ContextVar("wengert_variant", default=None)
+VARIANT_BUILDERS: dict = {}
+
+
+@contextlib.contextmanager
+def variant(name: str):
+    """Within this block, `compiled` returns the ``name`` variant of every function.
+
+    A variant builder (registered in ``VARIANT_BUILDERS[name]``) takes a
+    `Compiled` and returns another whose ``pullback``/``grad`` run the same
+    source against different helpers or globals (e.g. ones that accept dual
+    numbers, for forward-over-reverse).
+    """
+    token = _VARIANT.set(name)
+    try:
+        yield
+    finally:
+        _VARIANT.reset(token)
+
+
+def _with_variant(c: "Compiled") -> "Compiled":
+    name = _VARIANT.get()
+    if name is None:
+        return c
+    v = c.variants.get(name)
+    if v is None:
+        v = c.variants[name] = VARIANT_BUILDERS[name](c)
+    return v
 
 
 def clear_cache() -> None:
@@ -99,7 +136,7 @@ def compiled(fn, kinds: tuple, fkinds: tuple | None = None) -> Compiled:
     per_code = _CACHE.setdefault(code, {})
     c = per_code.get(key)
     if c is not None and c.globals is fn.__globals__ and c.valid():
-        return c
+        return _with_variant(c)
     if c is not None and c.globals is not fn.__globals__:
         _IR.pop(code, None)
     if c is not None and not c.valid():
@@ -110,9 +147,10 @@ def compiled(fn, kinds: tuple, fkinds: tuple | None = None) -> Compiled:
     src_pb, src_grad, name_pb, name_grad = gen.generate()
     pb, _ = compile_source(src_pb, name_pb, f_ir.filename, gen.helpers, fn.__globals__)
     gr, _ = compile_source(src_grad, name_grad, f_ir.filename, gen.helpers, fn.__globals__)
-    c = Compiled(f_ir, pb, gr, src_pb, src_grad, list(f_ir.globals_resolved.items()), fn.__globals__)
+    c = Compiled(f_ir, pb, gr, src_pb, src_grad, list(f_ir.globals_resolved.items()), fn.__globals__,
+                 dict(gen.helpers), fn)
     per_code[key] = c
-    return c
+    return _with_variant(c)
 
 
 # ---- binding call arguments to parameters ----
