@@ -83,7 +83,8 @@ defvjp(np.cbrt, lambda g, y, x: g / (3 * y * y), broadcast=True)
 defjvp(np.cbrt, lambda t, y, x: t / (3 * y * y), broadcast=True)
 defvjp(np.reciprocal, lambda g, y, x: -g * y * y, broadcast=True)
 defjvp(np.reciprocal, lambda t, y, x: -t * y * y, broadcast=True)
-for _f, _scale in ((np.deg2rad, math.pi / 180), (np.radians, math.pi / 180), (np.rad2deg, 180 / math.pi), (np.degrees, 180 / math.pi)):
+_TO_RADIANS, _TO_DEGREES = math.pi / 180, 180 / math.pi
+for _f, _scale in ((np.deg2rad, _TO_RADIANS), (np.radians, _TO_RADIANS), (np.rad2deg, _TO_DEGREES), (np.degrees, _TO_DEGREES)):
     defvjp(_f, lambda g, y, x, _s=_scale: g * _s, broadcast=True)
     defjvp(_f, lambda t, y, x, _s=_scale: t * _s, broadcast=True)
 
@@ -103,10 +104,14 @@ defvjp(np.log10, lambda g, y, x: g / (x * _LN10), broadcast=True)
 defjvp(np.log10, lambda t, y, x: t / (x * _LN10), broadcast=True)
 defvjp(np.log1p, lambda g, y, x: g / (1 + x), broadcast=True)
 defjvp(np.log1p, lambda t, y, x: t / (1 + x), broadcast=True)
-defvjp(np.logaddexp, lambda g, y, a, b: g * xp_of(a, y).exp(a - y), lambda g, y, a, b: g * xp_of(b, y).exp(b - y), broadcast=True)
-defjvp(np.logaddexp, lambda t, y, a, b: t * xp_of(a, y).exp(a - y), lambda t, y, a, b: t * xp_of(b, y).exp(b - y), broadcast=True)
-defvjp(np.logaddexp2, lambda g, y, a, b: g * 2.0 ** (a - y), lambda g, y, a, b: g * 2.0 ** (b - y), broadcast=True)
-defjvp(np.logaddexp2, lambda t, y, a, b: t * 2.0 ** (a - y), lambda t, y, a, b: t * 2.0 ** (b - y), broadcast=True)
+defvjp(np.logaddexp, lambda g, y, a, b: g * xp_of(a, y).exp(a - y),
+                     lambda g, y, a, b: g * xp_of(b, y).exp(b - y), broadcast=True)
+defjvp(np.logaddexp, lambda t, y, a, b: t * xp_of(a, y).exp(a - y),
+                     lambda t, y, a, b: t * xp_of(b, y).exp(b - y), broadcast=True)
+defvjp(np.logaddexp2, lambda g, y, a, b: g * 2.0 ** (a - y),
+                      lambda g, y, a, b: g * 2.0 ** (b - y), broadcast=True)
+defjvp(np.logaddexp2, lambda t, y, a, b: t * 2.0 ** (a - y),
+                      lambda t, y, a, b: t * 2.0 ** (b - y), broadcast=True)
 
 # ---- elementwise: trigonometric and hyperbolic ----
 
@@ -122,8 +127,10 @@ defvjp(np.arccos, lambda g, y, x: -g / xp_of(x).sqrt(1 - x * x), broadcast=True)
 defjvp(np.arccos, lambda t, y, x: -t / xp_of(x).sqrt(1 - x * x), broadcast=True)
 defvjp(np.arctan, lambda g, y, x: g / (1 + x * x), broadcast=True)
 defjvp(np.arctan, lambda t, y, x: t / (1 + x * x), broadcast=True)
-defvjp(np.arctan2, lambda g, y, a, b: g * b / (a * a + b * b), lambda g, y, a, b: -g * a / (a * a + b * b), broadcast=True)
-defjvp(np.arctan2, lambda t, y, a, b: t * b / (a * a + b * b), lambda t, y, a, b: -t * a / (a * a + b * b), broadcast=True)
+defvjp(np.arctan2, lambda g, y, a, b: g * b / (a * a + b * b),
+                   lambda g, y, a, b: -g * a / (a * a + b * b), broadcast=True)
+defjvp(np.arctan2, lambda t, y, a, b: t * b / (a * a + b * b),
+                   lambda t, y, a, b: -t * a / (a * a + b * b), broadcast=True)
 defvjp(np.hypot, lambda g, y, a, b: g * a / y, lambda g, y, a, b: g * b / y, broadcast=True)
 defjvp(np.hypot, lambda t, y, a, b: t * a / y, lambda t, y, a, b: t * b / y, broadcast=True)
 defvjp(np.sinh, lambda g, y, x: g * xp_of(x).cosh(x), broadcast=True)
@@ -313,25 +320,39 @@ def cumprod_tangent(t, y, x, axis=None):
 
 
 for _f in (np.sum, np.ndarray.sum):
-    defvjp(_f, lambda g, y, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True: sum_back(g, a, axis, keepdims, where))
-    defjvp(_f, lambda t, y, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True: np.sum(t, axis, keepdims=keepdims, where=where))
-defvjp(np.nansum, lambda g, y, a, axis=None, dtype=None, out=None, keepdims=False: sum_back(g, a, axis, keepdims, ~np.isnan(a)))
-defjvp(np.nansum, lambda t, y, a, axis=None, dtype=None, out=None, keepdims=False: np.sum(t, axis, keepdims=keepdims, where=~np.isnan(a)))
+    defvjp(_f, lambda g, y, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True:
+                   sum_back(g, a, axis, keepdims, where))
+    defjvp(_f, lambda t, y, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True:
+                   np.sum(t, axis, keepdims=keepdims, where=where))
+defvjp(np.nansum, lambda g, y, a, axis=None, dtype=None, out=None, keepdims=False:
+                      sum_back(g, a, axis, keepdims, ~np.isnan(a)))
+defjvp(np.nansum, lambda t, y, a, axis=None, dtype=None, out=None, keepdims=False:
+                      np.sum(t, axis, keepdims=keepdims, where=~np.isnan(a)))
 for _f in (np.mean, np.ndarray.mean):
-    defvjp(_f, lambda g, y, a, axis=None, dtype=None, out=None, keepdims=False: expand(g, a, axis, keepdims) / _count(a, axis))
-    defjvp(_f, lambda t, y, a, axis=None, dtype=None, out=None, keepdims=False: np.mean(t, axis, keepdims=keepdims))
+    defvjp(_f, lambda g, y, a, axis=None, dtype=None, out=None, keepdims=False:
+                   expand(g, a, axis, keepdims) / _count(a, axis))
+    defjvp(_f, lambda t, y, a, axis=None, dtype=None, out=None, keepdims=False:
+                   np.mean(t, axis, keepdims=keepdims))
 for _f in (np.prod, np.ndarray.prod):
-    defvjp(_f, lambda g, y, a, axis=None, dtype=None, out=None, keepdims=False, initial=1: expand(g, a, axis, keepdims) * prod_others(a, axis) * initial)
-    defjvp(_f, lambda t, y, a, axis=None, dtype=None, out=None, keepdims=False, initial=1: _linear_tangent(t, prod_others(a, axis), a, axis, keepdims) * initial)
+    defvjp(_f, lambda g, y, a, axis=None, dtype=None, out=None, keepdims=False, initial=1:
+                   expand(g, a, axis, keepdims) * prod_others(a, axis) * initial)
+    defjvp(_f, lambda t, y, a, axis=None, dtype=None, out=None, keepdims=False, initial=1:
+                   _linear_tangent(t, prod_others(a, axis), a, axis, keepdims) * initial)
 for _f in (np.max, np.min, np.amax, np.amin, np.ndarray.max, np.ndarray.min):
-    defvjp(_f, lambda g, y, a, axis=None, out=None, keepdims=False, initial=None: expand(g, a, axis, keepdims) * extremum_share(a, y, axis, keepdims))
-    defjvp(_f, lambda t, y, a, axis=None, out=None, keepdims=False, initial=None: _linear_tangent(t, extremum_share(a, y, axis, keepdims), a, axis, keepdims))
+    defvjp(_f, lambda g, y, a, axis=None, out=None, keepdims=False, initial=None:
+                   expand(g, a, axis, keepdims) * extremum_share(a, y, axis, keepdims))
+    defjvp(_f, lambda t, y, a, axis=None, out=None, keepdims=False, initial=None:
+                   _linear_tangent(t, extremum_share(a, y, axis, keepdims), a, axis, keepdims))
 for _f in (np.var, np.ndarray.var):
-    defvjp(_f, lambda g, y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None: expand(g, a, axis, keepdims) * var_slope(a, axis, _ddof(ddof, correction)))
-    defjvp(_f, lambda t, y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None: _linear_tangent(t, var_slope(a, axis, _ddof(ddof, correction)), a, axis, keepdims))
+    defvjp(_f, lambda g, y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None:
+                   expand(g, a, axis, keepdims) * var_slope(a, axis, _ddof(ddof, correction)))
+    defjvp(_f, lambda t, y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None:
+                   _linear_tangent(t, var_slope(a, axis, _ddof(ddof, correction)), a, axis, keepdims))
 for _f in (np.std, np.ndarray.std):
-    defvjp(_f, lambda g, y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None: expand(g * half_inverse(y), a, axis, keepdims) * var_slope(a, axis, _ddof(ddof, correction)))
-    defjvp(_f, lambda t, y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None: _linear_tangent(t, var_slope(a, axis, _ddof(ddof, correction)), a, axis, keepdims) * half_inverse(y))
+    defvjp(_f, lambda g, y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None:
+                   expand(g * half_inverse(y), a, axis, keepdims) * var_slope(a, axis, _ddof(ddof, correction)))
+    defjvp(_f, lambda t, y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None:
+                   _linear_tangent(t, var_slope(a, axis, _ddof(ddof, correction)), a, axis, keepdims) * half_inverse(y))
 for _f in (np.cumsum, np.ndarray.cumsum):
     defvjp(_f, lambda g, y, a, axis=None, dtype=None, out=None: cumsum_back(g, a, axis))
     defjvp(_f, lambda t, y, a, axis=None, dtype=None, out=None: np.cumsum(t, axis))
@@ -343,9 +364,11 @@ for _f in (np.cumprod, np.ndarray.cumprod):
 
 nondiff(np.zeros, np.ones, np.empty, np.eye, np.identity, np.zeros_like, np.ones_like, np.empty_like)
 nondiff(np.tri, np.indices)
-defvjp(np.full, None, lambda g, y, shape, fill_value, *args, **kw: match(unbroadcast(g, fill_value), fill_value))
+defvjp(np.full, None, lambda g, y, shape, fill_value, *args, **kw:
+                          match(unbroadcast(g, fill_value), fill_value))
 defjvp(np.full, None, lambda t, y, shape, fill_value, *args, **kw: np.broadcast_to(t, y.shape))
-defvjp(np.full_like, None, lambda g, y, a, fill_value, *args, **kw: match(unbroadcast(g, fill_value), fill_value))
+defvjp(np.full_like, None, lambda g, y, a, fill_value, *args, **kw:
+                               match(unbroadcast(g, fill_value), fill_value))
 defjvp(np.full_like, None, lambda t, y, a, fill_value, *args, **kw: np.broadcast_to(t, y.shape))
 
 # arange(start, stop, step) is start + i * step; its length is piecewise constant
@@ -373,10 +396,20 @@ def linspace_back(g, y, bound, num=50, endpoint=True, retstep=False, dtype=None,
     return match(unbroadcast(np.sum(g * (1 - w if which == 0 else w), axis=axis), bound), bound)
 
 
-defvjp(np.linspace, lambda g, y, start, stop, num=50, *args, **kw: linspace_back(g, y, start, num, *args, **kw, which=0),
-                    lambda g, y, start, stop, num=50, *args, **kw: linspace_back(g, y, stop, num, *args, **kw, which=1))
-defjvp(np.linspace, lambda t, y, start, stop, num=50, endpoint=True, *args, **kw: np.expand_dims(t, kw.get("axis", 0)) * (1 - linspace_weights(y, num, endpoint, kw.get("axis", 0))),
-                    lambda t, y, start, stop, num=50, endpoint=True, *args, **kw: np.expand_dims(t, kw.get("axis", 0)) * linspace_weights(y, num, endpoint, kw.get("axis", 0)))
+def linspace_tangent(t, y, num, endpoint=True, axis=0, which=0):
+    """Tangent of ``y = linspace(start, stop, ...)`` from the tangent of ``start`` (0) or ``stop`` (1)."""
+    w = linspace_weights(y, num, endpoint, axis)
+    return np.expand_dims(t, axis) * (1 - w if which == 0 else w)
+
+
+defvjp(np.linspace, lambda g, y, start, stop, num=50, *args, **kw:
+                        linspace_back(g, y, start, num, *args, **kw, which=0),
+                    lambda g, y, start, stop, num=50, *args, **kw:
+                        linspace_back(g, y, stop, num, *args, **kw, which=1))
+defjvp(np.linspace, lambda t, y, start, stop, num=50, endpoint=True, *args, **kw:
+                        linspace_tangent(t, y, num, endpoint, kw.get("axis", 0), which=0),
+                    lambda t, y, start, stop, num=50, endpoint=True, *args, **kw:
+                        linspace_tangent(t, y, num, endpoint, kw.get("axis", 0), which=1))
 
 # ---- array methods the other rule files did not register ----
 

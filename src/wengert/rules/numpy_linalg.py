@@ -219,8 +219,10 @@ def vecdot_grad(g, x, other, axis=-1):
 
 
 for _f in (np.vecdot, np.linalg.vecdot):
-    defvjp(_f, lambda g, y, x1, x2, axis=-1: vecdot_grad(g, x1, x2, axis), lambda g, y, x1, x2, axis=-1: vecdot_grad(g, x2, x1, axis))
-    defjvp(_f, lambda t, y, x1, x2, axis=-1: np.vecdot(t, x2, axis=axis), lambda t, y, x1, x2, axis=-1: np.vecdot(x1, t, axis=axis))
+    defvjp(_f, lambda g, y, x1, x2, axis=-1: vecdot_grad(g, x1, x2, axis),
+               lambda g, y, x1, x2, axis=-1: vecdot_grad(g, x2, x1, axis))
+    defjvp(_f, lambda t, y, x1, x2, axis=-1: np.vecdot(t, x2, axis=axis),
+               lambda t, y, x1, x2, axis=-1: np.vecdot(x1, t, axis=axis))
 
 # ---- diagonals and traces ----
 
@@ -473,5 +475,7 @@ def norm_back(g, x, ord=None, axis=None, keepdims=False):
     return expand(g, x, _norm_axes(x, ord, axis), keepdims) * norm_weights(x, ord, axis)
 
 
-defvjp(np.linalg.norm, lambda g, y, x, ord=None, axis=None, keepdims=False: norm_back(g, x, ord, axis, keepdims))
-defjvp(np.linalg.norm, lambda t, y, x, ord=None, axis=None, keepdims=False: np.sum(t * norm_weights(x, ord, axis), axis=_norm_axes(x, ord, axis), keepdims=keepdims))
+defvjp(np.linalg.norm, lambda g, y, x, ord=None, axis=None, keepdims=False:
+                           norm_back(g, x, ord, axis, keepdims))
+defjvp(np.linalg.norm, lambda t, y, x, ord=None, axis=None, keepdims=False:
+                           np.sum(t * norm_weights(x, ord, axis), axis=_norm_axes(x, ord, axis), keepdims=keepdims))

@@ -134,9 +134,11 @@ def _method_shape(args):
 
 
 defvjp(np.reshape, lambda g, y, a, *args, order="C", **kw: reshape_back(g, a, order))
-defjvp(np.reshape, lambda t, y, a, *args, order="C", **kw: np.reshape(t, y.shape, order=_order(a, order) if order != "K" else "C"))
+defjvp(np.reshape, lambda t, y, a, *args, order="C", **kw:
+                       np.reshape(t, y.shape, order=_order(a, order) if order != "K" else "C"))
 defvjp(np.ndarray.reshape, lambda g, y, a, *shape, order="C", **kw: reshape_back(g, a, order))
-defjvp(np.ndarray.reshape, lambda t, y, a, *shape, order="C", **kw: np.reshape(t, y.shape, order=_order(a, order)))
+defjvp(np.ndarray.reshape, lambda t, y, a, *shape, order="C", **kw:
+                               np.reshape(t, y.shape, order=_order(a, order)))
 def ravel_tangent(t, a, order="C"):
     """Tangent of ``y = ravel(a, order)``: read ``t`` in the order ``a`` was read."""
     order = _order(a, order)
@@ -392,8 +394,10 @@ def take_along_back(g, arr, indices, axis=-1):
 
 
 for _f in (np.take, np.ndarray.take):
-    defvjp(_f, lambda g, y, a, indices, axis=None, out=None, mode="raise": take_back(g, a, indices, axis, mode))
-    defjvp(_f, lambda t, y, a, indices, axis=None, out=None, mode="raise": np.take(t, indices, axis, mode=mode))
+    defvjp(_f, lambda g, y, a, indices, axis=None, out=None, mode="raise":
+                   take_back(g, a, indices, axis, mode))
+    defjvp(_f, lambda t, y, a, indices, axis=None, out=None, mode="raise":
+                   np.take(t, indices, axis, mode=mode))
 defvjp(np.take_along_axis, lambda g, y, arr, indices, axis=-1: take_along_back(g, arr, indices, axis))
 defjvp(np.take_along_axis, lambda t, y, arr, indices, axis=-1: np.take_along_axis(t, indices, axis))
 
