@@ -141,7 +141,8 @@ def test_usage_errors_exit_2_with_one_line(argv, capsys):
     "argv, message",
     [
         (["grad", "{funcs}:f", "2.0", "y"], "cannot parse argument 'y'"),
-        (["grad", "{funcs}:f"], "needs at least one argument"),
+        (["grad", "{funcs}:f"], "needs at least one non-integer argument"),
+        (["grad", "{funcs}:pw", "2", "3"], "ints get no gradient"),
         (["grad", "{funcs}:nope", "1.0"], "has no attribute"),
         (["show", "{d}/nothere.py:f"], "no such file"),
     ],
@@ -167,14 +168,15 @@ def test_grad_prints_value_and_gradient(funcs):
 
 
 def test_grad_keeps_int_arguments_int(funcs):
-    # n = 3 must arrive as an int: as 3.0 the loop would still run, but the int
-    # gets no gradient and the output says so.
+    # n = 3 must arrive as an int and get no gradient; as 3.0 it gets one (zero).
     rc, out = run_main(["grad", f"{funcs}:pw", "2.0", "3"])
     assert rc == 0
     got = grad_lines(out)
     assert out.startswith("pw(2.0, 3) = 8.0")
     assert float(got["x"]) == pytest.approx(12.0, rel=1e-14)
     assert got["n"] == "None"
+    rc, out = run_main(["grad", f"{funcs}:pw", "2.0", "3.0"])
+    assert rc == 0 and grad_lines(out)["n"] == "0.0"
 
 
 def test_grad_of_list_argument(funcs):

@@ -6,7 +6,8 @@
 
 Also reachable as ``python -m wengert``. Arguments of ``grad`` are Python
 literals (`ast.literal_eval`): ``2`` stays an int, ``2.0`` a float, ``[1.0, 2.0]``
-a list. Bad input exits with status 2 and one line on stderr; an error raised
+a list. Ints get no gradient (``None``): they are counts, write ``3.0`` to
+differentiate at 3. Bad input exits with status 2 and one line on stderr; an error raised
 by wengert or by the function exits with status 1, one line as well
 (``--traceback`` shows the whole traceback).
 """
@@ -28,7 +29,7 @@ import wengert
 # rounds differently from the closed form only in the last bit or two; the pow
 # loop accumulates n products, so its error grows with n.
 _SIN_LOG_RTOL = 1e-13
-_POW_RTOL = 1e-10
+_POW_RTOL = 1e-12
 
 
 class InputError(Exception):
@@ -171,13 +172,20 @@ def cmd_show(args, out) -> int:
 def cmd_grad(args, out) -> int:
     f = load_function(args.function)
     values = [parse_literal(a) for a in args.args]
-    if not values:
-        raise InputError(f"{args.function} needs at least one argument to differentiate")
-    value, grads = wengert.value_and_grad(f, argnums=tuple(range(len(values))))(*values)
+    # Ints (and bools) are counts and flags, not points to differentiate at:
+    # they get no gradient. Write 3.0 to differentiate at 3.
+    nums = tuple(i for i, v in enumerate(values) if not isinstance(v, (int, bool)))
+    if not nums:
+        raise InputError(
+            f"{args.function} needs at least one non-integer argument to differentiate "
+            "(ints get no gradient: write 3.0, not 3)"
+        )
+    value, grads = wengert.value_and_grad(f, argnums=nums)(*values)
+    by_arg = dict(zip(nums, grads))
     call = ", ".join(repr(v) for v in values)
     print(f"{args.function.rpartition(':')[2]}({call}) = {value!r}", file=out)
-    for name, g in zip(_arg_names(f, len(values)), grads):
-        print(f"d/d{name} = {g!r}", file=out)
+    for i, name in enumerate(_arg_names(f, len(values))):
+        print(f"d/d{name} = {by_arg.get(i)!r}", file=out)
     return 0
 
 
