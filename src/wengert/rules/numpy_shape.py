@@ -67,7 +67,9 @@ def is_float(x):
     dtype = getattr(x, "dtype", None)
     if dtype is None:
         return False
-    return getattr(dtype, "kind", None) in "fc" if hasattr(dtype, "kind") else dtype.is_floating_point
+    if hasattr(dtype, "kind"):  # NumPy and JAX dtypes
+        return dtype.kind in "fc"
+    return bool(getattr(dtype, "is_floating_point", False) or getattr(dtype, "is_complex", False))  # torch
 
 
 def match(c, x):
