@@ -25,7 +25,6 @@ import ast
 import builtins
 import inspect
 import operator
-import textwrap
 import types
 
 from wengert import ir
@@ -74,58 +73,63 @@ UNDEFINED = _Undefined()
 
 
 def function_ast(fn) -> tuple[ast.FunctionDef | ast.Lambda, str, int]:
-    """The AST of ``fn``'s definition, its file name and first line (1-based, in the file)."""
+    """The AST of ``fn``'s definition, its file name and first line (1-based, in the file).
+
+    The whole file is parsed (and cached), so lambdas and nested functions are
+    found wherever they sit; several on one line are told apart by the column
+    where their code starts.
+    """
     code = fn.__code__
     filename = code.co_filename
-    try:
-        lines, start = inspect.getsourcelines(fn)
-    except (OSError, TypeError) as e:
-        raise UnsupportedError(
-            f"no source for {getattr(fn, '__qualname__', fn)!r} ({e}); wengert reads source code. "
-            "Define it in a file, or register a rule with wengert.defvjp",
-            filename, code.co_firstlineno) from None
-    src = textwrap.dedent("".join(lines))
-    global _COL_SHIFT
-    _COL_SHIFT = len(lines[0]) - len(lines[0].lstrip()) if lines else 0
-    if code.co_name == "<lambda>":
-        src = _lambda_context(src)
-    try:
-        tree = ast.parse(src)
-    except SyntaxError:
-        tree = ast.parse("(\n" + src + "\n)") if code.co_name == "<lambda>" else None
-        if tree is None:
-            raise
-        start -= 1
-    ast.increment_lineno(tree, start - 1)
-    node = _find_def(tree, code)
+    tree = source_tree(filename, fn)
+    node = _find_def(tree, code) if tree is not None else None
     if node is None:
-        raise UnsupportedError(f"could not find the definition of {code.co_name} in its source",
-                               filename, code.co_firstlineno)
-    return node, filename, start
+        raise UnsupportedError(
+            f"no source for {getattr(fn, '__qualname__', fn)!r}; wengert reads source code. "
+            "Define it in a file, or register a rule with wengert.defvjp",
+            filename, code.co_firstlineno)
+    return node, filename, node.lineno
 
 
-def _lambda_context(src: str) -> str:
-    # a lambda's source lines may be a fragment of a bigger statement
-    try:
-        ast.parse(src)
-        return src
-    except SyntaxError:
-        i = src.find("lambda")
-        return src[i:] if i >= 0 else src
+_TREES: dict = {}
+
+
+def source_tree(filename: str, fn=None):
+    """The parsed module source of ``filename`` (from linecache), or None."""
+    import linecache
+
+    lines = linecache.getlines(filename, getattr(fn, "__globals__", None))
+    if not lines and fn is not None:
+        try:
+            inspect.getsourcelines(fn)
+        except (OSError, TypeError):
+            return None
+        lines = linecache.getlines(filename)
+    if not lines:
+        return None
+    text = "".join(lines)
+    key = (filename, hash(text))
+    tree = _TREES.get(key)
+    if tree is None:
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            return None
+        _TREES[key] = tree
+    return tree
 
 
 def _find_def(tree: ast.AST, code: types.CodeType):
     if code.co_name == "<lambda>":
         cands = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda) and n.lineno == code.co_firstlineno]
-        if not cands:
-            cands = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda)]
         nargs = code.co_argcount + code.co_kwonlyargcount
         names = code.co_varnames[:nargs]
-        cands = [n for n in cands if tuple(a.arg for a in _all_args(n.args) if a is not None)[:nargs] == names]
+        cands = [n for n in cands
+                 if tuple(a.arg for a in [*n.args.posonlyargs, *n.args.args, *n.args.kwonlyargs]) == names]
         if len(cands) > 1:
             # several lambdas with the same parameters on one line: use the column of the body
             col = _first_col(code)
-            exact = [n for n in cands if n.body.col_offset + _COL_SHIFT == col]
+            exact = [n for n in cands if n.body.col_offset == col]
             cands = exact or cands
         return cands[0] if cands else None
     for n in ast.walk(tree):
@@ -160,12 +164,9 @@ def find_code(parent: types.CodeType, node) -> types.CodeType:
         raise UnsupportedError(f"could not find the code of nested {name}", parent.co_filename, node.lineno)
     if len(found) > 1 and isinstance(node, ast.Lambda):
         for c in found:
-            if _first_col(c) == node.body.col_offset + _COL_SHIFT:
+            if _first_col(c) == node.body.col_offset:
                 return c
     return found[0]
-
-
-_COL_SHIFT = 0
 
 
 def _first_col(code):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import ast
 import builtins
 import inspect
-import textwrap
 from dataclasses import dataclass
 
 _CACHE: dict = {}
@@ -40,37 +39,13 @@ def template(fn) -> Template | None:
 
 
 def _build(fn) -> Template | None:
+    from wengert.frontend import _find_def, source_tree
+
     code = fn.__code__
     if code.co_name != "<lambda>" or code.co_flags & inspect.CO_VARARGS:
         return None
-    try:
-        lines, start = inspect.getsourcelines(fn)
-    except (OSError, TypeError):
-        return None
-    src = textwrap.dedent("".join(lines))
-    shift_col = len(lines[0]) - len(lines[0].lstrip()) if lines else 0
-    node = None
-    for attempt in (src, "(\n" + src + "\n)"):
-        try:
-            tree = ast.parse(attempt)
-        except SyntaxError:
-            continue
-        shift = start - 1 - (1 if attempt is not src else 0)
-        names = code.co_varnames[: code.co_argcount]
-        cands = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda)
-                 and tuple(a.arg for a in n.args.args) == names
-                 and n.lineno + shift == code.co_firstlineno]
-        if len(cands) == 1:
-            node = cands[0]
-            break
-        if len(cands) > 1:
-            pos = [p for p in code.co_positions()
-                   if p[0] == code.co_firstlineno and p[2] is not None and p[3] != 0]
-            col = min((p[2] for p in pos), default=None)
-            exact = [n for n in cands if n.body.col_offset + shift_col == col]
-            if len(exact) == 1:
-                node = exact[0]
-            break
+    tree = source_tree(code.co_filename, fn)
+    node = _find_def(tree, code) if tree is not None else None
     if node is None or node.args.vararg or node.args.kwonlyargs or node.args.posonlyargs:
         return None
     params = [a.arg for a in node.args.args]
@@ -100,9 +75,12 @@ def instantiate(t: Template, args: dict[str, str], helper) -> str:
     object the body uses.
     """
     mapping = dict(args)
+    from wengert.codegen import literal
+
     for p, d in t.defaults.items():
         if p not in mapping:
-            mapping[p] = helper(p, d)
+            lit = literal(d)
+            mapping[p] = lit if lit is not None else helper(p, d)
     for name, obj in t.globals_used.items():
         mapping.setdefault(name, helper(name, obj))
     missing = [p for p in t.params if p not in mapping]

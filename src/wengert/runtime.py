@@ -46,26 +46,38 @@ def unbroadcast(g, x):
     """Reduce cotangent ``g`` to the shape of the input ``x`` it belongs to.
 
     Broadcasting in the forward pass copies ``x`` along new leading axes and
-    along its size-1 axes; the adjoint sums over exactly those axes.
+    along its size-1 axes; the adjoint sums over exactly those axes. A list or
+    tuple ``x`` (NumPy turns it into an array) gets a list or tuple back.
     """
     if g is None:
         return None
     gshape = getattr(g, "shape", None)
     if gshape is None:
         return g
-    xshape = shape_of(x)
-    if tuple(gshape) == tuple(xshape):
+    if isinstance(x, (list, tuple)):
+        import numpy as np
+
+        from wengert.rules.numpy_shape import unpack_like
+
+        return unpack_like(_reduce_to(g, np.shape(x)), x)
+    if isinstance(x, (float, int)):
+        total = g.sum() if tuple(gshape) != () else g
+        return total.item() if hasattr(total, "item") else total
+    return _reduce_to(g, shape_of(x))
+
+
+def _reduce_to(g, xshape):
+    gshape = tuple(g.shape)
+    xshape = tuple(xshape)
+    if gshape == xshape:
         return g
-    if isinstance(x, Number) and not hasattr(x, "shape"):
-        total = g.sum()
-        return total.item() if isinstance(x, float) and hasattr(total, "item") else total
     lead = len(gshape) - len(xshape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(xshape) if n == 1 and gshape[lead + i] != 1
     )
     if axes:
         g = _sum(g, axes)
-    return g.reshape(tuple(xshape)) if tuple(g.shape) != tuple(xshape) else g
+    return g.reshape(xshape) if tuple(g.shape) != xshape else g
 
 
 def _sum(g, axes):
@@ -111,11 +123,15 @@ def _array_getitem_grad(g, x, index):
         return out
     import array_api_compat
 
+    if array_api_compat.is_torch_array(x):
+        import torch
+
+        where = torch.arange(x.numel(), device=x.device).reshape(x.shape)[index]
+        g = torch.as_tensor(g, dtype=x.dtype, device=x.device)
+        flat = torch.zeros(x.numel(), dtype=x.dtype, device=x.device)
+        return flat.index_add(0, where.reshape(-1), torch.broadcast_to(g, where.shape).reshape(-1)).reshape(x.shape)
     xp = array_api_compat.array_namespace(x)
     out = xp.zeros(x.shape, dtype=x.dtype, device=array_api_compat.device(x))
-    if hasattr(out, "index_put_"):  # torch: accumulate repeated indices
-        return out.index_put((index,) if not isinstance(index, tuple) else index, g, accumulate=True) \
-            if not isinstance(index, (int, slice)) else _set(out, index, g)
     if hasattr(out, "at"):  # jax
         return out.at[index].add(g)
     out[index] = g
