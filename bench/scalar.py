@@ -40,6 +40,7 @@ os.environ["XLA_FLAGS"] = (
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import argparse
+import importlib.metadata
 import json
 import math
 import platform
@@ -458,14 +459,12 @@ def report(results: dict, methods) -> str:
 
 
 def versions() -> dict:
-    import numpy
-
-    v = {"python": platform.python_version(), "numpy": numpy.__version__}
-    for mod in ("wengert", "autograd", "torch", "jax"):
+    v = {"python": platform.python_version()}
+    for dist in ("wengert", "numpy", "autograd", "torch", "jax", "jaxlib"):
         try:
-            v[mod] = __import__(mod).__version__
-        except Exception:  # noqa: BLE001 - missing or broken peers have no version
-            v[mod] = None
+            v[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            v[dist] = None
     return v
 
 
