@@ -79,15 +79,15 @@ class Workload:
 
 
 WORKLOADS = [
-    Workload("sin_log", "5*sin(log(x))", "sin_log", (2.0,), 0, W.sin_log_hand),
-    Workload("pow", "pow loop, n=1000", "pow", (1.0003, 1000), 0, W.pow_hand, (1,)),
+    Workload("sin_log", "5 sin(log x)", "sin_log", (2.0,), 0, W.sin_log_hand),
+    Workload("pow", "pow loop, n = 1000", "pow", (1.0003, 1000), 0, W.pow_hand, (1,)),
     Workload(
         "projectile", "RK4 drag, 1000 steps", "projectile", (0.7, 30.0), (0, 1), W.projectile_hand
     ),
     Workload("contfrac", "recursion, depth 200", "contfrac", (0.7, 200), 0, W.contfrac_hand, (1,)),
     Workload(
         "landing",
-        "RK4 drag, while y > 0",
+        "RK4 drag, until landing",
         "projectile_landing",
         (0.7, 30.0),
         (0, 1),
@@ -458,6 +458,45 @@ def report(results: dict, methods) -> str:
     return "\n".join(out)
 
 
+def markdown(results: dict) -> str:
+    """The README's benchmark table, filled from ``results``."""
+    cols = [
+        ("primal", lambda r: fmt_time(_med(r, "primal"))),
+        ("hand-written", lambda r: fmt_time(_med(r, "hand"))),
+        ("wengert", lambda r: fmt_time(_med(r, "wengert"))),
+        ("wengert / primal", lambda r: fmt_ratio(r["ratios"].get("wengert/primal"))),
+        ("wengert / hand", lambda r: fmt_ratio(r["ratios"].get("wengert/hand"))),
+    ]
+    for peer, label in (
+        ("autograd", "autograd"),
+        ("torch", "torch"),
+        ("jax", "jax"),
+        ("jax_jit", "jax jit"),
+    ):
+        cols.append(
+            (f"{label} / wengert", lambda r, p=peer: fmt_ratio(r["ratios"].get(f"{p}/wengert")))
+        )
+    cols.append(("wengert first call", lambda r: fmt_time(r["first_call_s"].get("wengert"))))
+    lines = [
+        "| workload | " + " | ".join(c for c, _ in cols) + " |",
+        "|---" * (len(cols) + 1) + "|",
+    ]
+    for r in results["workloads"].values():
+        lines.append(f"| {r['title']} | " + " | ".join(f(r) for _, f in cols) + " |")
+    m = results["meta"]
+    v = ", ".join(f"{k} {x}" for k, x in m["versions"].items() if x)
+    lines.append(
+        f"\n{'Quick run' if m['quick'] else 'Full run'} of bench/scalar.py, {m['date']}, "
+        f"one thread, {m['platform']} ({m['cpus']} CPUs); {v}. "
+        "`-`: not run or n/a (see the notes of the run)."
+    )
+    return "\n".join(lines)
+
+
+def _med(r, method):
+    return r["times"].get(method, {}).get("median_s")
+
+
 def versions() -> dict:
     v = {"python": platform.python_version()}
     for dist in ("wengert", "numpy", "autograd", "torch", "jax", "jaxlib"):
@@ -488,6 +527,7 @@ def main(argv=None) -> int:
     p.add_argument("--only", default=",".join(METHODS), help="comma-separated methods")
     p.add_argument("--workloads", default=",".join(w.name for w in WORKLOADS))
     p.add_argument("--out", default=os.path.join(HERE, "results.json"))
+    p.add_argument("--markdown", action="store_true", help="also print the README's table")
     p.add_argument("--jit-child", default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     settings = Settings.for_mode(a.quick)
@@ -537,6 +577,8 @@ def main(argv=None) -> int:
     results["meta"]["total_s"] = time.perf_counter() - t_start
 
     print(report(results, methods))
+    if a.markdown:
+        print("\n" + markdown(results))
     with open(a.out, "w") as fh:
         json.dump(results, fh, indent=2)
     print(f"\nwrote {a.out}")
