@@ -110,8 +110,8 @@ def test_array_methods_and_np_array_through_tape_call():
     close(g, 2 * x.T)  # sum_ij a_ij a_ji
     close(tape_grad(lambda a: a.mean() * a.max())(x), fd_grad(lambda a: a.mean() * a.max(), x))
     assert tape_grad(lambda s: tape_call(np.array, [s, 2 * s, 1.0]).sum())(1.5) == 3.0
-    with pytest.raises(TypeError, match=r"np.stack"):
-        tape_grad(lambda s: np.array([s, 1.0]).sum())(1.5)
+    # functions' globals are routed through tape_call, so np.array of Vars is recorded too
+    assert tape_grad(lambda s: np.array([s, 1.0]).sum())(1.5) == 1.0
 
 
 def test_matmul_against_finite_differences():
@@ -244,8 +244,8 @@ def test_trace_names_arguments_and_shows_constants():
 def test_float_of_a_var_raises_instead_of_untracking():
     with pytest.raises(TypeError, match=r"float\(\) of a wengert Dual or Var would drop"):
         tape_grad(lambda x: float(x) * 2)(1.0)
-    with pytest.raises(TypeError, match="tape_call"):
-        tape_grad(lambda x: math.sin(x))(1.0)
+    # math.sin in a function the tape runs is routed through tape_call (dual.lifted)
+    assert tape_grad(lambda x: math.sin(x))(1.0) == math.cos(1.0)
     with pytest.raises(TypeError, match="truth value of a Var"):
         tape_grad(lambda x: x if x else 0.0)(1.0)
 

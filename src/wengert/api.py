@@ -17,7 +17,7 @@ from wengert.activity import FLOAT, kind_of
 from wengert.transform import bind, clear_cache, compiled, get_ir, pullback_of
 
 __all__ = ["grad", "value_and_grad", "gradient", "pullback", "vjp", "show_ir", "show_adjoint",
-           "clear_cache"]
+           "clear_cache", "jvp", "jacobian", "hessian", "derivative", "show_tangent"]
 
 
 def pullback(f: Callable, *args, **kwargs) -> tuple[Any, Callable]:
@@ -79,6 +79,8 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
             def call(*a):
                 return f(*a, **kwargs)
 
+            # trace() runs `call` with its globals routed through tape_call (dual.lifted),
+            # transitively for the Python functions it calls, so math.sin(Var) works
             y, back = tape_pullback(call, *args)
             value = y[0] if has_aux else y
             grads = back(_seed(value))[1:]
@@ -123,7 +125,7 @@ def _seed(value):
 def _source_grad(f, args, kwargs, has_aux):
     import types
 
-    if isinstance(f, types.FunctionType) and not has_aux:
+    if isinstance(f, types.FunctionType) and not has_aux and "_wengert_pullback" not in f.__dict__:
         from wengert.transform import _has_source
 
         if _has_source(f):
@@ -166,7 +168,9 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
 
     grad_f.__name__ = f"grad_{getattr(f, '__name__', 'f')}"
     grad_f.__wrapped__ = f
-    return grad_f
+    from wengert.higher import _grad_hooks
+
+    return _grad_hooks(grad_f, f, argnums, has_aux)  # grad(grad(f)): forward over reverse
 
 
 def gradient(f: Callable, *args, **kwargs) -> tuple:
@@ -208,3 +212,8 @@ def show_adjoint(f: Callable, *args, fused: bool = True) -> str:
     kinds = _example_kinds(f, args)
     c = compiled(f, kinds)
     return c.source_grad if fused else c.source_pullback
+
+
+# forward mode and higher order (forward.py, higher.py)
+from wengert.forward import jvp, show_tangent  # noqa: E402
+from wengert.higher import derivative, hessian, jacobian  # noqa: E402

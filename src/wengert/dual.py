@@ -31,6 +31,7 @@ import itertools
 import math
 import operator
 import types
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -86,6 +87,8 @@ def dual_call(fn: Callable, *args: Any, **kwargs: Any) -> Any:
                 top = _higher(top, a)
     if top is None:
         return fn(*args, **kwargs)
+    if type(fn) is functools.partial and fn.func is dual_call and not fn.keywords:
+        return dual_call(*fn.args, *args, **kwargs)  # a routed primitive handed back to us
     return top._wengert_call(fn, args, kwargs)
 
 
@@ -186,6 +189,8 @@ def no_rule(fn: Any, forward: bool) -> UnsupportedError:
 
 def qualified_name(fn: Any) -> str:
     """``module.name`` of a callable, as a user would write it (``numpy.sin``, ``math.exp``)."""
+    if isinstance(fn, _LazyLift):
+        fn = fn.fn
     if isinstance(fn, np.ufunc):
         return f"numpy.{fn.__name__}"
     owner = getattr(fn, "__self__", None)
@@ -414,7 +419,9 @@ _SCAN = (Tracked, tuple, list, dict)
 # meets tracked inputs. Bodies are plain, side-effect-free Python, so a copy
 # with other globals computes the same thing.
 
-_LIFTED: dict[Any, Any] = {}
+_LIFTED: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()  # closures die
+_ROUTED: dict[Any, Any] = {}
+_ROUTED_NAMESPACES: set[int] = set()
 _NAMESPACES: dict[int, dict] = {}
 _MODULES: dict[str, Any] = {}
 
@@ -452,10 +459,39 @@ def _route(value):
     except (TypeError, ValueError):  # callables with odd __eq__ or __hash__
         has_rule = False
     if has_rule:
-        return functools.partial(dual_call, value)
+        if isinstance(value, functools.partial) and value.func is dual_call:
+            return value  # routed already
+        return routed(value)
     if isinstance(value, types.FunctionType):
+        mod = getattr(value, "__module__", None) or ""
+        if mod.startswith("wengert.") and not mod.startswith("wengert.rules"):
+            return value  # wengert's own API (tape_call, grad, ...) handles tracked values itself
         return _LazyLift(value)
     return value
+
+
+def routed(fn):
+    """``functools.partial(dual_call, fn)``, one per primitive, registered with ``fn``'s rule.
+
+    Registering the partial under the same `Rule` keeps rule dispatch working
+    when generated code reaches it through `call_pullback` or `jvp_call`.
+    """
+    from wengert.rules.table import _RULES, _key
+
+    try:
+        out = _ROUTED.get(fn)
+    except TypeError:
+        out = None
+    if out is None:
+        out = functools.partial(dual_call, fn)
+        rule = get_rule(fn)
+        if rule is not None:
+            _RULES[_key(out)] = rule
+        try:
+            _ROUTED[fn] = out
+        except TypeError:
+            pass
+    return out
 
 
 class _LazyLift:
@@ -474,6 +510,7 @@ def _namespace(globals_: dict) -> dict:
     ns = _NAMESPACES.get(id(globals_))
     if ns is None:
         ns = _NAMESPACES[id(globals_)] = {}
+        _ROUTED_NAMESPACES.add(id(ns))
     if len(ns) != len(globals_):  # first use, or the module defined more names since
         for name, value in list(globals_.items()):
             if name not in ns:
@@ -487,6 +524,8 @@ def lifted(fn: Callable) -> Callable:
         return _LIFTED[fn]
     except (KeyError, TypeError):
         pass
+    if isinstance(fn, types.FunctionType) and id(fn.__globals__) in _ROUTED_NAMESPACES:
+        return fn  # lifted already
     if isinstance(fn, types.MethodType):
         out = types.MethodType(lifted(fn.__func__), fn.__self__)
     elif isinstance(fn, functools.partial):

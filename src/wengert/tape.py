@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import inspect
 import operator
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -402,6 +403,8 @@ def trace(f: Callable, *args, argnums=None) -> Trace:
     y3 = 5 * y2
     """
     tape = Tape()
+    if isinstance(f, types.FunctionType):
+        f = lifted(f)  # math.sin and other primitives called by name go through tape_call
     if argnums is not None:
         nums = {argnums} if isinstance(argnums, int) else set(argnums)
         inputs = []

@@ -231,16 +231,17 @@ def rule_pullback(fn, rule, args: tuple, kwargs: dict):
     if rule.nondiff:
         y = fn(*args, **kwargs)
         return y, lambda g: _no_grads(args, kwargs)
+    nested = _tracked(args, kwargs)  # Duals (forward over reverse): rule bodies must route math.*
     if rule.rrule is not None and (rule.vjps is None or kwargs):
-        y, pb = rule.rrule(*args, **kwargs)
+        y, pb = (_lifted(rule.rrule) if nested else rule.rrule)(*args, **kwargs)
 
         def rrule_back(g):
             return None, tuple(pb(g)), None
 
         return y, rrule_back
     if rule.vjps is not None:
-        y = fn(*args, **kwargs)
-        vjps = rule.vjps
+        y = _dual_call(fn, *args, **kwargs) if nested else fn(*args, **kwargs)
+        vjps = tuple(_lifted(v) if v is not None else None for v in rule.vjps) if nested else rule.vjps
         broadcast = rule.broadcast
 
         def vjp_back(g):
@@ -273,6 +274,9 @@ def pullback_of(fn, args: tuple, kwargs: dict):
 
         return y, bound_back
     if isinstance(fn, types.FunctionType):
+        hook = fn.__dict__.get("_wengert_pullback")  # functions made by grad/derivative (higher.py)
+        if hook is not None:
+            return hook(args, kwargs)
         if _has_source(fn):
             return python_pullback(fn, args, kwargs)
         return _tape_pullback(fn, args, kwargs)
@@ -297,6 +301,24 @@ def pullback_of(fn, args: tuple, kwargs: dict):
     raise UnsupportedError(
         f"no rule for {name} and no Python source to differentiate; register one with "
         f"wengert.defvjp({name}, lambda g, y, x: ...)")
+
+
+def _tracked(args, kwargs) -> bool:
+    from wengert.dual import has_tracked
+
+    return has_tracked(args) or (bool(kwargs) and has_tracked(kwargs))
+
+
+def _dual_call(fn, *args, **kwargs):
+    from wengert.dual import dual_call
+
+    return dual_call(fn, *args, **kwargs)
+
+
+def _lifted(fn):
+    from wengert.dual import lifted
+
+    return lifted(fn)
 
 
 def _active(x) -> bool:

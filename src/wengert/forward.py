@@ -1,0 +1,811 @@
+"""Forward mode by source transformation: IR -> tangent (jvp) code.
+
+For one function and one argument-type signature, `Tangent` walks the same
+structured SSA IR as reverse mode and writes one Python function
+``<f>_jvp(x, n, x_dot, n_dot)`` returning ``(y, y_dot)``: the primal program
+where every active value ``v`` is followed by its tangent ``v_dot``. Loops
+stay loops and branches stay branches; nothing is stacked, since the tangent
+of a value only needs values live at that point.
+
+Contract of the generated code:
+
+- A float-typed active value always has a float tangent (``0.0``, never
+  ``None``): parameters are normalised on entry, structures are built with
+  ``0.0`` for inactive numbers, and `fill` normalises what full forward rules
+  return. So scalar code inlines the single-expression ``jvp`` lambdas of the
+  rule table (and the scalar forms in ``_SCALAR_JVPS``) and runs at close to
+  the primal's speed, with no `Dual` objects.
+- Values of other types (arrays, objects, results of calls to Python
+  functions) may have ``None`` tangents; their operations go through
+  `jvp_call`, which applies the rule (``frule`` or the sum of ``jvps``,
+  broadcast to the output's shape), or transforms a Python callee on first
+  use (`call_jvp`; recursion works), or, for callables with no source, runs
+  them on `Dual` numbers with their globals routed through the rule table.
+- A function value's tangent is the tuple of its captured values' tangents,
+  in the order of its free variables (Zygote's closure tangents).
+
+`compiled_jvp(fn, kinds)` caches per code object and signature, guarded like
+reverse mode's cache (`transform.Compiled.valid`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import operator
+import re
+import types
+from dataclasses import dataclass, field
+
+from wengert import ir, runtime
+from wengert.activity import ANY, BOOL, FLOAT, INT, Info, analyse, kind_of
+from wengert.codegen import Layout, Namer, assign_names, compile_source, expr_of_call, literal
+from wengert.errors import UnsupportedError
+from wengert.frontend import SELF, UNDEFINED
+from wengert.inline import instantiate, template, used_params
+from wengert.rules.operators import _pow_dx, _pow_dy
+from wengert.rules.table import get_rule
+
+__all__ = ["Tangent", "call_jvp", "compiled_jvp", "jvp", "jvp_call", "show_tangent"]
+
+_NUMS = (FLOAT, INT, BOOL)
+
+# Scalar tangents of the operators, valid when every argument is a Python number
+# (the general rules also handle sequences and arrays). One per argument, summed.
+_ADD = (lambda t, z, x, y: t, lambda t, z, x, y: t)
+_SUB = (lambda t, z, x, y: t, lambda t, z, x, y: -t)
+_MUL = (lambda t, z, x, y: t * y, lambda t, z, x, y: x * t)
+_DIV = (lambda t, z, x, y: t / y, lambda t, z, x, y: -t * z / y)
+_POW = (lambda t, z, x, y: t * _pow_dx(x, y), lambda t, z, x, y: t * _pow_dy(z, x))
+_SCALAR_JVPS = {
+    operator.add: _ADD, operator.iadd: _ADD, operator.sub: _SUB, operator.isub: _SUB,
+    operator.mul: _MUL, operator.imul: _MUL, operator.truediv: _DIV, operator.itruediv: _DIV,
+    operator.pow: _POW, operator.ipow: _POW,
+    operator.neg: (lambda t, y, x: -t,), operator.pos: (lambda t, y, x: t,),
+}
+
+
+# ---- what generated code calls ----
+
+def nz(t):
+    """A float tangent: ``None`` becomes ``0.0``."""
+    return 0.0 if t is None else t
+
+
+def fill(y, t):
+    """``t`` with ``None`` replaced by zeros wherever ``y`` holds a number (recursively)."""
+    if t is None:
+        if type(y) in (float, int, bool):
+            return 0.0
+        if isinstance(y, (list, tuple)):
+            return _rebuild(y, [fill(v, None) for v in y])
+        return None
+    if isinstance(y, (list, tuple)) and isinstance(t, (list, tuple)) and len(t) == len(y):
+        return _rebuild(y, [fill(v, tv) for v, tv in zip(y, t)])
+    return t
+
+
+def _rebuild(like, items):
+    if isinstance(like, list):
+        return list(items)
+    return type(like)(*items) if hasattr(like, "_fields") else tuple(items)
+
+
+def unpack_tangent(t, n: int):
+    """Tangents of ``a, b, ... = src`` given the tangent of ``src`` (``None``: none)."""
+    if t is None:
+        return (None,) * n
+    return tuple(t)
+
+
+def iter_tangent(xs, t):
+    """Pairs (item, item tangent) for ``for item in xs`` given the tangent of ``xs``."""
+    if t is None:
+        return ((x, None) for x in xs)
+    return zip(xs, t)
+
+
+def attr_tangent(obj, t, name: str):
+    """Tangent of ``obj.name`` given the tangent ``t`` of ``obj``."""
+    if t is None:
+        return None
+    if isinstance(t, runtime.Tangent):
+        return getattr(t, name)
+    if name in ("T", "mT", "real") and hasattr(obj, "shape"):
+        return getattr(t, name)
+    if hasattr(t, "__dict__") and not hasattr(obj, "shape") and hasattr(t, name):
+        return getattr(t, name)
+    return None
+
+
+def _bind_tangents(fn, args: tuple, tangents: tuple, kwargs: dict):
+    """Parameter values of ``fn`` and their tangents (defaults and keywords: ``None``)."""
+    code = fn.__code__
+    flags = code.co_flags
+    if not kwargs and not flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS) \
+            and len(args) == code.co_argcount and not code.co_kwonlyargcount:
+        return list(args), list(tangents)
+    sig = inspect.signature(fn)
+    ba = sig.bind(*args, **kwargs)
+    ba.apply_defaults()
+    values, tans = [], []
+    pos = 0
+    for p in sig.parameters.values():
+        values.append(ba.arguments[p.name])
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            if p.name not in kwargs and pos < len(args):
+                tans.append(tangents[pos])
+                pos += 1
+            else:
+                tans.append(None)
+        elif p.kind == p.VAR_POSITIONAL:
+            extra = ba.arguments.get(p.name, ())
+            tans.append(tuple(tangents[pos:pos + len(extra)]))
+            pos += len(extra)
+        else:
+            tans.append(None)
+    return values, tans
+
+
+def _normalise(kind, value, t):
+    if kind == FLOAT:
+        return 0.0 if t is None else t
+    if isinstance(kind, tuple):
+        return fill(value, t)
+    return t
+
+
+def call_jvp(fn, args: tuple, tangents: tuple, kwargs=None, fn_dot=None):
+    """``(y, y_dot)`` for a Python function with source: its tangent code, transformed on first use."""
+    values, tans = _bind_tangents(fn, args, tangents, kwargs or {})
+    kinds = tuple(kind_of(v) for v in values)
+    tans = [_normalise(k, v, t) for k, v, t in zip(kinds, values, tans)]
+    c = compiled_jvp(fn, kinds)
+    if ANY in kinds and _tracked(values, tans, fn_dot):
+        c = _dual_variant(c)
+    if fn.__code__.co_freevars:
+        cells_dot = fn_dot if fn_dot is not None else (None,) * len(fn.__code__.co_freevars)
+        return c.fn(*values, *tans, fn.__closure__, cells_dot)
+    return c.fn(*values, *tans)
+
+
+def _tracked(values, tans, fn_dot) -> bool:
+    from wengert.dual import has_tracked
+
+    return has_tracked(values) or has_tracked(tans) or has_tracked(fn_dot)
+
+
+def jvp_call(fn, args: tuple, tangents, kwargs=None, fn_dot=None):
+    """``(y, y_dot)`` for any callable: a rule, a Python function (transformed), a
+    method, a callable object, or, without source, `Dual` numbers."""
+    kwargs = kwargs or {}
+    if tangents is None:
+        tangents = (None,) * len(args)
+    try:
+        rule = get_rule(fn)
+    except TypeError:
+        rule = None
+    if rule is not None and (rule.has_forward or rule.has_reverse):
+        return rule_jvp(fn, rule, args, tuple(tangents), kwargs)
+    if fn_dot is None and all(t is None for t in tangents):
+        return fn(*args, **kwargs), None
+    if isinstance(fn, types.MethodType):
+        return jvp_call(fn.__func__, (fn.__self__, *args), (None, *tangents), kwargs)
+    if isinstance(fn, types.FunctionType):
+        hook = fn.__dict__.get("_wengert_jvp")
+        if hook is not None:
+            return hook(args, tuple(tangents), kwargs)
+        from wengert.transform import _has_source
+
+        if _has_source(fn):
+            return call_jvp(fn, args, tuple(tangents), kwargs, fn_dot)
+        return _dual_jvp(fn, args, tangents, kwargs)
+    if isinstance(fn, type):
+        raise UnsupportedError(
+            f"constructing {fn.__qualname__} from values that carry a tangent is not supported yet; "
+            f"register a rule with wengert.defjvp({fn.__qualname__}, lambda t, y, x: ...)")
+    call = getattr(type(fn), "__call__", None)
+    if isinstance(call, types.FunctionType):
+        return jvp_call(call, (fn, *args), (None, *tangents), kwargs)
+    return _dual_jvp(fn, args, tangents, kwargs)
+
+
+def _dual_jvp(fn, args, tangents, kwargs):
+    """Forward mode through a callable with no source: `Dual` numbers, math routed."""
+    from wengert.dual import _CONTAINERS, Dual, lifted, new_level, primal_at, tangent_at
+
+    level = new_level()
+
+    def seed(x, t):
+        if t is None:
+            return x
+        if isinstance(x, _CONTAINERS) and isinstance(t, _CONTAINERS):
+            return _rebuild(x, [seed(a, b) for a, b in zip(x, t)]) if not isinstance(x, dict) else \
+                {k: seed(v, t.get(k)) for k, v in x.items()}
+        return Dual._make(x, t, level)
+
+    f = lifted(fn) if isinstance(fn, types.FunctionType) else fn
+    out = f(*[seed(a, t) for a, t in zip(args, tangents)], **kwargs)
+    return primal_at(out, level), tangent_at(out, level, fill=False)
+
+
+def rule_jvp(fn, rule, args: tuple, tangents: tuple, kwargs: dict):
+    """Apply ``fn``'s forward rule: its ``frule``, or the sum of its ``jvps``."""
+    from wengert.dual import has_tracked, lifted, no_rule, zero_like
+
+    if rule.nondiff or all(t is None for t in tangents):
+        return fn(*args, **kwargs), None
+    if not rule.has_forward:
+        raise no_rule(fn, forward=True)
+    nested = has_tracked(args) or has_tracked(tangents)
+    if rule.frule is not None and (rule.jvps is None or kwargs):
+        fr = lifted(rule.frule) if nested else rule.frule
+        return fr(tangents, *args, **kwargs)
+    y = fn(*args, **kwargs)
+    t = None
+    jvps = rule.jvps
+    for i, ti in enumerate(tangents):
+        if ti is None or i >= len(jvps) or jvps[i] is None:
+            continue
+        jv = lifted(jvps[i]) if nested else jvps[i]
+        c = jv(ti, y, *args, **kwargs)
+        if c is not None:
+            t = runtime.accum(t, c)
+    if t is not None and rule.broadcast and runtime.shape_of(t) != runtime.shape_of(y):
+        t = t + zero_like(y)
+    return y, t
+
+
+def method_jvp(obj, obj_dot, name: str, args: tuple, tangents: tuple, kwargs):
+    """``(y, y_dot)`` for ``obj.name(*args)``."""
+    static = inspect.getattr_static(type(obj), name, None)
+    in_instance = name in getattr(obj, "__dict__", ())
+    if not in_instance and static is not None and (isinstance(static, types.FunctionType)
+                                                   or get_rule(static) is not None):
+        return jvp_call(static, (obj, *args), (obj_dot, *tangents), kwargs)
+    fn_dot = attr_tangent(obj, obj_dot, name) if in_instance else None
+    return jvp_call(getattr(obj, name), args, tangents, kwargs, fn_dot)
+
+
+RUNTIME_HELPERS = {
+    "nz": nz, "fill": fill, "unpack_tangent": unpack_tangent, "iter_tangent": iter_tangent,
+    "attr_tangent": attr_tangent, "jvp_call": jvp_call, "method_jvp": method_jvp,
+    "make_closure": runtime.make_closure,
+}
+
+
+# ---- code generation ----
+
+def _mentions(expr: str, name: str) -> bool:
+    return re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", expr) is not None
+
+
+def _tuple(items) -> str:
+    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+
+
+def _dict(kwargs) -> str:
+    if not kwargs:
+        return "None"
+    return "{" + ", ".join(f"{k!r}: {v}" for k, v in kwargs.items()) + "}"
+
+
+class Tangent:
+    """Writes the tangent program of one function for one signature."""
+
+    def __init__(self, fn: ir.Function, info: Info):
+        self.fn = fn
+        self.info = info
+        self.layout = Layout(fn)
+        reserved = set(RUNTIME_HELPERS) | {k for k in fn.globals_resolved if isinstance(k, str)}
+        reserved |= {"_cells", "_cells_dot"}
+        self.names = assign_names(fn, self.layout, reserved, set())
+        self.namer = Namer(set(self.names.values()) | reserved)
+        self.dots: dict[str, str] = {}
+        self.helpers: dict[str, object] = dict(RUNTIME_HELPERS)
+        self.helper_ids: dict[int, str] = {}
+        self.inline: dict[int, str] = {}
+        self.last_line = None
+
+    # ---- names and expressions ----
+
+    def name(self, v: ir.Value) -> str:
+        return self.names[v.id]
+
+    def dot(self, v: ir.Value) -> str:
+        n = self.names[v.id]
+        d = self.dots.get(n)
+        if d is None:
+            d = self.dots[n] = self.namer.fresh(n + "_dot")
+        return d
+
+    def helper(self, base: str, obj) -> str:
+        key = id(obj)
+        if key in self.helper_ids and self.helpers.get(self.helper_ids[key]) is obj:
+            return self.helper_ids[key]
+        base = base if base.isidentifier() else "_h"
+        if base in self.helpers and self.helpers[base] is obj:
+            return base
+        name = self.namer.fresh(base)
+        self.helpers[name] = obj
+        self.helper_ids[key] = name
+        return name
+
+    def expr(self, o) -> str:
+        if isinstance(o, ir.Const):
+            v = o.value
+            lit = literal(v)
+            if lit is not None:
+                return lit
+            if v is UNDEFINED:
+                return self.helper("UNDEFINED", v)
+            if v is SELF:
+                return self.helper("SELF", v)
+            return self.helper(getattr(v, "__name__", "_c"), v)
+        return self.inline.get(o.id) or self.names[o.id]
+
+    def active(self, o) -> bool:
+        return self.info.is_active(o)
+
+    def type_of(self, o):
+        return self.info.type_of(o)
+
+    def tan(self, o, target=None) -> str:
+        """Tangent expression of operand ``o`` where a value of type ``target`` is expected."""
+        if self.active(o):
+            return self.dot(o)
+        t = self.type_of(o) if target is None else target
+        if t in _NUMS or (isinstance(o, ir.Const) and type(o.value) in (int, float, bool)):
+            return "0.0"
+        if target is not None and self.type_of(o) in _NUMS:
+            return "0.0"
+        return "None"
+
+    def structured(self, o) -> bool:
+        """Whether ``o``'s tangent is certainly a list/tuple (not None) when it is active."""
+        t = self.type_of(o)
+        return isinstance(t, tuple) and t[0] in ("seq", "tuple")
+
+    def line_comment(self, line) -> str:
+        if not line or line == self.last_line:
+            return ""
+        self.last_line = line
+        return f"  # line {line}"
+
+    # ---- the function ----
+
+    def generate(self) -> tuple[str, str]:
+        fn = self.fn
+        params = [self.name(p) for p in fn.params]
+        dots = [self.dot(p) for p in fn.params]
+        extra = ["_cells", "_cells_dot"] if fn.freevars else []
+        body: list[str] = []
+        self._block(fn.body, body, 1, None)
+        ret = fn.body.term.values[0]
+        body.append(f"    return {self.expr(ret)}, {self.tan(ret)}")
+        name = f"{_ident(fn.name)}_jvp"
+        head = f"def {name}({', '.join(params + dots + extra)}):"
+        return "\n".join([head] + body) + "\n", name
+
+    def _block(self, block: ir.Block, out: list[str], ind: int, loop):
+        pad = "    " * ind
+        for s in block.stmts:
+            if isinstance(s, ir.Op):
+                self._op(s, out, ind)
+            elif isinstance(s, ir.If):
+                out.append(f"{pad}if {self.expr(s.cond)}:" + self.line_comment(s.line))
+                n0 = len(out)
+                self._block(s.then, out, ind + 1, loop)
+                self._yield(s, s.then, out, ind + 1)
+                if len(out) == n0:
+                    out.append(pad + "    pass")
+                m0 = len(out)
+                out.append(f"{pad}else:")
+                self._block(s.orelse, out, ind + 1, loop)
+                self._yield(s, s.orelse, out, ind + 1)
+                if len(out) == m0 + 1:
+                    out.pop()
+            elif isinstance(s, ir.Loop):
+                self._loop(s, out, ind)
+        t = block.term
+        if t is not None and t.kind in ("break", "continue"):
+            self._carry(loop, t.values, out, ind)
+            if t.kind == "break" or block is not loop.body:
+                out.append(f"{pad}{t.kind}")
+        elif t is not None and t.kind == "raise":
+            v = t.values[0]
+            out.append(f"{pad}raise" + ("" if isinstance(v, ir.Const) and v.value is None
+                                        else f" {self.expr(v)}") + self.line_comment(t.line))
+
+    def _pairs(self, targets, values) -> list[tuple[str, str]]:
+        pairs = []
+        for o, v in zip(targets, values):
+            pairs.append((self.name(o), self.expr(v)))
+            if self.active(o):
+                pairs.append((self.dot(o), self.tan(v, self.type_of(o))))
+        return pairs
+
+    def _yield(self, s: ir.If, b: ir.Block, out, ind):
+        if b.term is not None and b.term.kind == "yield":
+            self._parallel(out, ind, self._pairs(s.outs, b.term.values))
+
+    def _carry(self, loop: ir.Loop, values, out, ind):
+        off = 1 if loop.iterable is not None else 0
+        self._parallel(out, ind, self._pairs(loop.body.args[off:], values))
+
+    def _parallel(self, out, ind, pairs):
+        pairs = [(t, e) for t, e in pairs if t != e]
+        if not pairs:
+            return
+        pad = "    " * ind
+        targets = {t for t, _ in pairs}
+        if len(pairs) == 1 or not any(any(_mentions(e, t) for t in targets) for _, e in pairs):
+            for t, e in pairs:
+                out.append(f"{pad}{t} = {e}")
+        else:
+            out.append(f"{pad}{', '.join(t for t, _ in pairs)} = {', '.join(e for _, e in pairs)}")
+
+    def _loop(self, s: ir.Loop, out, ind):
+        pad = "    " * ind
+        self._parallel(out, ind, self._pairs(s.outs, s.inits))
+        if s.header is not None:
+            hdr: list[str] = []
+            self._block(s.header, hdr, ind + 1, None)
+            cond = self.expr(s.header.term.values[0])
+            if hdr:
+                out.append(f"{pad}while True:" + self.line_comment(s.line))
+                out.extend(hdr)
+                out.append(f"{pad}    if not {cond}:")
+                out.append(f"{pad}        break")
+            else:
+                out.append(f"{pad}while {cond}:" + self.line_comment(s.line))
+        else:
+            item = s.body.args[0]
+            it = self.expr(s.iterable)
+            if self.active(item) and self.active(s.iterable):
+                pairs = f"zip({it}, {self.dot(s.iterable)})" if self.structured(s.iterable) \
+                    else f"iter_tangent({it}, {self.dot(s.iterable)})"
+                out.append(f"{pad}for {self.name(item)}, {self.dot(item)} in {pairs}:"
+                           + self.line_comment(s.line))
+            else:
+                out.append(f"{pad}for {self.name(item)} in {it}:" + self.line_comment(s.line))
+                if self.active(item):
+                    out.append(f"{pad}    {self.dot(item)} = {self.tan(s.iterable, self.type_of(item))}")
+        n0 = len(out)
+        self._block(s.body, out, ind + 1, s)
+        if len(out) == n0:
+            out.append(pad + "    pass")
+
+    # ---- operations ----
+
+    def _op(self, s: ir.Op, out, ind):
+        pad = "    " * ind
+        k = s.kind
+        outs = s.outs
+        comment = self.line_comment(s.line)
+        if k == "global":
+            self.inline[outs[0].id] = s.fn
+            return
+        if k == "attr" and outs[0].static is not None:
+            self.inline[outs[0].id] = f"{self.expr(s.args[0])}.{s.fn}"
+            return
+        act = bool(outs) and any(self.active(o) for o in outs)
+        y = self.name(outs[0]) if outs else None
+        if k == "free":
+            i = self.fn.freevars.index(s.fn)
+            out.append(f"{pad}{y} = _cells[{i}].cell_contents" + comment)
+            if act:
+                t = self.type_of(outs[0])
+                rhs = f"_cells_dot[{i}]"
+                if t == FLOAT:
+                    rhs = f"nz({rhs})"
+                elif self.structured(outs[0]):
+                    rhs = f"fill({y}, {rhs})"
+                out.append(f"{pad}{self.dot(outs[0])} = {rhs}")
+            return
+        if k == "attr":
+            obj = s.args[0]
+            out.append(f"{pad}{y} = {self.expr(obj)}.{s.fn}" + comment)
+            if act:
+                out.append(f"{pad}{self.dot(outs[0])} = attr_tangent({y}, {self.tan(obj)}, {s.fn!r})")
+            return
+        if k in ("tuple", "list"):
+            items = [self.expr(a) for a in s.args]
+            rhs = _tuple(items) if k == "tuple" else "[" + ", ".join(items) + "]"
+            out.append(f"{pad}{y} = {rhs}" + comment)
+            if act:
+                ts = [self.tan(a, FLOAT if self.type_of(a) in _NUMS else None) for a in s.args]
+                trhs = _tuple(ts) if k == "tuple" else "[" + ", ".join(ts) + "]"
+                out.append(f"{pad}{self.dot(outs[0])} = {trhs}")
+            return
+        if k == "dict":
+            out.append(f"{pad}{y} = " + "{" + ", ".join(f"{k_!r}: {self.expr(v)}"
+                                                     for k_, v in zip(s.fn, s.args)) + "}" + comment)
+            if act:
+                out.append(f"{pad}{self.dot(outs[0])} = " + "{" + ", ".join(
+                    f"{k_!r}: {self.tan(v)}" for k_, v in zip(s.fn, s.args)) + "}")
+            return
+        if k == "newlist":
+            out.append(f"{pad}{y} = []" + comment)
+            if act:
+                out.append(f"{pad}{self.dot(outs[0])} = []")
+            return
+        if k == "append":
+            lst, elt = s.args
+            out.append(f"{pad}{self.expr(lst)}.append({self.expr(elt)})" + comment)
+            if self.active(lst):
+                target = FLOAT if self.type_of(lst) == ("seq", FLOAT) else None
+                out.append(f"{pad}{self.dot(lst)}.append({self.tan(elt, target)})")
+            return
+        if k == "unpack":
+            src = s.args[0]
+            targets = ", ".join(self.name(o) for o in outs) + ("," if len(outs) == 1 else "")
+            out.append(f"{pad}{targets} = {self.expr(src)}" + comment)
+            if act and self.active(src):
+                dead = None
+                names = []
+                for o in outs:
+                    if self.active(o):
+                        names.append(self.dot(o))
+                    else:
+                        dead = dead or self.namer.fresh("_dead")
+                        names.append(dead)
+                tgt = ", ".join(names) + ("," if len(names) == 1 else "")
+                rhs = self.dot(src) if self.structured(src) else \
+                    f"unpack_tangent({self.dot(src)}, {len(outs)})"
+                out.append(f"{pad}{tgt} = {rhs}")
+            elif act:
+                for o in outs:
+                    if self.active(o):
+                        out.append(f"{pad}{self.dot(o)} = {self.tan(src, self.type_of(o))}")
+            return
+        if k == "closure":
+            code = self.helper(f"{s.fn.co_name.strip('<>')}_code", s.fn)
+            caps = [self.expr(a) for a in s.args[2:]]
+            out.append(f"{pad}{y} = make_closure({code}, globals(), {self.expr(s.args[0])}, "
+                       f"{self.expr(s.args[1])}, {_tuple(caps)})" + comment)
+            if act:
+                out.append(f"{pad}{self.dot(outs[0])} = {_tuple([self.tan(a) for a in s.args[2:]])}")
+            return
+        if k == "method":
+            self._method(s, out, pad, comment, act)
+            return
+        assert k == "call", k
+        self._call(s, out, pad, comment, act)
+
+    def _method(self, s: ir.Op, out, pad, comment, act):
+        obj, args = s.args[0], s.args[1:]
+        ins_active = any(self.active(a) for a in s.args) or any(self.active(v) for v in s.kwargs.values())
+        if s.mutating and ins_active:
+            raise UnsupportedError(
+                f"method .{s.fn}() mutates a value that carries a derivative; mutation is not "
+                "supported yet (build a new value instead)", self.fn.filename, s.line)
+        a = [self.expr(x) for x in args]
+        kw = {kk: self.expr(v) for kk, v in s.kwargs.items()}
+        if not act or not ins_active:
+            rhs = expr_of_call(None, f"{self.expr(obj)}.{s.fn}", a, kw)
+            out.append(f"{pad}{self.name(s.outs[0]) + ' = ' if s.outs else ''}{rhs}" + comment)
+            if act:
+                out.append(f"{pad}{self.dot(s.outs[0])} = None")
+            return
+        ts = [self.tan(x) for x in args]
+        out.append(f"{pad}{self.name(s.outs[0])}, {self.dot(s.outs[0])} = method_jvp({self.expr(obj)}, "
+                   f"{self.tan(obj)}, {s.fn!r}, {_tuple(a)}, {_tuple(ts)}, {_dict(kw)})" + comment)
+
+    def _call(self, s: ir.Op, out, pad, comment, act):
+        fexpr = self.expr(s.fn)
+        fobj = s.fn.value if isinstance(s.fn, ir.Const) else None
+        static = s.static if isinstance(s.fn, ir.Value) else fobj
+        outs = s.outs
+        if s.star:
+            a, kw = self.expr(s.args[0]), self.expr(s.args[1])
+            if not act:
+                out.append(f"{pad}{self.name(outs[0]) + ' = ' if outs else ''}{fexpr}(*{a}, **{kw})" + comment)
+                return
+            y = self.name(outs[0])
+            fdot = self.tan(s.fn) if isinstance(s.fn, ir.Value) else "None"
+            out.append(f"{pad}{y}, {self.dot(outs[0])} = jvp_call({fexpr}, {a}, {self.tan(s.args[0])}, "
+                       f"{kw}, {fdot})" + comment)
+            self._normalise_out(outs[0], out, pad)
+            return
+        args = [self.expr(a) for a in s.args]
+        kwargs = {kk: self.expr(v) for kk, v in s.kwargs.items()}
+        primal = expr_of_call(static if fobj is not None or s.static is not None else None, fexpr, args, kwargs)
+        if not act:
+            out.append(f"{pad}{self.name(outs[0]) + ' = ' if outs else ''}{primal}" + comment)
+            return
+        y, ydot = self.name(outs[0]), self.dot(outs[0])
+        try:
+            rule = get_rule(static) if static is not None else None
+        except TypeError:
+            rule = None
+        active_args = [i for i, a in enumerate(s.args) if self.active(a)]
+        kw_active = any(self.active(v) for v in s.kwargs.values())
+        scalar = (not kw_active and all(self.type_of(a) in _NUMS for a in s.args)
+                  and all(self.type_of(s.args[i]) == FLOAT for i in active_args)
+                  and self.type_of(outs[0]) == FLOAT)
+        if rule is not None and rule.nondiff:  # (activity makes its output inactive)
+            out.append(f"{pad}{y} = {primal}" + comment)
+            out.append(f"{pad}{ydot} = {'0.0' if self.type_of(outs[0]) == FLOAT else 'None'}")
+            return
+        if rule is not None and scalar and not s.kwargs and (static in _SCALAR_JVPS or rule.jvps is not None):
+            jvps = _SCALAR_JVPS.get(static) or rule.jvps
+            if self._inline(s, jvps, args, y, ydot, primal, out, pad, comment):
+                return
+        if rule is not None and scalar and rule.frule is not None:
+            fr = self.helper(f"{getattr(static, '__name__', 'f')}_frule", rule.frule)
+            ts = [self.tan(a) if self.active(a) else "None" for a in s.args]
+            out.append(f"{pad}{y}, {ydot} = {expr_of_call(None, fr, [_tuple(ts)] + args, kwargs)}" + comment)
+            self._normalise_out(outs[0], out, pad)
+            return
+        ts = [self.tan(a) if self.active(a) else "None" for a in s.args]
+        fdot = self.tan(s.fn) if isinstance(s.fn, ir.Value) and self.active(s.fn) else "None"
+        out.append(f"{pad}{y}, {ydot} = jvp_call({fexpr}, {_tuple(args)}, {_tuple(ts)}, {_dict(kwargs)}, "
+                   f"{fdot})" + comment)
+        self._normalise_out(outs[0], out, pad)
+
+    def _normalise_out(self, o: ir.Value, out, pad):
+        t = self.type_of(o)
+        if t == FLOAT:
+            out.append(f"{pad}{self.dot(o)} = nz({self.dot(o)})")
+        elif self.structured(o):
+            out.append(f"{pad}{self.dot(o)} = fill({self.name(o)}, {self.dot(o)})")
+
+    def _inline(self, s: ir.Op, jvps, args, y, ydot, primal, out, pad, comment) -> bool:
+        """Tangent of a scalar call as an inlined sum of jvp expressions."""
+        parts = []
+        uses_y = False
+        for i, a in enumerate(s.args):
+            if not self.active(a):
+                continue
+            jv = jvps[i] if i < len(jvps) else None
+            if jv is None:
+                continue
+            tm = template(jv)
+            if tm is None:
+                h = self.helper(f"{getattr(s.static, '__name__', 'f')}_jvp{i}", jv)
+                parts.append(f"{h}({self.dot(a)}, {y}, {', '.join(args)})")
+                uses_y = True
+                continue
+            mapping = {tm.params[0]: self.dot(a), tm.params[1]: y}
+            for p, e in zip(tm.params[2:], args):
+                mapping[p] = e
+            try:
+                body = instantiate(tm, mapping, self.helper)
+            except KeyError:
+                return False
+            uses_y |= tm.params[1] in used_params(tm)
+            parts.append(f"({body})")
+        rhs = " + ".join(parts) if parts else "0.0"
+        if len(parts) == 1 and parts[0].startswith("(") and parts[0].endswith(")") and _balanced(parts[0][1:-1]):
+            rhs = parts[0][1:-1]
+        conflict = any(isinstance(a, ir.Value) and self.name(a) == y for a in s.args)
+        if not conflict:
+            out.append(f"{pad}{y} = {primal}" + comment)
+            out.append(f"{pad}{ydot} = {rhs}")
+        elif not uses_y:
+            out.append(f"{pad}{ydot} = {rhs}" + comment)
+            out.append(f"{pad}{y} = {primal}")
+        else:
+            tmp = self.namer.fresh("_y")
+            out.append(f"{pad}{tmp} = {primal}" + comment)
+            out.append(f"{pad}{ydot} = {_subst(rhs, y, tmp)}")
+            out.append(f"{pad}{y} = {tmp}")
+        return True
+
+
+def _balanced(e: str) -> bool:
+    depth = 0
+    for ch in e:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
+
+
+def _subst(expr: str, name: str, new: str) -> str:
+    return re.sub(rf"(?<![\w.]){re.escape(name)}(?!\w)", new, expr)
+
+
+def _ident(name: str) -> str:
+    name = name.strip("<>")
+    return name if name.isidentifier() else "f"
+
+
+# ---- the cache ----
+
+@dataclass
+class CompiledJVP:
+    ir: ir.Function
+    fn: object
+    source: str
+    guards: list
+    globals: dict
+    helpers: dict
+    variants: dict = field(default_factory=dict)
+
+    def valid(self) -> bool:
+        from wengert.transform import Compiled
+
+        return Compiled.valid(self)  # same guard semantics: rebinding a global retransforms
+
+
+_CACHE: dict = {}
+
+
+def compiled_jvp(fn, kinds: tuple, fkinds: tuple | None = None) -> CompiledJVP:
+    """The compiled tangent code of Python function ``fn`` for parameter kinds ``kinds``."""
+    from wengert.transform import _IR, free_kinds, get_ir
+
+    if fkinds is None:
+        fkinds = free_kinds(fn) if fn.__closure__ else ()
+    code = fn.__code__
+    key = (kinds, fkinds)
+    per_code = _CACHE.setdefault(code, {})
+    c = per_code.get(key)
+    if c is not None and c.globals is fn.__globals__ and c.valid():
+        return c
+    if c is not None:
+        _IR.pop(code, None)
+    f_ir = get_ir(fn)
+    info = analyse(f_ir, kinds, dict(zip(code.co_freevars, fkinds)))
+    gen = Tangent(f_ir, info)
+    src, name = gen.generate()
+    compiled_fn, _ = compile_source(src, name, f_ir.filename, gen.helpers, fn.__globals__)
+    c = CompiledJVP(f_ir, compiled_fn, src, list(f_ir.globals_resolved.items()), fn.__globals__,
+                    dict(gen.helpers))
+    per_code[key] = c
+    return c
+
+
+def clear_cache() -> None:
+    _CACHE.clear()
+
+
+def _dual_variant(c: CompiledJVP) -> CompiledJVP:
+    """The same tangent code compiled against routed globals and helpers (see `higher`)."""
+    v = c.variants.get("dual")
+    if v is None:
+        from wengert.higher import routed_globals, routed_helpers
+
+        name = c.source.split("(", 1)[0][4:]
+        fn, _ = compile_source(c.source, name, c.ir.filename, routed_helpers(c.helpers),
+                               routed_globals(c.globals))
+        v = c.variants["dual"] = CompiledJVP(c.ir, fn, c.source, c.guards, c.globals, c.helpers)
+    return v
+
+
+# ---- public ----
+
+def _as_float(x, t):
+    return float(x) if type(x) is int and t is not None else x
+
+
+def jvp(f, primals, tangents) -> tuple:
+    """``(f(*primals), J·tangents)`` by the generated tangent code (one pass, no `Dual`s).
+
+    >>> import math
+    >>> jvp(lambda x, y: x * math.sin(y), (2.0, 0.0), (1.0, 1.0))
+    (0.0, 2.0)
+    """
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    primals = tuple(_as_float(x, t) for x, t in zip(primals, tangents))
+    return jvp_call(f, primals, tangents)
+
+
+def show_tangent(f, *args) -> str:
+    """The generated tangent (jvp) source of ``f`` for example ``args`` (floats by default)."""
+    if args:
+        values, _ = _bind_tangents(f, args, (None,) * len(args), {})
+        kinds = tuple(kind_of(v) for v in values)
+    else:
+        code = f.__code__
+        n = code.co_argcount + code.co_kwonlyargcount
+        n += bool(code.co_flags & inspect.CO_VARARGS) + bool(code.co_flags & inspect.CO_VARKEYWORDS)
+        kinds = (FLOAT,) * n
+    return compiled_jvp(f, kinds).source
+

@@ -1,0 +1,405 @@
+"""Higher-order derivatives: forward-over-reverse, Hessians, Jacobians, `derivative`.
+
+The generated adjoint code is itself differentiable: run on `Dual` numbers it
+gives Hessian-vector products (forward over reverse, Pearlmutter 1994). Plain
+generated code calls ``math.sin(x)``, which cannot see a Dual, so the
+``"dual"`` *variant* (registered in `transform.VARIANT_BUILDERS`) compiles
+the same source against
+
+- a copy of the user's globals dict in which modules are replaced by routed
+  proxies (``math.sin`` is ``dual_call(math.sin, ·)``) and functions with rules
+  by routed partials (the copy is refreshed when the module defines new names;
+  rebinding a name the code resolved at transform time retransforms, as usual);
+- helpers in which rule bodies and helper functions are `dual.lifted` (their
+  module globals routed the same way) and modules routed; the runtime helpers
+  stay, except ``make_closure``, which builds closures over the *original*
+  globals (they are transformed, and get their own variant, when called).
+
+Inside ``with transform.variant("dual"):`` every function reached through
+`pullback_of` gets its dual variant, so user helpers, closures and recursion
+work. With plain floats the routed calls are ordinary calls.
+
+Functions made by `wengert.grad` carry a ``_wengert_pullback`` hook: an outer
+reverse transform differentiates them by forward-over-reverse (their vjp is a
+Hessian-vector product), and ``_wengert_jvp`` for an outer forward transform.
+That makes ``grad(grad(f))``, ``grad(grad(grad(f)))`` and ``jacobian(grad(f))``
+work; nested Duals take fresh, increasing tags, so perturbations never mix.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import types
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from wengert import dual, forward, runtime, transform
+from wengert.codegen import compile_source
+from wengert.dual import Dual, has_tracked, new_level, one_like, primal_at, tangent_at
+
+__all__ = ["derivative", "hessian", "hvp", "jacobian", "routed_globals", "routed_helpers"]
+
+# ---- the "dual" variant ----
+
+_GLOBALS: dict[int, tuple[dict, dict]] = {}
+
+
+def _route_global(value):
+    if isinstance(value, types.ModuleType):
+        return dual._routed_module(value)
+    if isinstance(value, type) or not callable(value):
+        return value
+    try:
+        rule = dual.get_rule(value)
+    except TypeError:
+        rule = None
+    return dual.routed(value) if rule is not None else value
+
+
+def routed_globals(g: dict) -> dict:
+    """A copy of globals dict ``g`` with modules and primitives routed through `dual_call`."""
+    entry = _GLOBALS.get(id(g))
+    if entry is None or entry[0] is not g:
+        entry = _GLOBALS[id(g)] = (g, {})
+    copy = entry[1]
+    if len(copy) != len(g):
+        for name, value in list(g.items()):
+            if name not in copy:
+                copy[name] = value if name.startswith("__") else _route_global(value)
+    return copy
+
+
+def _runtime_objects() -> set[int]:
+    from wengert.reverse import RUNTIME_HELPERS
+
+    return {id(v) for v in (*RUNTIME_HELPERS.values(), *forward.RUNTIME_HELPERS.values())}
+
+
+def routed_helpers(helpers: dict, globals_: dict | None = None) -> dict:
+    keep = _runtime_objects()
+    out = {}
+    for name, obj in helpers.items():
+        if obj is runtime.make_closure and globals_ is not None:
+            out[name] = functools.partial(_make_closure_in, globals_)
+        elif id(obj) in keep or isinstance(obj, (types.CodeType, type)) or not callable(obj) and \
+                not isinstance(obj, types.ModuleType):
+            out[name] = obj
+        elif isinstance(obj, types.ModuleType):
+            out[name] = dual._routed_module(obj)
+        elif isinstance(obj, (types.FunctionType, functools.partial, types.MethodType)):
+            # rule bodies and their helpers are lifted; user functions stay (they are
+            # transformed, with their own variant, when called)
+            mod = getattr(obj, "__module__", None) or ""
+            out[name] = dual.lifted(obj) if mod.startswith("wengert") or \
+                getattr(obj, "__name__", "") == "<lambda>" else obj
+        else:
+            out[name] = _route_global(obj)
+    return out
+
+
+def _make_closure_in(globals_, code, _ignored, defaults, kwdefaults, captured):
+    return runtime.make_closure(code, globals_, defaults, kwdefaults, captured)
+
+
+def _name_of(src: str) -> str:
+    return src.split("def ", 1)[1].split("(", 1)[0]
+
+
+def _dual_builder(c: transform.Compiled) -> transform.Compiled:
+    helpers = routed_helpers(c.helpers, c.globals)
+    g = routed_globals(c.globals)
+    pb, _ = compile_source(c.source_pullback, _name_of(c.source_pullback), c.ir.filename, helpers, g)
+    gr, _ = compile_source(c.source_grad, _name_of(c.source_grad), c.ir.filename, helpers, g)
+    return transform.Compiled(c.ir, pb, gr, c.source_pullback, c.source_grad, c.guards, c.globals,
+                              helpers, c.fn)
+
+
+transform.VARIANT_BUILDERS["dual"] = _dual_builder
+
+
+# ---- seeding and reading Duals ----
+
+def _seed(x, t, level):
+    """``x`` perturbed by tangent ``t`` at ``level`` (structures leaf by leaf; None: no perturbation)."""
+    if t is None:
+        return x
+    if isinstance(x, (list, tuple)) and not isinstance(x, dual.Tracked):
+        return forward._rebuild(x, [_seed(a, b, level) for a, b in zip(x, t)])
+    if isinstance(x, dict):
+        return {k: _seed(v, t.get(k), level) for k, v in x.items()}
+    return Dual._make(x, t, level)
+
+
+def _full_cotangents(f, args: tuple, kwargs: dict):
+    """Value of scalar ``f`` and the cotangent of every argument, by reverse mode on the
+    dual variant (so Duals in ``args`` flow through the generated adjoint)."""
+    with transform.variant("dual"):
+        y, back = transform.pullback_of(f, args, kwargs)
+        if runtime.shape_of(dual.base(y)) != ():
+            raise TypeError(f"grad needs a scalar output, got shape {runtime.shape_of(dual.base(y))}")
+        _, bars, _ = back(one_like(y))
+    return y, bars
+
+
+def _nums(argnums) -> tuple:
+    return (argnums,) if isinstance(argnums, int) else tuple(argnums)
+
+
+def _as_float(x):
+    return float(x) if type(x) is int else x
+
+
+def _grad_hooks(grad_f, f, argnums, has_aux):
+    """Mark a function made by `wengert.grad` so outer transforms differentiate it
+    by forward-over-reverse instead of transforming wengert's own source."""
+    if has_aux:
+        return grad_f
+    nums = _nums(argnums)
+    single = isinstance(argnums, int)
+
+    def grad_pullback(args, kwargs):
+        args = tuple(_as_float(a) if i in nums else a for i, a in enumerate(args))
+        if has_tracked(args) or has_tracked(kwargs):
+            _, bars = _full_cotangents(f, args, kwargs)
+            y = tuple(_zero(bars[i], args[i]) for i in nums)
+            y = y[0] if single else y
+        else:
+            y = grad_f(*args, **kwargs)
+
+        def back(ct):
+            cts = (ct,) if single else tuple(ct)
+            level = new_level()
+            dargs = list(args)
+            for i, c in zip(nums, cts):
+                dargs[i] = _seed(args[i], c, level)
+            _, bars = _full_cotangents(f, tuple(dargs), kwargs)
+            # d/dε of the gradient along ct is H·ct; H is symmetric, so this is the vjp
+            out = tuple(None if b is None else tangent_at(b, level, fill=False) for b in bars)
+            return None, out, ({k: None for k in kwargs} if kwargs else None)
+
+        return y, back
+
+    def grad_jvp(args, tangents, kwargs):
+        args = tuple(_as_float(a) if i in nums else a for i, a in enumerate(args))
+        level = new_level()
+        dargs = tuple(_seed(a, t, level) for a, t in zip(args, tangents))
+        _, bars = _full_cotangents(f, dargs, kwargs)
+        g = tuple(_zero(bars[i], args[i]) for i in nums)
+        g = g[0] if single else g
+        return primal_at(g, level), tangent_at(g, level)
+
+    grad_f._wengert_pullback = grad_pullback
+    grad_f._wengert_jvp = grad_jvp
+    return grad_f
+
+
+def _zero(g, x):
+    if g is None and type(dual.base(x)) is float:
+        return 0.0
+    return g
+
+
+# ---- public API ----
+
+def derivative(f: Callable) -> Callable:
+    """``x -> f'(x)`` for ``f`` of one scalar, by the generated tangent code when ``f``
+    has source (by `Dual` numbers otherwise). Nests: ``derivative(derivative(f))``.
+
+    >>> import math
+    >>> derivative(lambda x: x * math.sin(x))(0.0)
+    0.0
+    """
+
+    def df(x, *args, **kwargs):
+        x = _as_float(x)
+        _, t = forward.jvp_call(f, (x, *args), (one_like(x), *(None,) * len(args)), kwargs)
+        return tangent_or_zero(t, x)
+
+    def df_jvp(args, tangents, kwargs):
+        level = new_level()
+        dargs = tuple(_seed(_as_float(a) if t is not None else a, t, level) for a, t in zip(args, tangents))
+        out = df(*dargs, **kwargs)
+        return primal_at(out, level), tangent_at(out, level)
+
+    def df_pullback(args, kwargs):
+        # the vjp of a scalar derivative is its derivative times the cotangent
+        y, t = df_jvp(args, (1.0,) + (None,) * (len(args) - 1), kwargs)
+
+        def back(g):
+            return None, (g * t,) + (None,) * (len(args) - 1), ({k: None for k in kwargs} if kwargs else None)
+
+        return y, back
+
+    df.__name__ = f"d_{getattr(f, '__name__', 'f')}"
+    df.__wrapped__ = f
+    df._wengert_jvp = df_jvp
+    df._wengert_pullback = df_pullback
+    return df
+
+
+def tangent_or_zero(t, x):
+    if t is None:
+        return dual.zero_like(x)
+    return t
+
+
+def _leaves(x) -> list:
+    """Scalar positions of ``x`` (float, list/tuple of floats, array) as unit tangents."""
+    if isinstance(x, (list, tuple)):
+        out = []
+        for i, v in enumerate(x):
+            for u in _leaves(v):
+                t = [0.0 if not isinstance(w, (list, tuple, np.ndarray)) else _zeros(w) for w in x]
+                t[i] = u
+                out.append(forward._rebuild(x, t))
+        return out
+    if isinstance(x, np.ndarray):
+        units = []
+        for k in range(x.size):
+            e = np.zeros(x.size, dtype=x.dtype if np.issubdtype(x.dtype, np.inexact) else float)
+            e[k] = 1.0
+            units.append(e.reshape(x.shape))
+        return units
+    return [1.0]
+
+
+def _zeros(x):
+    if isinstance(x, (list, tuple)):
+        return forward._rebuild(x, [_zeros(v) for v in x])
+    if isinstance(x, np.ndarray):
+        return np.zeros(x.shape, dtype=float)
+    return 0.0
+
+
+def _flat(t) -> list:
+    if t is None:
+        return None
+    if isinstance(t, (list, tuple)):
+        out = []
+        for v in t:
+            out.extend(_flat(v) if isinstance(v, (list, tuple, np.ndarray)) else [v])
+        return out
+    if isinstance(t, np.ndarray) or hasattr(t, "shape") and runtime.shape_of(t) != ():
+        return list(np.asarray(t, dtype=float).ravel())
+    return [t]
+
+
+def _size(x) -> int:
+    return len(_leaves(x))
+
+
+def _shape(x):
+    if isinstance(x, np.ndarray):
+        return x.shape
+    if isinstance(x, (list, tuple)):
+        return (_size(x),)
+    return ()
+
+
+def jacobian(f: Callable, argnums: int = 0, mode: str | None = None) -> Callable:
+    """The Jacobian of ``f`` with respect to argument ``argnums``.
+
+    Inputs and outputs may be floats, lists/tuples of floats or NumPy arrays;
+    the result has shape ``out_shape + in_shape`` (a float for scalar to
+    scalar). ``mode="fwd"`` builds it column by column with the tangent code,
+    ``"rev"`` row by row with pullbacks; by default forward mode when there are
+    fewer inputs than outputs (tall-thin), reverse otherwise.
+
+    >>> jacobian(lambda x: [x, x * x])(3.0)
+    array([1., 6.])
+    """
+    if mode not in (None, "fwd", "rev"):
+        raise ValueError(f"mode must be None, 'fwd' or 'rev', not {mode!r}")
+
+    def jac(*args, **kwargs):
+        args = tuple(_as_float(a) if i == argnums else a for i, a in enumerate(args))
+        x = args[argnums]
+        units_in = _leaves(x)
+        m = mode
+        y = None
+        if m is None:
+            y = f(*args, **kwargs)
+            m = "fwd" if len(units_in) < _size(y) else "rev"
+        if m == "fwd":
+            cols = []
+            for u in units_in:
+                tans = tuple(u if i == argnums else None for i in range(len(args)))
+                y, t = forward.jvp_call(f, args, tans, kwargs)
+                flat = _flat(t)
+                cols.append(flat if flat is not None else [0.0] * _size(y))
+            mat = np.array(cols, dtype=float).T
+        else:
+            y, back = transform.pullback_of(f, args, kwargs)
+            rows = []
+            for u in _leaves(y):
+                _, bars, _ = back(u)
+                flat = _flat(bars[argnums])
+                rows.append(flat if flat is not None else [0.0] * len(units_in))
+            mat = np.array(rows, dtype=float).reshape(len(_leaves(y)), len(units_in))
+        shape = _shape(y) + _shape(x)
+        if shape == ():
+            return float(mat.reshape(()))
+        return mat.reshape(shape)
+
+    jac.__name__ = f"jacobian_{getattr(f, '__name__', 'f')}"
+    jac.__wrapped__ = f
+    return jac
+
+
+def hvp(f: Callable, args: tuple, v, argnums: int = 0, kwargs: dict | None = None):
+    """The Hessian of scalar ``f`` (w.r.t. argument ``argnums``) times ``v``, by forward over reverse."""
+    kwargs = kwargs or {}
+    args = tuple(_as_float(a) if i == argnums else a for i, a in enumerate(args))
+    level = new_level()
+    dargs = tuple(_seed(a, v, level) if i == argnums else a for i, a in enumerate(args))
+    _, bars = _full_cotangents(f, dargs, kwargs)
+    b = bars[argnums]
+    return dual.zero_like(args[argnums]) if b is None else tangent_at(b, level)
+
+
+def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """The Hessian of scalar-valued ``f``, by forward over reverse: the generated
+    gradient code runs once per input direction on `Dual` numbers.
+
+    For one argument (``argnums`` an int) it has shape ``in_shape + in_shape``
+    (a float for a scalar); for a tuple of scalar arguments, nested tuples
+    ``H[i][j]``.
+
+    >>> hessian(lambda x, y: x * x * y, argnums=(0, 1))(3.0, 2.0)
+    ((4.0, 6.0), (6.0, 0.0))
+    """
+    if not isinstance(argnums, int):
+        nums = tuple(argnums)
+
+        def hess_multi(*args, **kwargs):
+            args = tuple(_as_float(a) if i in nums else a for i, a in enumerate(args))
+            rows = []
+            for i in nums:
+                level = new_level()
+                dargs = tuple(_seed(a, 1.0, level) if j == i else a for j, a in enumerate(args))
+                _, bars = _full_cotangents(f, dargs, kwargs)
+                rows.append(tuple(float(tangent_or_zero(None if bars[j] is None else
+                                                        tangent_at(bars[j], level), 0.0)) for j in nums))
+            return tuple(rows)
+
+        return hess_multi
+
+    def hess(*args, **kwargs):
+        x = _as_float(args[argnums])
+        cols = [_flat(hvp(f, args, u, argnums, kwargs)) for u in _leaves(x)]
+        n = len(cols)
+        mat = np.array(cols, dtype=float).reshape(n, n).T
+        shape = _shape(x) * 2
+        if shape == ():
+            return float(mat.reshape(()))
+        return mat.reshape(shape)
+
+    hess.__name__ = f"hessian_{getattr(f, '__name__', 'f')}"
+    hess.__wrapped__ = f
+    return hess
+
+
+_ = (builtins, Any)
