@@ -506,12 +506,31 @@ class _LazyLift:
         return lifted(self.fn)(*args, **kwargs)
 
 
+class _RoutedTypeMeta(type):
+    """``isinstance(v, routed_float)`` is ``isinstance(v, float)``."""
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, cls._type)
+
+    def __subclasscheck__(cls, sub):
+        return issubclass(sub, cls._type)
+
+
+def _routed_type(t: type) -> type:
+    """A stand-in for builtin number type ``t`` whose calls go through `dual_call`, so that
+    ``float(x)`` in a routed function keeps ``x``'s derivative; isinstance checks are ``t``'s."""
+    return _RoutedTypeMeta(t.__name__, (), {"_type": t, "__new__": lambda cls, *a, **k: dual_call(t, *a, **k)})
+
+
+ROUTED_BUILTINS = {t.__name__: _routed_type(t) for t in (float, int, complex)}
+
+
 def _namespace(globals_: dict) -> dict:
     ns = _NAMESPACES.get(id(globals_))
     if ns is None:
-        ns = _NAMESPACES[id(globals_)] = {}
+        ns = _NAMESPACES[id(globals_)] = dict(ROUTED_BUILTINS)
         _ROUTED_NAMESPACES.add(id(ns))
-    if len(ns) != len(globals_):  # first use, or the module defined more names since
+    if len(ns) != len(globals_) + len(ROUTED_BUILTINS):  # first use, or new names since
         for name, value in list(globals_.items()):
             if name not in ns:
                 ns[name] = value if name.startswith("__") else _route(value)

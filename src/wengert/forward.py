@@ -117,8 +117,9 @@ def attr_tangent(obj, t, name: str):
     return None
 
 
-def _bind_tangents(fn, args: tuple, tangents: tuple, kwargs: dict):
-    """Parameter values of ``fn`` and their tangents (defaults and keywords: ``None``)."""
+def _bind_tangents(fn, args: tuple, tangents: tuple, kwargs: dict, kw_tangents=None):
+    """Parameter values of ``fn`` and their tangents (defaults: ``None``)."""
+    kw_tangents = kw_tangents or {}
     code = fn.__code__
     flags = code.co_flags
     if not kwargs and not flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS) \
@@ -136,13 +137,16 @@ def _bind_tangents(fn, args: tuple, tangents: tuple, kwargs: dict):
                 tans.append(tangents[pos])
                 pos += 1
             else:
-                tans.append(None)
+                tans.append(kw_tangents.get(p.name))
         elif p.kind == p.VAR_POSITIONAL:
             extra = ba.arguments.get(p.name, ())
             tans.append(tuple(tangents[pos:pos + len(extra)]))
             pos += len(extra)
+        elif p.kind == p.VAR_KEYWORD:
+            extra = ba.arguments.get(p.name, {})
+            tans.append({k: kw_tangents.get(k) for k in extra})
         else:
-            tans.append(None)
+            tans.append(kw_tangents.get(p.name))
     return values, tans
 
 
@@ -154,9 +158,9 @@ def _normalise(kind, value, t):
     return t
 
 
-def call_jvp(fn, args: tuple, tangents: tuple, kwargs=None, fn_dot=None):
+def call_jvp(fn, args: tuple, tangents: tuple, kwargs=None, fn_dot=None, kw_tangents=None):
     """``(y, y_dot)`` for a Python function with source: its tangent code, transformed on first use."""
-    values, tans = _bind_tangents(fn, args, tangents, kwargs or {})
+    values, tans = _bind_tangents(fn, args, tangents, kwargs or {}, kw_tangents)
     kinds = tuple(kind_of(v) for v in values)
     tans = [_normalise(k, v, t) for k, v, t in zip(kinds, values, tans)]
     c = compiled_jvp(fn, kinds)
@@ -174,12 +178,18 @@ def _tracked(values, tans, fn_dot) -> bool:
     return has_tracked(values) or has_tracked(tans) or has_tracked(fn_dot)
 
 
-def jvp_call(fn, args: tuple, tangents, kwargs=None, fn_dot=None):
+def jvp_call(fn, args: tuple, tangents, kwargs=None, fn_dot=None, kw_tangents=None):
     """``(y, y_dot)`` for any callable: a rule, a Python function (transformed), a
-    method, a callable object, or, without source, `Dual` numbers."""
+    method, a callable object, or, without source, `Dual` numbers.
+
+    ``kw_tangents`` maps keyword names to tangents (``None``: none)."""
     kwargs = kwargs or {}
     if tangents is None:
         tangents = (None,) * len(args)
+    if kw_tangents and all(t is None for t in kw_tangents.values()):
+        kw_tangents = None
+    if kw_tangents:
+        return _jvp_call_kw(fn, args, tangents, kwargs, fn_dot, kw_tangents)
     try:
         rule = get_rule(fn)
     except TypeError:
@@ -207,6 +217,25 @@ def jvp_call(fn, args: tuple, tangents, kwargs=None, fn_dot=None):
     if isinstance(call, types.FunctionType):
         return jvp_call(call, (fn, *args), (None, *tangents), kwargs)
     return _dual_jvp(fn, args, tangents, kwargs)
+
+
+def _jvp_call_kw(fn, args, tangents, kwargs, fn_dot, kw_tangents):
+    """A call whose keyword arguments carry tangents: Python functions bind them to
+    parameters; anything else is called with them moved to positions when it can be."""
+    if isinstance(fn, types.MethodType):
+        return _jvp_call_kw(fn.__func__, (fn.__self__, *args), (None, *tangents), kwargs, None, kw_tangents)
+    if isinstance(fn, types.FunctionType) and "_wengert_jvp" not in fn.__dict__:
+        from wengert.transform import _has_source
+
+        if _has_source(fn):
+            return call_jvp(fn, args, tuple(tangents), kwargs, fn_dot, kw_tangents)
+    keys = list(kwargs)
+
+    def positional(*a):
+        return fn(*a[:len(args)], **dict(zip(keys, a[len(args):])))
+
+    return _dual_jvp(positional, (*args, *kwargs.values()),
+                     (*tangents, *(kw_tangents.get(k) for k in keys)), {})
 
 
 def _dual_jvp(fn, args, tangents, kwargs):
@@ -603,8 +632,9 @@ class Tangent:
                 return
             y = self.name(outs[0])
             fdot = self.tan(s.fn) if isinstance(s.fn, ir.Value) else "None"
+            kwt = f", {self.dot(s.args[1])}" if self.active(s.args[1]) else ""
             out.append(f"{pad}{y}, {self.dot(outs[0])} = jvp_call({fexpr}, {a}, {self.tan(s.args[0])}, "
-                       f"{kw}, {fdot})" + comment)
+                       f"{kw}, {fdot}{kwt})" + comment)
             self._normalise_out(outs[0], out, pad)
             return
         args = [self.expr(a) for a in s.args]
@@ -631,7 +661,7 @@ class Tangent:
             jvps = _SCALAR_JVPS.get(static) or rule.jvps
             if self._inline(s, jvps, args, y, ydot, primal, out, pad, comment):
                 return
-        if rule is not None and scalar and rule.frule is not None:
+        if rule is not None and scalar and rule.frule is not None and not s.kwargs:
             fr = self.helper(f"{getattr(static, '__name__', 'f')}_frule", rule.frule)
             ts = [self.tan(a) if self.active(a) else "None" for a in s.args]
             out.append(f"{pad}{y}, {ydot} = {expr_of_call(None, fr, [_tuple(ts)] + args, kwargs)}" + comment)
@@ -639,8 +669,11 @@ class Tangent:
             return
         ts = [self.tan(a) if self.active(a) else "None" for a in s.args]
         fdot = self.tan(s.fn) if isinstance(s.fn, ir.Value) and self.active(s.fn) else "None"
+        kwt = ""
+        if kw_active:
+            kwt = ", " + _dict({kk: self.tan(v) if self.active(v) else "None" for kk, v in s.kwargs.items()})
         out.append(f"{pad}{y}, {ydot} = jvp_call({fexpr}, {_tuple(args)}, {_tuple(ts)}, {_dict(kwargs)}, "
-                   f"{fdot})" + comment)
+                   f"{fdot}{kwt})" + comment)
         self._normalise_out(outs[0], out, pad)
 
     def _normalise_out(self, o: ir.Value, out, pad):

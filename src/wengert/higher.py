@@ -63,9 +63,9 @@ def routed_globals(g: dict) -> dict:
     """A copy of globals dict ``g`` with modules and primitives routed through `dual_call`."""
     entry = _GLOBALS.get(id(g))
     if entry is None or entry[0] is not g:
-        entry = _GLOBALS[id(g)] = (g, {})
+        entry = _GLOBALS[id(g)] = (g, dict(dual.ROUTED_BUILTINS))
     copy = entry[1]
-    if len(copy) != len(g):
+    if len(copy) != len(g) + len(dual.ROUTED_BUILTINS):
         for name, value in list(g.items()):
             if name not in copy:
                 copy[name] = value if name.startswith("__") else _route_global(value)
