@@ -39,7 +39,7 @@ import numpy as np
 
 from wengert.errors import UnsupportedError
 from wengert.rules.table import get_rule
-from wengert.runtime import accum, shape_of
+from wengert.runtime import accum, getitem_grad, shape_of
 
 __all__ = ["Dual", "derivative", "dual_call", "dual_jvp", "new_level"]
 
@@ -448,8 +448,28 @@ def _routed_module(module):
     return routed
 
 
+def dual_getitem_grad(g, x, index):
+    """`runtime.getitem_grad` for Duals: the scatter is linear in ``g``, so scatter its parts."""
+    if isinstance(x, (list, tuple, dict)):
+        return getitem_grad(g, x, index)  # places g in a structure: nothing to split
+    if isinstance(g, Dual):
+        return Dual._make(dual_getitem_grad(g.primal, x, index), dual_getitem_grad(g.tangent, x, index), g.tag)
+    if has_tracked(g):
+        return getitem_grad(g, x, index)  # structures: getitem_grad only places g
+    return getitem_grad(g, base(x), index)
+
+
+_SUBSTITUTES = {getitem_grad: dual_getitem_grad}
+
+
 def _route(value):
     """``value`` as a lifted rule body should see it."""
+    try:
+        sub = _SUBSTITUTES.get(value)
+    except TypeError:
+        sub = None
+    if sub is not None:
+        return sub
     if isinstance(value, types.ModuleType):
         return _routed_module(value)
     if isinstance(value, type) or not callable(value):

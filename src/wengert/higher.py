@@ -82,7 +82,9 @@ def routed_helpers(helpers: dict, globals_: dict | None = None) -> dict:
     keep = _runtime_objects()
     out = {}
     for name, obj in helpers.items():
-        if obj is runtime.make_closure and globals_ is not None:
+        if obj is runtime.getitem_grad:
+            out[name] = dual.dual_getitem_grad
+        elif obj is runtime.make_closure and globals_ is not None:
             out[name] = functools.partial(_make_closure_in, globals_)
         elif id(obj) in keep or isinstance(obj, (types.CodeType, type)) or not callable(obj) and \
                 not isinstance(obj, types.ModuleType):
