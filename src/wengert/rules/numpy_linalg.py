@@ -42,12 +42,16 @@ def _promote(g, a, b):
 
 def matmul_grad_a(g, a, b):
     """Cotangent of ``a`` for ``y = a @ b``, batch dimensions unbroadcast."""
+    if a.ndim == 2 and b.ndim == 2:  # the common case, without the stacking
+        return g @ b.T
     xp, G, A, B = _promote(g, a, b)
     return xp.reshape(unbroadcast(G @ xp.matrix_transpose(B), A), a.shape)
 
 
 def matmul_grad_b(g, a, b):
     """Cotangent of ``b`` for ``y = a @ b``, batch dimensions unbroadcast."""
+    if a.ndim == 2 and b.ndim == 2:
+        return a.T @ g
     xp, G, A, B = _promote(g, a, b)
     return xp.reshape(unbroadcast(xp.matrix_transpose(A) @ G, B), b.shape)
 
