@@ -1,4 +1,8 @@
+"""Shared corpus: small functions covering every construct wengert differentiates
+(run through every mode by tests/test_modes.py)."""
+# ruff: noqa: FURB163, PLW0120
 import math
+
 
 def f_arith(x, y):
     a = x * y + x / y - y ** 2
@@ -60,7 +64,7 @@ def f_nested(x):
 
 def f_while_else(x):
     i = 0
-    while i < 3:
+    while i < 3:  # (the while/else construct is what is tested)
         x = x * 2
         i += 1
     else:

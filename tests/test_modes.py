@@ -4,9 +4,9 @@ the run-time tape and the generated tangent code; gradients must agree to roundi
 import math
 
 import pytest
+from corpus import CASES
 
 import wengert
-from corpus import CASES
 
 
 def _positions(args):
@@ -48,7 +48,7 @@ def _forward(f, args):
 def _central(f, args, h=1e-6):
     out = []
     for i, j in _positions(args):
-        def shifted(d):
+        def shifted(d, i=i, j=j):
             a = list(args)
             if j is None:
                 a[i] = a[i] + d

@@ -385,7 +385,9 @@ class Tracked:
             raise AttributeError(
                 f"{type(self).__name__}.{name}: no rule for {qualified_name(method)}; "
                 f"register one with wengert.defvjp / wengert.defjvp")
-        return functools.partial(dual_call, method, self)
+        # a bound method of the routed primitive: reverse and forward dispatch see the
+        # rule (and `self` as its first argument) instead of an opaque partial
+        return types.MethodType(routed(method), self)
 
     # NumPy dispatch: ufuncs and array functions go through the rule table too
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -459,15 +461,29 @@ def dual_getitem_grad(g, x, index):
     return getitem_grad(g, base(x), index)
 
 
-_SUBSTITUTES = {getitem_grad: dual_getitem_grad}
+def _inv_tracked(x):
+    """`wengert.rules.math._inv` without truth-testing its argument (a Dual has no truth value)."""
+    return 1.0 / x if x != 0 else math.copysign(math.inf, base(x))
+
+
+_SUBSTITUTES: dict = {}
+
+
+def substitute(value):
+    """The tracked-value-safe stand-in for a rule helper, or None."""
+    if not _SUBSTITUTES:
+        from wengert.rules import math as math_rules
+
+        _SUBSTITUTES.update({getitem_grad: dual_getitem_grad, math_rules._inv: _inv_tracked})
+    try:
+        return _SUBSTITUTES.get(value)
+    except TypeError:
+        return None
 
 
 def _route(value):
     """``value`` as a lifted rule body should see it."""
-    try:
-        sub = _SUBSTITUTES.get(value)
-    except TypeError:
-        sub = None
+    sub = substitute(value)
     if sub is not None:
         return sub
     if isinstance(value, types.ModuleType):

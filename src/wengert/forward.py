@@ -201,9 +201,9 @@ def jvp_call(fn, args: tuple, tangents, kwargs=None, fn_dot=None, kw_tangents=No
     if isinstance(fn, types.MethodType):
         return jvp_call(fn.__func__, (fn.__self__, *args), (None, *tangents), kwargs)
     if isinstance(fn, types.FunctionType):
-        hook = fn.__dict__.get("_wengert_jvp")
+        hook = fn.__dict__.get("_wengert_jvp")  # functions made by grad/derivative (higher.py)
         if hook is not None:
-            return hook(args, tuple(tangents), kwargs)
+            return hook(args, tuple(tangents), kwargs, fn_dot)
         from wengert.transform import _has_source
 
         if _has_source(fn):
@@ -213,7 +213,7 @@ def jvp_call(fn, args: tuple, tangents, kwargs=None, fn_dot=None, kw_tangents=No
         raise UnsupportedError(
             f"constructing {fn.__qualname__} from values that carry a tangent is not supported yet; "
             f"register a rule with wengert.defjvp({fn.__qualname__}, lambda t, y, x: ...)")
-    call = getattr(type(fn), "__call__", None)
+    call = inspect.getattr_static(type(fn), "__call__", None)
     if isinstance(call, types.FunctionType):
         return jvp_call(call, (fn, *args), (None, *tangents), kwargs)
     return _dual_jvp(fn, args, tangents, kwargs)

@@ -82,8 +82,9 @@ def routed_helpers(helpers: dict, globals_: dict | None = None) -> dict:
     keep = _runtime_objects()
     out = {}
     for name, obj in helpers.items():
-        if obj is runtime.getitem_grad:
-            out[name] = dual.dual_getitem_grad
+        sub = dual.substitute(obj) if callable(obj) else None
+        if sub is not None:
+            out[name] = sub
         elif obj is runtime.make_closure and globals_ is not None:
             out[name] = functools.partial(_make_closure_in, globals_)
         elif id(obj) in keep or isinstance(obj, (types.CodeType, type)) or not callable(obj) and \
@@ -136,14 +137,14 @@ def _seed(x, t, level):
 
 
 def _full_cotangents(f, args: tuple, kwargs: dict):
-    """Value of scalar ``f`` and the cotangent of every argument, by reverse mode on the
-    dual variant (so Duals in ``args`` flow through the generated adjoint)."""
+    """Value of scalar ``f``, the cotangent of ``f`` itself (its captured values) and of
+    every argument, by reverse mode on the dual variant (Duals flow through the adjoint)."""
     with transform.variant("dual"):
         y, back = transform.pullback_of(f, args, kwargs)
         if runtime.shape_of(dual.base(y)) != ():
             raise TypeError(f"grad needs a scalar output, got shape {runtime.shape_of(dual.base(y))}")
-        _, bars, _ = back(one_like(y))
-    return y, bars
+        f_bar, bars, _ = back(one_like(y))
+    return y, f_bar, bars
 
 
 def _nums(argnums) -> tuple:
@@ -154,22 +155,47 @@ def _as_float(x):
     return float(x) if type(x) is int else x
 
 
-def _grad_hooks(grad_f, f, argnums, has_aux):
-    """Mark a function made by `wengert.grad` so outer transforms differentiate it
-    by forward-over-reverse instead of transforming wengert's own source."""
-    if has_aux:
-        return grad_f
-    nums = _nums(argnums)
-    single = isinstance(argnums, int)
+def _with_cells(f, fn_dot, level):
+    """``f`` with its captured values perturbed by ``fn_dot`` at ``level`` (a closure's
+    tangent: one entry per free variable, or a dict by name)."""
+    if fn_dot is None or not isinstance(f, types.FunctionType) or not f.__closure__:
+        return f
+    names = f.__code__.co_freevars
+    ts = [fn_dot.get(n) for n in names] if isinstance(fn_dot, dict) else list(fn_dot)
+    cells = []
+    for c, t in zip(f.__closure__, ts):
+        try:
+            v = c.cell_contents
+        except ValueError:
+            cells.append(c)
+            continue
+        cells.append(types.CellType(_seed(v, t, level)) if t is not None else c)
+    g = types.FunctionType(f.__code__, f.__globals__, f.__name__, f.__defaults__, tuple(cells))
+    g.__kwdefaults__ = f.__kwdefaults__
+    return g
 
-    def grad_pullback(args, kwargs):
+
+def _captures_tracked(f) -> bool:
+    for c in getattr(f, "__closure__", None) or ():
+        try:
+            if has_tracked(c.cell_contents):
+                return True
+        except ValueError:
+            pass
+    return False
+
+
+def _second_order(f, nums: tuple, single: bool):
+    """``(pullback, jvp)`` hooks of ``x -> grad(f, nums)(x)``, by forward over reverse."""
+
+    def gradient_at(args, kwargs):
+        _, _, bars = _full_cotangents(f, args, kwargs)
+        g = tuple(_zero(bars[i], args[i]) for i in nums)
+        return g[0] if single else g
+
+    def pullback(args, kwargs):
         args = tuple(_as_float(a) if i in nums else a for i, a in enumerate(args))
-        if has_tracked(args) or has_tracked(kwargs):
-            _, bars = _full_cotangents(f, args, kwargs)
-            y = tuple(_zero(bars[i], args[i]) for i in nums)
-            y = y[0] if single else y
-        else:
-            y = grad_f(*args, **kwargs)
+        y = gradient_at(args, kwargs)
 
         def back(ct):
             cts = (ct,) if single else tuple(ct)
@@ -177,25 +203,47 @@ def _grad_hooks(grad_f, f, argnums, has_aux):
             dargs = list(args)
             for i, c in zip(nums, cts):
                 dargs[i] = _seed(args[i], c, level)
-            _, bars = _full_cotangents(f, tuple(dargs), kwargs)
-            # d/dε of the gradient along ct is H·ct; H is symmetric, so this is the vjp
+            _, f_bar, bars = _full_cotangents(f, tuple(dargs), kwargs)
+            # d/dε of the full gradient along ct: the mixed second derivatives times ct,
+            # which (symmetry of second derivatives) is the vjp of the gradient
             out = tuple(None if b is None else tangent_at(b, level, fill=False) for b in bars)
-            return None, out, ({k: None for k in kwargs} if kwargs else None)
+            f_out = None if f_bar is None else tangent_at(f_bar, level, fill=False)
+            return f_out, out, ({k: None for k in kwargs} if kwargs else None)
 
         return y, back
 
-    def grad_jvp(args, tangents, kwargs):
-        args = tuple(_as_float(a) if i in nums else a for i, a in enumerate(args))
+    def jvp(args, tangents, kwargs, fn_dot=None):
+        args = tuple(_as_float(a) if i in nums and t is not None else a
+                     for i, (a, t) in enumerate(zip(args, tangents)))
         level = new_level()
         dargs = tuple(_seed(a, t, level) for a, t in zip(args, tangents))
-        _, bars = _full_cotangents(f, dargs, kwargs)
-        g = tuple(_zero(bars[i], args[i]) for i in nums)
+        _, _, bars = _full_cotangents(_with_cells(f, fn_dot, level), dargs, kwargs)
+        g = tuple(_zero(bars[i], dargs[i]) for i in nums)
         g = g[0] if single else g
         return primal_at(g, level), tangent_at(g, level)
 
-    grad_f._wengert_pullback = grad_pullback
-    grad_f._wengert_jvp = grad_jvp
-    return grad_f
+    return pullback, jvp
+
+
+def _grad_hooks(grad_f, f, argnums, has_aux):
+    """Mark a function made by `wengert.grad` so that outer transforms differentiate it
+    by forward over reverse instead of transforming wengert's own source, and so that
+    it runs the dual variant when called on Duals (or closes over them)."""
+    if has_aux:
+        return grad_f
+    nums = _nums(argnums)
+    pullback, jvp = _second_order(f, nums, isinstance(argnums, int))
+
+    @functools.wraps(grad_f)
+    def grad_fn(*args, **kwargs):
+        if has_tracked(args) or has_tracked(kwargs) or _captures_tracked(f):
+            with transform.variant("dual"):
+                return grad_f(*args, **kwargs)
+        return grad_f(*args, **kwargs)
+
+    grad_fn._wengert_pullback = pullback
+    grad_fn._wengert_jvp = jvp
+    return grad_fn
 
 
 def _zero(g, x):
@@ -220,26 +268,45 @@ def derivative(f: Callable) -> Callable:
         _, t = forward.jvp_call(f, (x, *args), (one_like(x), *(None,) * len(args)), kwargs)
         return tangent_or_zero(t, x)
 
-    def df_jvp(args, tangents, kwargs):
+    def df_jvp(args, tangents, kwargs, fn_dot=None):
         level = new_level()
         dargs = tuple(_seed(_as_float(a) if t is not None else a, t, level) for a, t in zip(args, tangents))
-        out = df(*dargs, **kwargs)
+        out = derivative(_with_cells(f, fn_dot, level))(*dargs, **kwargs)
         return primal_at(out, level), tangent_at(out, level)
 
+    grad_pullback, _ = _second_order(f, (0,), True)
+
     def df_pullback(args, kwargs):
-        # the vjp of a scalar derivative is its derivative times the cotangent
-        y, t = df_jvp(args, (1.0,) + (None,) * (len(args) - 1), kwargs)
-
-        def back(g):
-            return None, (g * t,) + (None,) * (len(args) - 1), ({k: None for k in kwargs} if kwargs else None)
-
-        return y, back
+        x = dual.base(args[0]) if args else None
+        if not isinstance(x, float):
+            raise transform.UnsupportedError("reverse mode through derivative(f) needs a float argument")
+        return grad_pullback(args, kwargs)  # for scalar x, f'(x) is the gradient
 
     df.__name__ = f"d_{getattr(f, '__name__', 'f')}"
     df.__wrapped__ = f
     df._wengert_jvp = df_jvp
     df._wengert_pullback = df_pullback
     return df
+
+
+def _register_api_rules():
+    """Making a derivative function inside a differentiated function: the result's
+    cotangent (or tangent) is that of the function it was made from (its captured values)."""
+    import importlib
+
+    from wengert.rules.table import frule, rrule
+
+    api = importlib.import_module("wengert.api")  # (partially initialised when it imports us)
+
+    for maker in (api.grad, derivative):
+        def maker_rrule(f, *rest, _maker=maker, **kw):
+            return _maker(f, *rest, **kw), lambda g: (g,) + (None,) * len(rest)
+
+        def maker_frule(tangents, f, *rest, _maker=maker, **kw):
+            return _maker(f, *rest, **kw), tangents[0] if tangents else None
+
+        rrule(maker)(maker_rrule)
+        frule(maker)(maker_frule)
 
 
 def tangent_or_zero(t, x):
@@ -357,7 +424,7 @@ def hvp(f: Callable, args: tuple, v, argnums: int = 0, kwargs: dict | None = Non
     args = tuple(_as_float(a) if i == argnums else a for i, a in enumerate(args))
     level = new_level()
     dargs = tuple(_seed(a, v, level) if i == argnums else a for i, a in enumerate(args))
-    _, bars = _full_cotangents(f, dargs, kwargs)
+    _, _, bars = _full_cotangents(f, dargs, kwargs)
     b = bars[argnums]
     return dual.zero_like(args[argnums]) if b is None else tangent_at(b, level)
 
@@ -382,7 +449,7 @@ def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
             for i in nums:
                 level = new_level()
                 dargs = tuple(_seed(a, 1.0, level) if j == i else a for j, a in enumerate(args))
-                _, bars = _full_cotangents(f, dargs, kwargs)
+                _, _, bars = _full_cotangents(f, dargs, kwargs)
                 rows.append(tuple(float(tangent_or_zero(None if bars[j] is None else
                                                         tangent_at(bars[j], level), 0.0)) for j in nums))
             return tuple(rows)
@@ -405,3 +472,6 @@ def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 
 
 _ = (builtins, Any)
+
+
+_register_api_rules()
