@@ -85,6 +85,8 @@ def routed_helpers(helpers: dict, globals_: dict | None = None) -> dict:
         sub = dual.substitute(obj) if callable(obj) else None
         if sub is not None:
             out[name] = sub
+        elif getattr(obj, "__module__", None) in ("_operator", "operator"):
+            out[name] = obj  # Duals implement the operators; runtime helpers compare these by identity
         elif obj is runtime.make_closure and globals_ is not None:
             out[name] = functools.partial(_make_closure_in, globals_)
         elif id(obj) in keep or isinstance(obj, (types.CodeType, type)) or not callable(obj) and \
