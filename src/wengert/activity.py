@@ -237,7 +237,22 @@ def _op(s: ir.Op, info: Info, free_kinds) -> bool:
         t = ("seq", info.type_of(elt))
         return _set(info, acc, t, info.is_active(elt))
     if k == "method":
-        return _set(info, out, ANY, any_active) if out is not None else False
+        changed = False
+        if s.mutating and any(act[1:]) and isinstance(s.args[0], ir.Value):
+            changed |= _set(info, s.args[0], ANY, True)
+        if out is not None:
+            changed |= _set(info, out, ANY, any_active)
+        return changed
+    if k in ("setitem", "setattr"):
+        obj, val = s.args[0], s.args[-1]
+        if isinstance(obj, ir.Value) and info.is_active(val):
+            t = info.type_of(obj)
+            if isinstance(t, tuple) and t[0] == "seq":
+                t = ("seq", join(t[1], info.type_of(val)))
+            elif k == "setattr" or t != FLOAT:
+                t = ANY if not (isinstance(t, tuple) and t[0] == "seq") else t
+            return _set(info, obj, t, True)
+        return False
     if k == "call":
         return _call(s, info, act, any_active)
     raise AssertionError(k)
@@ -249,16 +264,26 @@ def _call(s: ir.Op, info: Info, act, any_active) -> bool:
     fn = s.static if isinstance(s.fn, ir.Value) else s.fn.value
     rule = get_rule(fn) if fn is not None else None
     types_ = [info.type_of(a) for a in s.args]
-    if rule is not None and rule.nondiff:
-        t = BOOL if fn in (operator.lt, operator.le, operator.gt, operator.ge, operator.eq,
-                           operator.ne, operator.not_, operator.truth, operator.contains,
-                           operator.is_, operator.is_not, builtins.isinstance) else INT
-        if fn in (builtins.round, math.floor, math.ceil, math.trunc, operator.floordiv):
-            t = INT if all(x in (INT, BOOL) for x in types_) else FLOAT if all(
-                x in (INT, BOOL, FLOAT) for x in types_) else ANY
-        return _set(info, out, t, False)
     if fn in (builtins.range, builtins.len):
         return _set(info, out, ("seq", INT) if fn is builtins.range else INT, False)
+    if rule is not None and rule.nondiff:
+        # the type of a result is only claimed when it is certain: float-specialised
+        # code must never meet an array
+        nums = (INT, BOOL, FLOAT)
+        numeric = all(x in nums for x in types_)
+        if fn in (operator.not_, operator.truth, operator.contains, operator.is_, operator.is_not,
+                  builtins.isinstance, builtins.callable, math.isnan, math.isinf, math.isfinite):
+            t = BOOL
+        elif fn in (operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne):
+            t = BOOL if numeric else ANY
+        elif fn in (math.floor, math.ceil, math.trunc, builtins.int, builtins.len) or (
+                fn is builtins.round and len(types_) == 1):
+            t = INT if numeric or fn in (builtins.int, builtins.len) else ANY
+        elif fn is operator.floordiv and numeric:
+            t = INT if all(x in (INT, BOOL) for x in types_) else FLOAT
+        else:
+            t = ANY
+        return _set(info, out, t, False)
     if fn is builtins.zip:
         return _set(info, out, ("seq", ("tuple", tuple(element(t) for t in types_))), any_active)
     if fn is builtins.enumerate:

@@ -14,6 +14,7 @@ from typing import Any
 
 from wengert import ir
 from wengert.activity import FLOAT, kind_of
+from wengert.runtime import Pass
 from wengert.transform import bind, clear_cache, compiled, get_ir, pullback_of
 
 __all__ = ["grad", "value_and_grad", "gradient", "pullback", "vjp", "show_ir", "show_adjoint",
@@ -131,13 +132,17 @@ def _source_grad(f, args, kwargs, has_aux):
         if _has_source(f):
             values, mapper = bind(f, args, kwargs)
             c = compiled(f, tuple(kind_of(v) for v in values))
-            y0 = None
             extra = (f.__closure__,) if f.__code__.co_freevars else ()
-            y0, _, bars = c.grad(*values, *extra)
+            p = Pass()
+            y0, _, bars = c.grad(p, *values, *extra)
+            p.finish()
             if not isinstance(y0, float):
                 # non-float output: seed with the right type through the pullback path
-                y, back = c.pullback(*values, *extra)
+                p = Pass()
+                y, back = c.pullback(p, *values, *extra)
+                p.start_backward()
                 _, bars = back(_seed(y))
+                p.finish()
                 y0 = y
             a, _ = mapper(bars)
             return y0, a

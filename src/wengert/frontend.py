@@ -389,15 +389,33 @@ class Lowerer:
             for t, o in zip(target.elts, outs):
                 self.assign(t, o)
         elif isinstance(target, ast.Subscript):
-            raise self.error("item assignment (x[i] = ...) is not supported yet", target)
+            obj = self.expr(target.value)
+            idx = self.expr(target.slice)
+            self.op("setitem", None, [obj, idx, v], nout=0)
         elif isinstance(target, ast.Attribute):
-            raise self.error("attribute assignment (x.a = ...) is not supported yet", target)
+            obj = self.expr(target.value)
+            self.op("setattr", target.attr, [obj, v], nout=0)
         else:
             raise self.error(f"assignment to {type(target).__name__} is not supported", target)
 
     def augassign(self, s: ast.AugAssign) -> None:
-        if not isinstance(s.target, ast.Name):
-            raise self.error("augmented assignment to an item or attribute is not supported yet", s)
+        t = s.target
+        if isinstance(t, ast.Subscript):
+            # x[i] += v  ->  x[i] = x[i] + v, with x and i evaluated once
+            obj = self.expr(t.value)
+            idx = self.expr(t.slice)
+            cur = self.call(operator.getitem, obj, idx)
+            new = self.call(BINOPS[type(s.op)], cur, self.expr(s.value))
+            self.op("setitem", None, [obj, idx, new], nout=0)
+            return
+        if isinstance(t, ast.Attribute):
+            obj = self.expr(t.value)
+            cur = self.op("attr", t.attr, [obj])
+            new = self.call(BINOPS[type(s.op)], cur, self.expr(s.value))
+            self.op("setattr", t.attr, [obj, new], nout=0)
+            return
+        if not isinstance(t, ast.Name):
+            raise self.error(f"augmented assignment to {type(t).__name__}", s)
         cur = self.name_load(s.target.id, s.target)
         v = self.call(AUGOPS[type(s.op)], cur, self.expr(s.value), name=s.target.id)
         self.assign(s.target, v)
@@ -436,6 +454,16 @@ class Lowerer:
                 b.term = ir.Term("yield", b.term.values, b.term.line)
             self.emit(ir.If(cond, then, orelse, [out], line))
             self.block.term = ir.Term("return", [out], line)
+            return None
+        if len(falls) == 1 and self.loop_stack and result is None:
+            # a branch left the loop body early: the other one runs to the end of the
+            # body (the normaliser moved everything after the If into it), so it ends
+            # the iteration itself, and the adjoint sees one exit per path
+            b, e = falls[0]
+            carried = self.loop_stack[-1]["carried"]
+            b.term = ir.Term("continue", [e.get(k, ir.Const(UNDEFINED)) for k in carried], line)
+            self.emit(ir.If(cond, then, orelse, [], line))
+            self.block.term = ir.Term("unreachable", [], line)
             return None
         names = sorted({k for _, e in falls for k in e if e.get(k) is not env0.get(k)})
         outs = []

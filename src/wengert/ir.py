@@ -65,7 +65,9 @@ class Op:
     args[0] the object), ``tuple`` / ``list`` / ``dict`` (``fn`` is the key
     list for dicts), ``unpack`` (``fn`` is the count), ``closure`` (``fn`` is
     the nested code object; args the captured values, kwargs the defaults),
-    ``newlist`` and ``append`` (comprehension accumulators).
+    ``newlist`` and ``append`` (comprehension accumulators), ``setitem``
+    (args: object, index, value) and ``setattr`` (``fn`` is the name; args:
+    object, value): mutations, which define nothing.
     """
 
     outs: list[Value]

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import itertools
 import operator
+import types
 
 from wengert import ir
 from wengert.activity import FLOAT, Info
@@ -51,6 +52,7 @@ RUNTIME_HELPERS = {
     "unpack_grad": runtime.unpack_grad,
     "make_closure": runtime.make_closure,
     "rev_items": runtime.rev_items,
+    "getitem_grad": runtime.getitem_grad,
 }
 
 
@@ -82,14 +84,37 @@ class Generator:
         self.helper_ids: dict[int, str] = {}
         self.ids = itertools.count(10_000_000)
         self.rev_stmts: set[int] = set()
+        self.reread = {s.outs[0].id for _, s in ir.walk(fn.body) if isinstance(s, ir.Op) and (
+            s.kind == "global" or (s.kind == "attr" and s.outs[0].static is not None))}
         self._synthetic: list[ir.Value] = []
         self.useful = _useful(fn, info)
         self.ret = fn.body.term.values[0]
 
     # ---- planning ----
 
+    def route(self, v) -> str:
+        """Where ``v``'s cotangent lives: ``float`` (a float variable), ``ssa`` (a
+        variable, `accum`), ``buf`` (the pass's identity-keyed buffer, for objects
+        that may be mutated or reached through other names)."""
+        t = self.info.type_of(v)
+        if t == FLOAT:
+            return "float"
+        if isinstance(t, tuple) and t[0] == "seq":
+            return "buf"
+        if t == "any" and self.may_mutate:
+            return "buf"
+        return "ssa"
+
     def plan(self):
+        self.may_mutate = any(
+            isinstance(s, ir.Op) and (s.kind in ("setitem", "setattr") or s.mutating or s.kind == "attr"
+                                      or self._inplace_on_object(s) or self._passes_mutable(s))
+            for _, s in ir.walk(self.fn.body))
         self._plan_block(self.fn.body)
+        for vid in self.useful:
+            v = self.layout.values.get(vid)
+            if v is not None and self.route(v) == "buf":
+                self.needs.add(vid)
         reserved = set(RUNTIME_HELPERS) | {k for k in self.fn.globals_resolved if isinstance(k, str)}
         reserved |= {"_cells", "self_bar"}
         self.names = assign_names(self.fn, self.layout, reserved, set(self.needs))
@@ -129,7 +154,8 @@ class Generator:
         return v
 
     def need(self, o):
-        if isinstance(o, ir.Value):
+        # globals and module attributes are read again by name: no need to save them
+        if isinstance(o, ir.Value) and o.id not in self.reread:
             self.needs.add(o.id)
 
     def is_useful(self, o) -> bool:
@@ -146,6 +172,8 @@ class Generator:
             elif isinstance(s, ir.If):
                 r = self._plan_block(s.then) | self._plan_block(s.orelse)
                 r |= any(self.is_useful(o) for o in s.outs)
+                r |= any(b.term is not None and b.term.kind in ("break", "continue")
+                         and any(self.is_useful(v) for v in b.term.values) for b in (s.then, s.orelse))
                 if r:
                     self.need(s.cond)
                     self.rev_stmts.add(id(s))
@@ -184,13 +212,25 @@ class Generator:
                 self._note_comp(s, lst, block)
                 return True
             return False
-        if s.mutating and (any(info.is_active(a) for a in s.args) or any(
-                info.is_active(v) for v in s.kwargs.values())):
-            raise UnsupportedError(
-                f"method .{s.fn}() mutates a value that carries a derivative; mutation is not "
-                "supported yet (build a new value instead)", self.fn.filename, s.line)
+        if s.kind in ("setitem", "setattr") or (s.kind == "method" and s.mutating):
+            # every logged mutation is undone by the adjoint, active or not
+            self.plans[id(s)] = Plan(s.kind if s.kind != "method" else "mutmethod")
+            for a in s.args:
+                self.need(a)
+            for v in s.kwargs.values():
+                self.need(v)
+            for o in s.outs:
+                self.need(o)
+            return True
+        if self._inplace_on_object(s):
+            self.plans[id(s)] = Plan("inplace")
+            for a in s.args:
+                self.need(a)
+            self.need(s.outs[0])
+            return True
         if not s.outs or not any(self.is_useful(o) for o in s.outs):
-            return False
+            if not self._passes_mutable(s):
+                return False
         depth = self.layout.depth[s.outs[0].id]
         pos = self.layout.defpos[s.outs[0].id]
         k = s.kind
@@ -275,6 +315,25 @@ class Generator:
         else:
             self.plans[id(s)] = Plan("generic", rule, back=back)
         return True
+
+    def _inplace_on_object(self, s: ir.Op) -> bool:
+        """``x op= y`` where x may be a mutable object (changed in place, logged)."""
+        if s.kind != "call" or not isinstance(s.fn, ir.Const) or s.fn.value not in _INPLACE_PLAIN:
+            return False
+        return self.info.type_of(s.args[0]) not in (FLOAT, "int", "bool", "none") and not (
+            isinstance(self.info.type_of(s.args[0]), tuple) and self.info.type_of(s.args[0])[0] == "tuple")
+
+    def _passes_mutable(self, s: ir.Op) -> bool:
+        """A call handing an active mutable object to code that may change it."""
+        if s.kind not in ("call", "method") or s.mutating:
+            return False
+        if s.kind == "call":
+            fn = s.static if isinstance(s.fn, ir.Value) else s.fn.value
+            rule = get_rule(fn) if fn is not None else None
+            if rule is not None or (fn is not None and not isinstance(fn, types.FunctionType)
+                                    and type(fn).__module__ == "builtins"):
+                return False
+        return any(self.info.is_active(a) and _mutable_type(self.info.type_of(a)) for a in s.args)
 
     def _fits(self, t, s: ir.Op) -> bool:
         n = len(s.args) + 2
@@ -561,13 +620,29 @@ class Generator:
             caps = [self.expr(a) for a in s.args[2:]]
             capt = "(" + ", ".join(caps) + ("," if len(caps) == 1 else "") + ")"
             rhs = f"make_closure({code}, globals(), {self.expr(s.args[0])}, {self.expr(s.args[1])}, {capt})"
+        elif k == "setitem":
+            obj, idx, val = (self.expr(a) for a in s.args)
+            out.append(f"{pad}_pass.setitem({obj}, {idx}, {val})" + comment)
+            return
+        elif k == "setattr":
+            obj, val = (self.expr(a) for a in s.args)
+            out.append(f"{pad}_pass.setattr({obj}, {s.fn!r}, {val})" + comment)
+            return
+        elif k == "method" and plan is not None and plan.mode == "mutmethod":
+            obj = self.expr(s.args[0])
+            args = [self.expr(a) for a in s.args[1:]]
+            kwargs = {kk: self.expr(v) for kk, v in s.kwargs.items()}
+            out.append(f"{pad}{self.name(outs[0])} = _pass.method({obj}, {s.fn!r}, {_tuple(args)}, "
+                       f"{_dict(kwargs)})" + comment)
+            self._push(outs[0], out, ind)
+            return
         elif k == "method":
             obj = self.expr(s.args[0])
             args = [self.expr(a) for a in s.args[1:]]
             kwargs = {kk: self.expr(v) for kk, v in s.kwargs.items()}
             if plan is not None:
                 back = self.name(plan.back)
-                out.append(f"{pad}{self.name(outs[0])}, {back} = method_pullback({obj}, {s.fn!r}, "
+                out.append(f"{pad}{self.name(outs[0])}, {back} = method_pullback(_pass, {obj}, {s.fn!r}, "
                            f"{_tuple(args)}, {_dict(kwargs)})" + comment)
                 self._push(outs[0], out, ind)
                 self._push(plan.back, out, ind)
@@ -584,7 +659,7 @@ class Generator:
                 a, kw = self.expr(s.args[0]), self.expr(s.args[1])
                 if plan is not None and plan.mode in ("generic", "rrule"):
                     back = self.name(plan.back)
-                    out.append(f"{pad}{self.name(outs[0])}, {back} = call_pullback({fexpr}, {a}, {kw})" + comment)
+                    out.append(f"{pad}{self.name(outs[0])}, {back} = call_pullback(_pass, {fexpr}, {a}, {kw})" + comment)
                     self._push(outs[0], out, ind)
                     self._push(plan.back, out, ind)
                     return
@@ -592,9 +667,14 @@ class Generator:
             else:
                 args = [self.expr(a) for a in s.args]
                 kwargs = {kk: self.expr(v) for kk, v in s.kwargs.items()}
+                if plan is not None and plan.mode == "inplace":
+                    op = self.helper(s.fn.value.__name__, s.fn.value)
+                    out.append(f"{pad}{self.name(outs[0])} = _pass.inplace({op}, {args[0]}, {args[1]})" + comment)
+                    self._push(outs[0], out, ind)
+                    return
                 if plan is not None and plan.mode == "generic":
                     back = self.name(plan.back)
-                    out.append(f"{pad}{self.name(outs[0])}, {back} = call_pullback({fexpr}, {_tuple(args)}, "
+                    out.append(f"{pad}{self.name(outs[0])}, {back} = call_pullback(_pass, {fexpr}, {_tuple(args)}, "
                                f"{_dict(kwargs)})" + comment)
                     self._push(outs[0], out, ind)
                     self._push(plan.back, out, ind)
@@ -610,17 +690,6 @@ class Generator:
                 static = s.static if isinstance(s.fn, ir.Value) else fobj
                 rhs = expr_of_call(static if fobj is not None or s.static is not None else None,
                                    fexpr, args, kwargs)
-                if static in (operator.iadd, operator.isub, operator.imul, operator.itruediv,
-                              operator.ifloordiv, operator.imod, operator.ipow, operator.imatmul) and \
-                        self.info.type_of(s.args[0]) not in (FLOAT, "int", "bool"):
-                    # in-place on a mutable object: keep Python's semantics exactly
-                    if outs and self.name(outs[0]) == self.expr(s.args[0]):
-                        from wengert.codegen import INPLACE
-                        out.append(f"{pad}{self.name(outs[0])} {INPLACE[static]}= {self.expr(s.args[1])}"
-                                   + comment)
-                        self._push(outs[0], out, ind)
-                        return
-                    rhs = f"{self.helper(static.__name__, static)}({args[0]}, {args[1]})"
         if outs:
             out.append(f"{pad}{self.name(outs[0])} = {rhs}" + comment)
             for o in outs:
@@ -634,6 +703,17 @@ _PURE_PRIMS = {
     operator.pow, operator.neg, operator.pos, operator.lt, operator.le, operator.gt, operator.ge,
     operator.eq, operator.ne, operator.not_, operator.is_, operator.is_not, operator.getitem,
 }
+
+
+_INPLACE_PLAIN = {
+    operator.iadd: operator.add, operator.isub: operator.sub, operator.imul: operator.mul,
+    operator.itruediv: operator.truediv, operator.ifloordiv: operator.floordiv,
+    operator.imod: operator.mod, operator.ipow: operator.pow, operator.imatmul: operator.matmul,
+}
+
+
+def _mutable_type(t) -> bool:
+    return t not in (FLOAT, "int", "bool", "none") and not (isinstance(t, tuple) and t[0] == "tuple")
 
 
 def _mentions(expr: str, name: str) -> bool:
@@ -668,11 +748,11 @@ def _useful(fn: ir.Function, info: Info) -> set[int]:
     mark(ret)
     changed = True
     while changed:
-        changed = _useful_block(fn.body, useful, mark)
+        changed = _useful_block(fn.body, useful, mark, info)
     return useful
 
 
-def _useful_block(block: ir.Block, useful, mark) -> bool:
+def _useful_block(block: ir.Block, useful, mark, info) -> bool:
     changed = False
     for s in reversed(block.stmts):
         if isinstance(s, ir.Op):
@@ -680,6 +760,21 @@ def _useful_block(block: ir.Block, useful, mark) -> bool:
                 if s.args[0].id in useful:
                     changed |= mark(s.args[1])
                 continue
+            if s.kind in ("setitem", "setattr") or (s.kind == "method" and s.mutating):
+                # the written value may be read back through any name of the object
+                if any(info.is_active(a) for a in s.args[1:]) or any(info.is_active(v) for v in s.kwargs.values()):
+                    for a in s.args:
+                        changed |= mark(a)
+                    for v in s.kwargs.values():
+                        changed |= mark(v)
+                    for o in s.outs:
+                        changed |= mark(o)
+                continue
+            if s.kind in ("call", "method") and any(
+                    info.is_active(a) and _mutable_type(info.type_of(a)) for a in s.args) and not (
+                    s.kind == "call" and get_rule(s.static if isinstance(s.fn, ir.Value) else s.fn.value)):
+                for a in s.args:
+                    changed |= mark(a)
             if not any(o.id in useful for o in s.outs):
                 continue
             if s.kind in ("global",):
@@ -709,7 +804,7 @@ def _useful_block(block: ir.Block, useful, mark) -> bool:
                     for o, v in zip(s.outs, b.term.values):
                         if o.id in useful:
                             changed |= mark(v)
-                changed |= _useful_block(b, useful, mark)
+                changed |= _useful_block(b, useful, mark, info)
         elif isinstance(s, ir.Loop):
             off = 1 if s.iterable is not None else 0
             for _ in range(2):
@@ -721,7 +816,7 @@ def _useful_block(block: ir.Block, useful, mark) -> bool:
                         changed |= mark(s.inits[i])
                         for t in _terms(s.body):
                             changed |= mark(t.values[i])
-                changed |= _useful_block(s.body, useful, mark)
+                changed |= _useful_block(s.body, useful, mark, info)
             if off and s.body.args[0].id in useful:
                 changed |= mark(s.iterable)
     return changed
@@ -745,32 +840,56 @@ class Adjoint(Generator):
 
     # ---- contributions ----
 
-    def contribute(self, out, ind, state, v: ir.Value, expr: str, generic: bool) -> None:
+    def contribute(self, out, ind, state, v: ir.Value, expr: str, generic: bool, via=None) -> None:
+        """Add ``expr`` to ``v``'s cotangent. ``via`` = ("item", key) or ("attr", name) when
+        ``expr`` is the cotangent of ``v[key]`` / ``v.name`` rather than of ``v``."""
         var = self.bar(v)
         owner = state.get(var)
         pad = "    " * ind
-        is_float = self.info.type_of(v) == FLOAT
+        if owner is not None and owner != v.id:
+            raise _Conflict(f"cotangent variable {var} is shared by two live values")
+        route = self.route(v)
+        if route == "buf":
+            prev = var if owner == v.id else "None"
+            name = self.expr(v)
+            if via is None:
+                call = f"_pass.add({name}, {prev}, {expr})"
+            elif via[0] == "item":
+                call = f"_pass.add_item({name}, {prev}, {via[1]}, {expr})"
+            else:
+                call = f"_pass.add_attr({name}, {prev}, {via[1]!r}, {expr})"
+            out.append(f"{pad}{var} = {call}")
+            state[var] = v.id
+            return
+        if via is not None:
+            helper = "getitem_grad" if via[0] == "item" else "attr_grad"
+            key = via[1] if via[0] == "item" else repr(via[1])
+            expr = f"{helper}({expr}, {self.expr(v)}, {key})"
+            generic = True
+        is_float = route == "float"
         if generic and is_float:
             expr = f"nz({expr})"
         if owner is None:
             out.append(f"{pad}{var} = {expr}")
             state[var] = v.id
-        elif owner == v.id:
-            out.append(f"{pad}{var} += {expr}" if is_float else f"{pad}{var} = accum({var}, {expr})")
         else:
-            raise _Conflict(f"cotangent variable {var} is shared by two live values")
+            out.append(f"{pad}{var} += {expr}" if is_float else f"{pad}{var} = accum({var}, {expr})")
 
     def _emit_contribs(self, out, ind, state, g: str, contribs) -> None:
         """Emit contributions; those to ``g``'s own variable last, combined, since they overwrite it."""
-        contribs = [(v, e, gen) for v, e, gen in contribs if self.is_useful(v)]
+        contribs = [c if len(c) == 4 else (*c, None) for c in contribs]
+        contribs = [c for c in contribs if self.is_useful(c[0])]
         later = [c for c in contribs if self.bar(c[0]) == g]
-        for v, e, gen in contribs:
-            if self.bar(v) != g:
-                self.contribute(out, ind, state, v, e, gen)
+        if later and (self.route(later[0][0]) == "buf" or any(c[3] is not None for c in later)):
+            # buffered cotangents are never read back from the variable: no hazard
+            later = []
+        for v, e, gen, via in contribs:
+            if self.bar(v) != g or not later:
+                self.contribute(out, ind, state, v, e, gen, via)
         if later:
             v = later[0][0]
             is_float = self.info.type_of(v) == FLOAT
-            exprs = [f"nz({e})" if gen and is_float else e for _, e, gen in later]
+            exprs = [f"nz({e})" if gen and is_float else e for _, e, gen, _ in later]
             if is_float:
                 total = " + ".join(exprs)
             else:
@@ -960,13 +1079,10 @@ class Adjoint(Generator):
                 raise _Conflict(f"{var} busy at loop")
         for lst in self.comp_lists.get(id(s), []):
             lb = self.bar(lst)
-            if state.get(lb) == lst.id:
-                it = self.namer.fresh(self.name(lst) + "_rev")
-                out.append(f"{pad}{it} = rev_items({lb}, len({self.name(lst)}))")
-                del state[lb]
-                self.comp_iter[lst.id] = it
-            else:
-                self.comp_iter[lst.id] = None
+            prev = lb if state.pop(lb, None) == lst.id else "None"
+            it = self.namer.fresh(self.name(lst) + "_rev")
+            out.append(f"{pad}{it} = rev_items(_pass.take({self.name(lst)}, {prev}), len({self.name(lst)}))")
+            self.comp_iter[lst.id] = it
         items = None
         item = s.body.args[0] if off else None
         if off and self.is_useful(item):
@@ -1030,6 +1146,9 @@ class Adjoint(Generator):
             if it is not None:
                 self.contribute(out, ind, state, s.args[1], f"{it}()", True)
             return
+        if mode in ("setitem", "setattr", "mutmethod", "inplace"):
+            self._rev_mutation(s, plan, out, ind, state)
+            return
         if mode == "unpack":
             bars = []
             for o in s.outs:
@@ -1046,10 +1165,17 @@ class Adjoint(Generator):
             return
         y = s.outs[0]
         g = self.bar(y)
+        alias = mode in ("attr", "unpack") or (mode == "vjp" and plan.rule.fn is operator.getitem)
+        if self.route(y) == "buf" and not alias:
+            # y was made here: its whole cotangent, including what reached it by other names
+            prev = g if state.get(g) == y.id else "None"
+            out.append(f"{pad}{g} = _pass.take({self.expr(y)}, {prev})")
+            state[g] = y.id
         if state.get(g) != y.id:
             return
         del state[g]
-        guard = self.info.type_of(y) != FLOAT
+        always = mode in ("generic", "method")  # the callee may have mutations to undo
+        guard = self.info.type_of(y) != FLOAT and not always
         body: list[str] = []
         bind = ind + 1 if guard else ind
         st = dict(state)
@@ -1072,6 +1198,48 @@ class Adjoint(Generator):
             state.clear()
             state.update(st)
 
+    def _consume(self, y: ir.Value, state) -> str:
+        """The cotangent of ``y`` as an expression, consuming its variable (``None`` if it has none)."""
+        g = self.bar(y)
+        if state.get(g) == y.id:
+            del state[g]
+            return g
+        return "None"
+
+    def _rev_mutation(self, s: ir.Op, plan: Plan, out, ind, state):
+        pad = "    " * ind
+        mode = plan.mode
+        args = [self.expr(a) for a in s.args]
+        if mode == "setitem":
+            call = f"_pass.back_setitem({args[0]}, {args[1]}, {args[2]})"
+            targets = [(s.args[2], None)]
+        elif mode == "setattr":
+            call = f"_pass.back_setattr({args[0]}, {s.fn!r}, {args[1]})"
+            targets = [(s.args[1], None)]
+        elif mode == "mutmethod":
+            g = self._consume(s.outs[0], state)
+            kwargs = {k: self.expr(v) for k, v in s.kwargs.items()}
+            call = f"_pass.back_method({args[0]}, {s.fn!r}, {_tuple(args[1:])}, {_dict(kwargs)}, {g})"
+            targets = [(a, i) for i, a in enumerate(s.args[1:])]
+        else:  # inplace
+            y = s.outs[0]
+            g = self._consume(y, state)
+            op = self.helper(s.fn.value.__name__, s.fn.value)
+            call = f"_pass.back_op({op}, {args[0]}, {args[1]}, {self.name(y)}, {g})"
+            targets = [(s.args[0], 0), (s.args[1], 1)]
+        useful = [(a, i) for a, i in targets if self.is_useful(a)]
+        if not useful:
+            out.append(pad + call)
+            return
+        if len(targets) == 1:
+            i = useful[0][1]
+            self.contribute(out, ind, state, useful[0][0], call if i is None else f"{call}[{i}]", True)
+            return
+        d = self.namer.fresh("_dm")
+        out.append(f"{pad}{d} = {call}")
+        for a, i in useful:
+            self.contribute(out, ind, state, a, f"{d}[{i}]", True)
+
     def _contribs(self, s: ir.Op, plan: Plan, g: str, out, ind, state):
         pad = "    " * ind
         mode = plan.mode
@@ -1080,6 +1248,9 @@ class Adjoint(Generator):
             res = []
             for i, t in enumerate(plan.tmpl):
                 if t is None:
+                    continue
+                if plan.rule.fn is operator.getitem and i == 0 and not plan.scalar:
+                    res.append((s.args[0], g, True, ("item", self.expr(s.args[1]))))
                     continue
                 mapping = {t.params[0]: g, t.params[1]: self.name(y)}
                 for j, a in enumerate(s.args):
@@ -1129,7 +1300,7 @@ class Adjoint(Generator):
             res += [(v, f"{k_}[{k!r}]", True) for k, v in s.kwargs.items()]
             return res
         if mode == "attr":
-            return [(s.args[0], f"attr_grad({g}, {self.expr(s.args[0])}, {s.fn!r})", True)]
+            return [(s.args[0], g, True, ("attr", s.fn))]
         if mode in ("tuple", "list"):
             return [(a, f"{g}[{i}]", True) for i, a in enumerate(s.args)]
         if mode == "dict":
@@ -1165,7 +1336,10 @@ class Adjoint(Generator):
         results = []
         for p in self.fn.params:
             b = self.bar(p)
-            if self.is_useful(p) and state.get(b) == p.id:
+            if self.is_useful(p) and self.route(p) == "buf":
+                prev = b if state.get(b) == p.id else "None"
+                results.append(f"_pass.take({self.name(p)}, {prev})")
+            elif self.is_useful(p) and state.get(b) == p.id:
                 results.append(b)
             elif self.info.is_active(p):
                 results.append(self.zero(p))
@@ -1178,7 +1352,7 @@ class Adjoint(Generator):
             head.append("self_bar = {}")
         self_expr = "self_bar or None" if self.uses_self_bar else "None"
         grads = "(" + ", ".join(results) + ("," if len(results) == 1 else "") + ")"
-        params = [self.name(p) for p in self.fn.params]
+        params = ["_pass"] + [self.name(p) for p in self.fn.params]
         if self.fn.freevars:
             params.append("_cells")
         fname = self.fn.name if self.fn.name.isidentifier() else "f"
@@ -1186,11 +1360,13 @@ class Adjoint(Generator):
         pb = [f"def {fname}_pullback({', '.join(params)}):"]
         pb += _ind(fwd, 1)
         pb.append(f"    def {fname}_back({retbar}):")
-        pb += _ind(iters + head + rev, 2)
+        if self.is_useful(ret) and self.info.type_of(ret) == FLOAT:
+            head.insert(0, f"if {retbar} is None:\n    {retbar} = 0.0")
+        pb += _ind(iters + "\n".join(head).splitlines() + rev, 2)
         pb.append(f"        return {self_expr}, {grads}")
         pb.append(f"    return {ret_expr}, {fname}_back")
         fused = [f"def {fname}_grad({', '.join(params + [retbar + '=1.0'])}):"]
-        fused += _ind(fwd + iters + head + rev, 1)
+        fused += _ind(fwd + iters + [h for h in head if not h.startswith("if ")] + rev, 1)
         fused.append(f"    return {ret_expr}, {self_expr}, {grads}")
         return "\n".join(pb) + "\n", "\n".join(fused) + "\n", f"{fname}_pullback", f"{fname}_grad"
 

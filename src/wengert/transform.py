@@ -29,7 +29,7 @@ from wengert.errors import UnsupportedError
 from wengert.frontend import lower
 from wengert.reverse import Adjoint
 from wengert.rules.table import get_rule
-from wengert.runtime import unbroadcast
+from wengert.runtime import Pass, unbroadcast
 
 import wengert.rules  # noqa: F401  (registers the rule files)
 
@@ -203,14 +203,14 @@ def _identity(bars):
     return tuple(bars), None
 
 
-def python_pullback(fn, args: tuple, kwargs: dict):
+def python_pullback(fn, args: tuple, kwargs: dict, _pass):
     values, mapper = bind(fn, args, kwargs)
     kinds = tuple(kind_of(v) for v in values)
     c = compiled(fn, kinds)
     if fn.__code__.co_freevars:
-        y, back = c.pullback(*values, fn.__closure__)
+        y, back = c.pullback(_pass, *values, fn.__closure__)
     else:
-        y, back = c.pullback(*values)
+        y, back = c.pullback(_pass, *values)
 
     def fn_back(g):
         self_bar, bars = back(g)
@@ -260,13 +260,30 @@ def rule_pullback(fn, rule, args: tuple, kwargs: dict):
                            f"with wengert.defvjp({_callable_name(fn)}, lambda g, y, x: ...)")
 
 
-def pullback_of(fn, args: tuple, kwargs: dict):
-    """``(y, back)`` with ``back(g) -> (fn_bar, args_bar, kwargs_bar)``."""
+def pullback_of(fn, args: tuple, kwargs: dict, _pass=None):
+    """``(y, back)`` with ``back(g) -> (fn_bar, args_bar, kwargs_bar)``.
+
+    ``_pass`` is the `runtime.Pass` shared by one differentiation; without
+    one, this is the outermost call: it makes one, and its ``back`` undoes
+    and then redoes the mutations the forward pass made (see `runtime.Pass`).
+    """
+    if _pass is None:
+        p = Pass()
+        y, back = pullback_of(fn, args, kwargs, p)
+
+        def outer_back(g):
+            p.start_backward()
+            try:
+                return back(g)
+            finally:
+                p.finish()
+
+        return y, outer_back
     rule = get_rule(fn)
     if rule is not None and rule.has_reverse:
         return rule_pullback(fn, rule, args, kwargs)
     if isinstance(fn, types.MethodType):
-        y, back = pullback_of(fn.__func__, (fn.__self__, *args), kwargs)
+        y, back = pullback_of(fn.__func__, (fn.__self__, *args), kwargs, _pass)
 
         def bound_back(g):
             _, a, k = back(g)
@@ -278,24 +295,29 @@ def pullback_of(fn, args: tuple, kwargs: dict):
         if hook is not None:
             return hook(args, kwargs)
         if _has_source(fn):
-            return python_pullback(fn, args, kwargs)
+            return python_pullback(fn, args, kwargs, _pass)
         return _tape_pullback(fn, args, kwargs)
     if isinstance(fn, type):
         if not any(_active(a) for a in args) and not any(_active(v) for v in kwargs.values()):
             return fn(*args, **kwargs), lambda g: _no_grads(args, kwargs)
+        made = construct_pullback(fn, args, kwargs, _pass)
+        if made is not None:
+            return made
         raise UnsupportedError(
             f"constructing {fn.__qualname__} from values that carry a derivative is not supported yet; "
             f"register a rule with wengert.defvjp({fn.__qualname__}, lambda g, y, x: ...)")
     call = getattr(type(fn), "__call__", None)
     if isinstance(call, types.FunctionType):
-        y, back = pullback_of(call, (fn, *args), kwargs)
+        y, back = pullback_of(call, (fn, *args), kwargs, _pass)
 
         def call_back(g):
             _, a, k = back(g)
             return a[0], a[1:], k
 
         return y, call_back
-    if not any(_active(a) for a in args) and not any(_active(v) for v in kwargs.values()):
+    owner = getattr(fn, "__self__", None)
+    if not any(_active(a) for a in args) and not any(_active(v) for v in kwargs.values()) and (
+            owner is None or not _active(owner)):
         return fn(*args, **kwargs), lambda g: _no_grads(args, kwargs)
     name = _callable_name(fn)
     raise UnsupportedError(
@@ -319,6 +341,59 @@ def _lifted(fn):
     from wengert.dual import lifted
 
     return lifted(fn)
+
+
+def construct_pullback(cls, args: tuple, kwargs: dict, _pass):
+    """``cls(*args)`` for user classes, dataclasses and namedtuples; None if unknown."""
+    import dataclasses
+
+    if issubclass(cls, tuple) and hasattr(cls, "_fields"):
+        y = cls(*args, **kwargs)
+        names = list(cls._fields)
+
+        def namedtuple_back(g):
+            fields = _as_fields(g, names)
+            a = tuple(fields.get(n) for n in names[:len(args)])
+            return None, a, {k: fields.get(k) for k in kwargs} or None
+
+        return y, namedtuple_back
+    init = cls.__init__
+    if dataclasses.is_dataclass(cls) and isinstance(init, types.FunctionType) and not _has_source(init):
+        # the __init__ that dataclasses generated: it stores each argument in its field
+        y = cls(*args, **kwargs)
+        names = [f.name for f in dataclasses.fields(cls) if f.init]
+
+        def dataclass_back(g):
+            _pass.add(y, None, g)
+            fields = _as_fields(_pass.take(y, None), names)
+            a = tuple(fields.get(n) for n in names[:len(args)])
+            return None, a, {k: fields.get(k) for k in kwargs} or None
+
+        return y, dataclass_back
+    init = cls.__init__
+    if isinstance(init, types.FunctionType) and cls.__new__ is object.__new__:
+        obj = object.__new__(cls)
+        _, init_back = pullback_of(init, (obj, *args), kwargs, _pass)
+
+        def object_back(g):
+            _pass.add(obj, None, g)
+            _, a, k = init_back(None)
+            return None, a[1:], k
+
+        return obj, object_back
+    return None
+
+
+def _as_fields(g, names) -> dict:
+    from wengert.runtime import _fields
+
+    if g is None:
+        return {}
+    if isinstance(g, tuple) and not hasattr(g, "_fields"):
+        return dict(zip(names, g))
+    if isinstance(g, tuple):
+        return dict(zip(names, g))
+    return _fields(g)
 
 
 def _active(x) -> bool:

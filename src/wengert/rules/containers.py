@@ -9,7 +9,7 @@ for items that got no gradient.
 
 from __future__ import annotations
 
-from wengert.rules.table import frule, rrule
+from wengert.rules.table import defjvp, defvjp, frule, nondiff, rrule
 from wengert.runtime import iter_grad
 
 
@@ -142,3 +142,62 @@ def sorted_frule(tangents, xs, key=None, reverse=False):
                    reverse=reverse)
     t = tangents[0]
     return [items[i] for i in order], None if t is None else [list(t)[i] for i in order]
+
+
+# ---- dict and list methods that read ----
+
+def _get_d(g, y, d, k, default=None):
+    return {k: g} if k in d else None
+
+
+def _get_default(g, y, d, k, default=None):
+    return None if k in d else g
+
+
+defvjp(dict.get, _get_d, None, _get_default)
+defjvp(dict.get, lambda t, y, d, k, default=None: t.get(k) if isinstance(t, dict) else None, None,
+       lambda t, y, d, k, default=None: None if k in d else t)
+defvjp(dict.__getitem__, lambda g, y, d, k: {k: g}, None)
+defjvp(dict.__getitem__, lambda t, y, d, k: t.get(k) if isinstance(t, dict) else None, None)
+
+
+@rrule(dict.items)
+def items_rrule(d):
+    keys = list(d)
+    y = list(d.items())
+
+    def items_pullback(g):
+        if g is None:
+            return (None,)
+        return ({k: t[1] for k, t in zip(keys, g) if t is not None},)
+
+    return y, items_pullback
+
+
+@frule(dict.items)
+def items_frule(tangents, d):
+    t = tangents[0]
+    return list(d.items()), None if t is None else [(None, t.get(k)) for k in d]
+
+
+@rrule(dict.values)
+def values_rrule(d):
+    keys = list(d)
+
+    def values_pullback(g):
+        return (None if g is None else {k: gi for k, gi in zip(keys, g) if gi is not None},)
+
+    return list(d.values()), values_pullback
+
+
+@frule(dict.values)
+def values_frule(tangents, d):
+    t = tangents[0]
+    return list(d.values()), None if t is None else [t.get(k) for k in d]
+
+
+for _copy in (dict.copy, list.copy):
+    defvjp(_copy, lambda g, y, x: g)
+    defjvp(_copy, lambda t, y, x: t)
+
+nondiff(dict.keys, list.index, list.count, dict.__contains__, list.__contains__, list.__len__, dict.__len__)
