@@ -38,16 +38,27 @@ from dataclasses import dataclass, field
 
 from wengert import ir, runtime
 from wengert.activity import ANY, BOOL, FLOAT, INT, Info, analyse, kind_of
-from wengert.codegen import Layout, Namer, assign_names, compile_source, expr_of_call, literal
+from wengert.codegen import (
+    INFIX,
+    PREFIX,
+    Layout,
+    Namer,
+    assign_names,
+    compile_source,
+    expr_of_call,
+    literal,
+)
 from wengert.errors import UnsupportedError
 from wengert.frontend import SELF, UNDEFINED
 from wengert.inline import instantiate, template, used_params
 from wengert.rules.operators import _pow_dx, _pow_dy
 from wengert.rules.table import get_rule
+from wengert.transform import _IR, Compiled, _has_source, free_kinds, get_ir
 
 __all__ = ["Tangent", "call_jvp", "compiled_jvp", "jvp", "jvp_call", "show_tangent"]
 
 _NUMS = (FLOAT, INT, BOOL)
+_OPERATORS = INFIX.keys() | PREFIX.keys()
 
 # Scalar tangents of the operators, valid when every argument is a Python number
 # (the general rules also handle sequences and arrays). One per argument, summed.
@@ -82,6 +93,41 @@ def fill(y, t):
     if isinstance(y, (list, tuple)) and isinstance(t, (list, tuple)) and len(t) == len(y):
         return _rebuild(y, [fill(v, tv) for v, tv in zip(y, t)])
     return t
+
+
+def tz(y, t):
+    """A tangent for value ``y``: ``t``, or a zero of ``y``'s shape when ``t`` is None and
+    ``y`` is a number or an array (other values keep ``None``)."""
+    if t is not None:
+        return t
+    if type(y) is float or type(y) is int:
+        return 0.0
+    from wengert.dual import numeric, zero_like
+
+    return zero_like(y) if numeric(y) and not isinstance(y, (str, bool)) else None
+
+
+def item_tangent(y, t, index):
+    """Tangent of ``y = x[index]`` given ``x``'s tangent ``t`` (None: none; dicts may omit keys)."""
+    if t is None:
+        return tz(y, None)
+    return tz(y, t.get(index) if isinstance(t, dict) else t[index])
+
+
+def zero_of(y):
+    """The zero tangent of an inactive value flowing into an active one."""
+    return tz(y, None)
+
+
+def bcast(t, y):
+    """Tangent ``t`` of one argument of an elementwise rule spread to the output's shape."""
+    if type(y) is float:
+        return t
+    if runtime.shape_of(t) == runtime.shape_of(y):
+        return t
+    from wengert.dual import zero_like
+
+    return t + zero_like(y)
 
 
 def _rebuild(like, items):
@@ -155,6 +201,8 @@ def _normalise(kind, value, t):
         return 0.0 if t is None else t
     if isinstance(kind, tuple):
         return fill(value, t)
+    if kind == ANY:
+        return tz(value, t)
     return t
 
 
@@ -204,8 +252,6 @@ def jvp_call(fn, args: tuple, tangents, kwargs=None, fn_dot=None, kw_tangents=No
         hook = fn.__dict__.get("_wengert_jvp")  # functions made by grad/derivative (higher.py)
         if hook is not None:
             return hook(args, tuple(tangents), kwargs, fn_dot)
-        from wengert.transform import _has_source
-
         if _has_source(fn):
             return call_jvp(fn, args, tuple(tangents), kwargs, fn_dot)
         return _dual_jvp(fn, args, tangents, kwargs)
@@ -224,11 +270,8 @@ def _jvp_call_kw(fn, args, tangents, kwargs, fn_dot, kw_tangents):
     parameters; anything else is called with them moved to positions when it can be."""
     if isinstance(fn, types.MethodType):
         return _jvp_call_kw(fn.__func__, (fn.__self__, *args), (None, *tangents), kwargs, None, kw_tangents)
-    if isinstance(fn, types.FunctionType) and "_wengert_jvp" not in fn.__dict__:
-        from wengert.transform import _has_source
-
-        if _has_source(fn):
-            return call_jvp(fn, args, tuple(tangents), kwargs, fn_dot, kw_tangents)
+    if isinstance(fn, types.FunctionType) and "_wengert_jvp" not in fn.__dict__ and _has_source(fn):
+        return call_jvp(fn, args, tuple(tangents), kwargs, fn_dot, kw_tangents)
     keys = list(kwargs)
 
     def positional(*a):
@@ -296,7 +339,7 @@ def method_jvp(obj, obj_dot, name: str, args: tuple, tangents: tuple, kwargs):
 
 
 RUNTIME_HELPERS = {
-    "nz": nz, "fill": fill, "unpack_tangent": unpack_tangent, "iter_tangent": iter_tangent,
+    "nz": nz, "fill": fill, "tz": tz, "zero_of": zero_of, "item_tangent": item_tangent, "bcast": bcast, "unpack_tangent": unpack_tangent, "iter_tangent": iter_tangent,
     "attr_tangent": attr_tangent, "jvp_call": jvp_call, "method_jvp": method_jvp,
     "make_closure": runtime.make_closure,
 }
@@ -334,6 +377,7 @@ class Tangent:
         self.helper_ids: dict[int, str] = {}
         self.inline: dict[int, str] = {}
         self.last_line = None
+        self.uses = ir.uses(fn.body)
 
     # ---- names and expressions ----
 
@@ -387,6 +431,8 @@ class Tangent:
             return "0.0"
         if target is not None and self.type_of(o) in _NUMS:
             return "0.0"
+        if target is not None and isinstance(o, ir.Value):
+            return f"zero_of({self.expr(o)})"  # e.g. a module constant carried into a loop
         return "None"
 
     def structured(self, o) -> bool:
@@ -478,8 +524,11 @@ class Tangent:
         self._parallel(out, ind, self._pairs(s.outs, s.inits))
         if s.header is not None:
             hdr: list[str] = []
-            self._block(s.header, hdr, ind + 1, None)
-            cond = self.expr(s.header.term.values[0])
+            cond_v = s.header.term.values[0]
+            folded = self._fold_condition(s.header, cond_v)
+            if folded is None:
+                self._block(s.header, hdr, ind + 1, None)
+            cond = folded or self.expr(cond_v)
             if hdr:
                 out.append(f"{pad}while True:" + self.line_comment(s.line))
                 out.extend(hdr)
@@ -495,6 +544,8 @@ class Tangent:
                     else f"iter_tangent({it}, {self.dot(s.iterable)})"
                 out.append(f"{pad}for {self.name(item)}, {self.dot(item)} in {pairs}:"
                            + self.line_comment(s.line))
+                if self.type_of(item) != FLOAT or not self.structured(s.iterable):
+                    self._normalise_out(item, out, pad + "    ")
             else:
                 out.append(f"{pad}for {self.name(item)} in {it}:" + self.line_comment(s.line))
                 if self.active(item):
@@ -503,6 +554,20 @@ class Tangent:
         self._block(s.body, out, ind + 1, s)
         if len(out) == n0:
             out.append(pad + "    pass")
+
+    def _fold_condition(self, header: ir.Block, cond) -> str | None:
+        """``while n > 0:`` rather than a ``while True`` loop, when the header only computes
+        the condition with one operator call."""
+        if len(header.stmts) != 1 or not isinstance(cond, ir.Value):
+            return None
+        st = header.stmts[0]
+        if not isinstance(st, ir.Op) or st.kind != "call" or st.outs != [cond] or st.star \
+                or st.kwargs or self.active(cond) or self.uses.get(cond.id) != 1:
+            return None
+        static = st.static if isinstance(st.fn, ir.Value) else st.fn.value
+        if static not in _OPERATORS:
+            return None
+        return expr_of_call(static, self.expr(st.fn), [self.expr(a) for a in st.args], {})
 
     # ---- operations ----
 
@@ -529,20 +594,22 @@ class Tangent:
                     rhs = f"nz({rhs})"
                 elif self.structured(outs[0]):
                     rhs = f"fill({y}, {rhs})"
+                else:
+                    rhs = f"tz({y}, {rhs})"
                 out.append(f"{pad}{self.dot(outs[0])} = {rhs}")
             return
         if k == "attr":
             obj = s.args[0]
             out.append(f"{pad}{y} = {self.expr(obj)}.{s.fn}" + comment)
             if act:
-                out.append(f"{pad}{self.dot(outs[0])} = attr_tangent({y}, {self.tan(obj)}, {s.fn!r})")
+                out.append(f"{pad}{self.dot(outs[0])} = tz({y}, attr_tangent({y}, {self.tan(obj)}, {s.fn!r}))")
             return
         if k in ("tuple", "list"):
             items = [self.expr(a) for a in s.args]
             rhs = _tuple(items) if k == "tuple" else "[" + ", ".join(items) + "]"
             out.append(f"{pad}{y} = {rhs}" + comment)
             if act:
-                ts = [self.tan(a, FLOAT if self.type_of(a) in _NUMS else None) for a in s.args]
+                ts = [self.tan(a, FLOAT if self.type_of(a) in _NUMS else ANY) for a in s.args]
                 trhs = _tuple(ts) if k == "tuple" else "[" + ", ".join(ts) + "]"
                 out.append(f"{pad}{self.dot(outs[0])} = {trhs}")
             return
@@ -551,7 +618,7 @@ class Tangent:
                                                      for k_, v in zip(s.fn, s.args)) + "}" + comment)
             if act:
                 out.append(f"{pad}{self.dot(outs[0])} = " + "{" + ", ".join(
-                    f"{k_!r}: {self.tan(v)}" for k_, v in zip(s.fn, s.args)) + "}")
+                    f"{k_!r}: {self.tan(v, ANY)}" for k_, v in zip(s.fn, s.args)) + "}")
             return
         if k == "newlist":
             out.append(f"{pad}{y} = []" + comment)
@@ -562,7 +629,7 @@ class Tangent:
             lst, elt = s.args
             out.append(f"{pad}{self.expr(lst)}.append({self.expr(elt)})" + comment)
             if self.active(lst):
-                target = FLOAT if self.type_of(lst) == ("seq", FLOAT) else None
+                target = FLOAT if self.type_of(lst) == ("seq", FLOAT) else ANY
                 out.append(f"{pad}{self.dot(lst)}.append({self.tan(elt, target)})")
             return
         if k == "unpack":
@@ -582,10 +649,13 @@ class Tangent:
                 rhs = self.dot(src) if self.structured(src) else \
                     f"unpack_tangent({self.dot(src)}, {len(outs)})"
                 out.append(f"{pad}{tgt} = {rhs}")
+                for o in outs:
+                    if self.active(o) and (self.type_of(o) != FLOAT or not self.structured(src)):
+                        self._normalise_out(o, out, pad)
             elif act:
                 for o in outs:
                     if self.active(o):
-                        out.append(f"{pad}{self.dot(o)} = {self.tan(src, self.type_of(o))}")
+                        out.append(f"{pad}{self.dot(o)} = zero_of({self.name(o)})")
             return
         if k == "closure":
             code = self.helper(f"{s.fn.co_name.strip('<>')}_code", s.fn)
@@ -614,11 +684,12 @@ class Tangent:
             rhs = expr_of_call(None, f"{self.expr(obj)}.{s.fn}", a, kw)
             out.append(f"{pad}{self.name(s.outs[0]) + ' = ' if s.outs else ''}{rhs}" + comment)
             if act:
-                out.append(f"{pad}{self.dot(s.outs[0])} = None")
+                out.append(f"{pad}{self.dot(s.outs[0])} = zero_of({self.name(s.outs[0])})")
             return
         ts = [self.tan(x) for x in args]
         out.append(f"{pad}{self.name(s.outs[0])}, {self.dot(s.outs[0])} = method_jvp({self.expr(obj)}, "
                    f"{self.tan(obj)}, {s.fn!r}, {_tuple(a)}, {_tuple(ts)}, {_dict(kw)})" + comment)
+        self._normalise_out(s.outs[0], out, pad)
 
     def _call(self, s: ir.Op, out, pad, comment, act):
         fexpr = self.expr(s.fn)
@@ -661,7 +732,18 @@ class Tangent:
             jvps = _SCALAR_JVPS.get(static) or rule.jvps
             if self._inline(s, jvps, args, y, ydot, primal, out, pad, comment):
                 return
-        if rule is not None and scalar and rule.frule is not None and not s.kwargs:
+        if rule is not None and not scalar and not kw_active and rule.jvps is not None and \
+                not (rule.frule is not None and s.kwargs):
+            # arrays and values of unknown type: the general rule, inlined; tangents of active
+            # numbers and arrays are never None here (see `_normalise_out`)
+            if static is operator.getitem and len(args) == 2 and not self.active(s.args[1]):
+                out.append(f"{pad}{y} = {primal}" + comment)
+                out.append(f"{pad}{ydot} = item_tangent({y}, {self.tan(s.args[0])}, {args[1]})")
+                return
+            post = "bcast" if rule.broadcast and len(active_args) < len(s.args) else None
+            if self._inline(s, rule.jvps, args, y, ydot, primal, out, pad, comment, post, kwargs):
+                return
+        if rule is not None and rule.frule is not None and not s.kwargs:
             fr = self.helper(f"{getattr(static, '__name__', 'f')}_frule", rule.frule)
             ts = [self.tan(a) if self.active(a) else "None" for a in s.args]
             out.append(f"{pad}{y}, {ydot} = {expr_of_call(None, fr, [_tuple(ts)] + args, kwargs)}" + comment)
@@ -677,14 +759,18 @@ class Tangent:
         self._normalise_out(outs[0], out, pad)
 
     def _normalise_out(self, o: ir.Value, out, pad):
+        """Keep the invariant: active numbers and arrays have tangents, never None."""
         t = self.type_of(o)
         if t == FLOAT:
             out.append(f"{pad}{self.dot(o)} = nz({self.dot(o)})")
         elif self.structured(o):
             out.append(f"{pad}{self.dot(o)} = fill({self.name(o)}, {self.dot(o)})")
+        elif t not in _NUMS:
+            out.append(f"{pad}{self.dot(o)} = tz({self.name(o)}, {self.dot(o)})")
 
-    def _inline(self, s: ir.Op, jvps, args, y, ydot, primal, out, pad, comment) -> bool:
-        """Tangent of a scalar call as an inlined sum of jvp expressions."""
+    def _inline(self, s: ir.Op, jvps, args, y, ydot, primal, out, pad, comment, post=None,
+                kwargs=None) -> bool:
+        """Tangent of a call as an inlined sum of jvp expressions (``post(sum, y)`` if given)."""
         parts = []
         uses_y = False
         for i, a in enumerate(s.args):
@@ -696,21 +782,36 @@ class Tangent:
             tm = template(jv)
             if tm is None:
                 h = self.helper(f"{getattr(s.static, '__name__', 'f')}_jvp{i}", jv)
-                parts.append(f"{h}({self.dot(a)}, {y}, {', '.join(args)})")
+                parts.append(expr_of_call(None, h, [self.dot(a), y, *args], kwargs or {}))
                 uses_y = True
                 continue
+            if tm.varkw or len(tm.params) < 2 + len(s.args):
+                return False
             mapping = {tm.params[0]: self.dot(a), tm.params[1]: y}
             for p, e in zip(tm.params[2:], args):
                 mapping[p] = e
+            for k_, e in (kwargs or {}).items():
+                if k_ not in tm.params:
+                    return False
+                mapping[k_] = e
             try:
                 body = instantiate(tm, mapping, self.helper)
             except KeyError:
                 return False
             uses_y |= tm.params[1] in used_params(tm)
-            parts.append(f"({body})")
+            parts.append(body if body.isidentifier() else f"({body})")
         rhs = " + ".join(parts) if parts else "0.0"
         if len(parts) == 1 and parts[0].startswith("(") and parts[0].endswith(")") and _balanced(parts[0][1:-1]):
             rhs = parts[0][1:-1]
+        if not parts:
+            rhs = f"zero_of({y})"
+            uses_y = True
+        elif post == "bcast":
+            rhs = f"bcast({rhs}, {y})"
+            uses_y = True
+        elif post == "tz":
+            rhs = f"tz({y}, {rhs})"
+            uses_y = True
         conflict = any(isinstance(a, ir.Value) and self.name(a) == y for a in s.args)
         if not conflict:
             out.append(f"{pad}{y} = {primal}" + comment)
@@ -760,8 +861,6 @@ class CompiledJVP:
     variants: dict = field(default_factory=dict)
 
     def valid(self) -> bool:
-        from wengert.transform import Compiled
-
         return Compiled.valid(self)  # same guard semantics: rebinding a global retransforms
 
 
@@ -770,8 +869,6 @@ _CACHE: dict = {}
 
 def compiled_jvp(fn, kinds: tuple, fkinds: tuple | None = None) -> CompiledJVP:
     """The compiled tangent code of Python function ``fn`` for parameter kinds ``kinds``."""
-    from wengert.transform import _IR, free_kinds, get_ir
-
     if fkinds is None:
         fkinds = free_kinds(fn) if fn.__closure__ else ()
     code = fn.__code__
@@ -783,14 +880,33 @@ def compiled_jvp(fn, kinds: tuple, fkinds: tuple | None = None) -> CompiledJVP:
     if c is not None:
         _IR.pop(code, None)
     f_ir = get_ir(fn)
-    info = analyse(f_ir, kinds, dict(zip(code.co_freevars, fkinds)))
+    info, float_globals = _analyse(f_ir, kinds, dict(zip(code.co_freevars, fkinds)), fn.__globals__)
     gen = Tangent(f_ir, info)
     src, name = gen.generate()
     compiled_fn, _ = compile_source(src, name, f_ir.filename, gen.helpers, fn.__globals__)
-    c = CompiledJVP(f_ir, compiled_fn, src, list(f_ir.globals_resolved.items()), fn.__globals__,
-                    dict(gen.helpers))
+    guards = list(f_ir.globals_resolved.items()) + float_globals
+    c = CompiledJVP(f_ir, compiled_fn, src, guards, fn.__globals__, dict(gen.helpers))
     per_code[key] = c
     return c
+
+
+def _analyse(f_ir: ir.Function, kinds, free_kinds, globals_: dict):
+    """Activity analysis, with module-level float constants (``DT = 0.005``) typed as
+    floats rather than unknown, so the scalar code around them stays specialised.
+    The constants become guards: rebinding one retransforms."""
+    overrides = []
+    for _, st in ir.walk(f_ir.body):
+        if isinstance(st, ir.Op) and st.kind == "global" and st.static is None \
+                and type(globals_.get(st.fn)) is float:
+            overrides.append(st)
+    for st in overrides:
+        st.static = globals_[st.fn]
+    try:
+        info = analyse(f_ir, kinds, free_kinds)
+    finally:
+        for st in overrides:
+            st.static = None
+    return info, [(st.fn, globals_[st.fn]) for st in overrides]
 
 
 def clear_cache() -> None:
