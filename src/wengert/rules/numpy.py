@@ -61,6 +61,8 @@ defjvp(np.fmod, lambda t, y, a, b: t, lambda t, y, a, b: -t * xp_of(a, b).trunc(
 def power_dx(x, p):
     """``d x**p / dx = p * x**(p - 1)``, and 0 where ``p == 0`` (also at ``x == 0``)."""
     xp = xp_of(x, p)
+    if isinstance(p, (int, float)) and hasattr(x, "shape"):  # a constant exponent: no where
+        return xp.zeros_like(x) if p == 0 else (2 * x if p == 2 else p * x ** (p - 1))
     zero = p == 0
     return xp.where(zero, 0.0, p * x ** xp.where(zero, 1, p - 1))
 
@@ -153,7 +155,10 @@ def extremum_weight(x, other, greater=True):
     """Weight of ``x`` in ``maximum(x, other)`` (``greater``) or ``minimum``: 1, 0, or 1/2 at ties."""
     xp = xp_of(x, other)
     wins = x > other if greater else x < other
-    return xp.where(wins, 1.0, xp.where(x == other, 0.5, 0.0))
+    if xp is np:
+        return np.where(wins, 1.0, np.where(x == other, 0.5, 0.0))
+    dtype = (x if hasattr(x, "dtype") else other).dtype  # the array API's where takes one scalar at most
+    return xp.astype(wins, dtype) + 0.5 * xp.astype(x == other, dtype)
 
 
 def fextremum_weight(x, other, greater=True):
@@ -249,7 +254,7 @@ def extremum_share(x, y, axis=None, keepdims=False):
     """Where ``x`` attains the reduced max / min ``y``, divided by the number of ties."""
     xp = xp_of(x)
     x = xp.asarray(x)
-    hit = x == expand(y, x, axis, keepdims)
+    hit = xp.astype(x == expand(y, x, axis, keepdims), x.dtype)  # summable in the array API
     count = xp.sum(hit, axis=axes_of(axis, x.ndim), keepdims=True)
     return hit / xp.maximum(count, 1)  # count 0: ``initial=`` won
 
@@ -429,3 +434,5 @@ def _same_rule(method, fn):
 
 _same_rule(np.ndarray.conjugate, np.conjugate)
 _same_rule(np.ndarray.conj, np.conjugate)
+
+from wengert.rules import numpy_namespaces  # noqa: F401  (array API namespaces share these rules)

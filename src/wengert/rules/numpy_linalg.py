@@ -292,14 +292,29 @@ def _sym(x):
     return (x + _mT(x)) / 2
 
 
+def _lift(v, a):
+    """``v`` (an array or a Python number) as an array of ``a``'s namespace with two unit axes added."""
+    xp = xp_of(a)
+    if not hasattr(v, "shape"):
+        v = np.asarray(v) if xp is np else xp.asarray(v, dtype=a.dtype, device=_device(a))
+    return xp.reshape(v, tuple(v.shape) + (1, 1))
+
+
+def _device(a):
+    import array_api_compat
+
+    return array_api_compat.device(a)
+
+
 @rrule(np.linalg.solve)
 def solve_rrule(a, b):
-    x = np.linalg.solve(a, b)
+    xp = xp_of(a, b)
+    x = xp.linalg.solve(a, b)
 
     def solve_pullback(g):
-        vec = np.ndim(b) == 1  # numpy >= 2: b is a vector only when 1-d
-        gb = np.linalg.solve(_mT(a), g[..., None] if vec else g)
-        ga = -(gb @ _mT(x[..., None] if vec else x))
+        vec = b.ndim == 1  # numpy >= 2 and the array API: b is a vector only when 1-d
+        gb = xp.linalg.solve(_mT(a), xp.expand_dims(g, axis=-1) if vec else g)
+        ga = -(gb @ _mT(xp.expand_dims(x, axis=-1) if vec else x))
         return unbroadcast(ga, a), unbroadcast(gb[..., 0] if vec else gb, b)
 
     return x, solve_pullback
@@ -319,18 +334,24 @@ def solve_frule(tangents, a, b):
     return x, t[..., 0] if vec else t
 
 
+def det_back(g, y, a):
+    """Cotangent of ``a`` for ``y = det(a)``: ``g y inv(a)^T``."""
+    return _lift(g * y, a) * _mT(xp_of(a).linalg.inv(a))
+
+
 defvjp(np.linalg.inv, lambda g, y, a: -(_mT(y) @ g @ _mT(y)))
 defjvp(np.linalg.inv, lambda t, y, a: -(y @ t @ y))
-defvjp(np.linalg.det, lambda g, y, a: np.asarray(g * y)[..., None, None] * _mT(np.linalg.inv(a)))
+defvjp(np.linalg.det, lambda g, y, a: det_back(g, y, a))
 defjvp(np.linalg.det, lambda t, y, a: y * np.linalg.trace(np.linalg.solve(a, t)))
 
 
 @rrule(np.linalg.slogdet)
 def slogdet_rrule(a):
-    y = np.linalg.slogdet(a)
+    xp = xp_of(a)
+    y = xp.linalg.slogdet(a)
 
     def slogdet_pullback(g):
-        return (None if g[1] is None else np.asarray(g[1])[..., None, None] * _mT(np.linalg.inv(a)),)
+        return (None if g[1] is None else _lift(g[1], a) * _mT(xp.linalg.inv(a)),)
 
     return y, slogdet_pullback
 

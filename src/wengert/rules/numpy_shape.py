@@ -37,6 +37,12 @@ def xp_of(*xs):
     return np
 
 
+def _device(x):
+    import array_api_compat
+
+    return array_api_compat.device(x)
+
+
 def axes_of(axis, ndim):
     """``axis`` (None, int or tuple) as a sorted tuple of non-negative axes."""
     if axis is None:
@@ -52,6 +58,8 @@ def expand(g, x, axis=None, keepdims=False):
     if not shape:
         return g
     xp = xp_of(g, x)
+    if xp is not np and not hasattr(g, "shape"):  # a Python float seed for a 0-d tensor
+        g = xp.asarray(g, dtype=x.dtype, device=_device(x))
     if not keepdims:
         reduced = axes_of(axis, len(shape))
         g = xp.reshape(g, tuple(1 if i in reduced else n for i, n in enumerate(shape)))
@@ -69,7 +77,14 @@ def is_float(x):
         return False
     if hasattr(dtype, "kind"):  # NumPy and JAX dtypes
         return dtype.kind in "fc"
-    return bool(getattr(dtype, "is_floating_point", False) or getattr(dtype, "is_complex", False))  # torch
+    if hasattr(dtype, "is_floating_point"):  # torch
+        return bool(dtype.is_floating_point or dtype.is_complex)
+    try:  # any other array API library (array_api_strict's dtypes have neither attribute)
+        import array_api_compat
+
+        return bool(array_api_compat.array_namespace(x).isdtype(dtype, ("real floating", "complex floating")))
+    except (ImportError, TypeError):
+        return False
 
 
 def match(c, x):
@@ -172,7 +187,7 @@ defvjp(np.transpose, lambda g, y, a, axes=None: transpose_back(g, a, axes))
 defjvp(np.transpose, lambda t, y, a, axes=None: np.transpose(t, axes))
 defvjp(np.ndarray.transpose, lambda g, y, a, *axes: transpose_back(g, a, _method_shape(axes) or None))
 defjvp(np.ndarray.transpose, lambda t, y, a, *axes: np.transpose(t, _method_shape(axes) or None))
-defvjp(np.matrix_transpose, lambda g, y, a: np.matrix_transpose(g))
+defvjp(np.matrix_transpose, lambda g, y, a: xp_of(g).matrix_transpose(g))
 defjvp(np.matrix_transpose, lambda t, y, a: np.matrix_transpose(t))
 for _f in (np.swapaxes, np.ndarray.swapaxes):
     defvjp(_f, lambda g, y, a, axis1, axis2: np.swapaxes(g, axis1, axis2))
@@ -205,7 +220,7 @@ def broadcast_arrays_frule(tangents, *args, subok=False):
 def _slices(g, sizes, axis):
     out, start = [], 0
     for n in sizes:
-        out.append(g[(slice(None),) * axis + (slice(start, start + n),)])
+        out.append(g[(slice(None),) * axis + (slice(start, start + n), ...)])
         start += n
     return out
 
@@ -233,7 +248,7 @@ def _column(a):
 def unstack_back(g, arrays, axis=0):
     """Cotangent of the sequence ``arrays`` for ``y = stack(arrays, axis)``."""
     moved = xp_of(g).moveaxis(g, axis, 0)
-    out = [match(moved[i], a) for i, a in enumerate(arrays)]
+    out = [match(moved[i, ...], a) for i, a in enumerate(arrays)]
     return out if isinstance(arrays, list) else tuple(out)
 
 

@@ -1,0 +1,113 @@
+"""Array API namespaces share the NumPy rules.
+
+Code written against the array API standard calls ``xp.tanh``, ``xp.sum`` or
+``xp.linalg.solve`` on whatever namespace ``array_api_compat.array_namespace(x)``
+returns: NumPy, CuPy, PyTorch, JAX or ``array_api_strict``. The NumPy rules go
+through ``xp_of(...)`` for their array work, so one rule serves every namespace.
+`register_namespace(xp)` gives each function of ``xp`` (and of ``xp.linalg``)
+whose NumPy counterpart has a rule a copy of that rule; array API names map to
+NumPy's (``acos`` -> ``arccos``, ``pow`` -> ``power``, ``concat`` ->
+``concatenate``, ``permute_dims`` -> ``transpose``, ...). Functions that already
+have a rule (most of ``array_api_compat.numpy`` is NumPy itself) are left alone.
+
+A namespace is registered when differentiated code calls
+``array_api_compat.array_namespace`` (its rule registers the namespace before
+returning it, once), and at import for the namespaces of libraries already
+imported. Code that uses a namespace module imported at module level after
+wengert (``import array_api_strict as xp``) calls `register_namespace(xp)` once.
+
+Methods of non-NumPy arrays (``t.sum()`` on a torch tensor) have no rules;
+array API code calls the namespace's functions (``xp.sum(t)``) instead.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from wengert.rules.table import defjvp, defvjp, frule, get_rule, nondiff, rrule
+
+# array API name -> NumPy name, where they differ
+ALIASES = {
+    "acos": "arccos", "acosh": "arccosh", "asin": "arcsin", "asinh": "arcsinh", "atan": "arctan",
+    "atan2": "arctan2", "atanh": "arctanh", "pow": "power", "concat": "concatenate",
+    "permute_dims": "transpose", "cumulative_sum": "cumsum", "cumulative_prod": "cumprod",
+}
+
+_REGISTERED: set[int] = set()
+
+
+def _copy_rule(fn, rule) -> None:
+    if rule.nondiff:
+        nondiff(fn)
+        return
+    if rule.vjps is not None:
+        defvjp(fn, *rule.vjps, broadcast=rule.broadcast)
+    if rule.jvps is not None:
+        defjvp(fn, *rule.jvps, broadcast=rule.broadcast)
+    if rule.rrule is not None:
+        rrule(fn)(rule.rrule)
+    if rule.frule is not None:
+        frule(fn)(rule.frule)
+
+
+def register_namespace(xp):
+    """Give the functions of array API namespace ``xp`` the rules of their NumPy counterparts.
+
+    >>> import array_api_compat.numpy as xp
+    >>> register_namespace(xp) is xp
+    True
+    """
+    if id(xp) in _REGISTERED:
+        return xp
+    _REGISTERED.add(id(xp))
+    for module, np_module in ((xp, np), (getattr(xp, "linalg", None), np.linalg)):
+        if module is None:
+            continue
+        for name in dir(module):
+            if name.startswith("_"):
+                continue
+            fn = getattr(module, name, None)
+            if not callable(fn) or isinstance(fn, type) or get_rule(fn) is not None:
+                continue
+            np_fn = getattr(np_module, ALIASES.get(name, name), None)
+            rule = get_rule(np_fn) if np_fn is not None else None
+            if rule is not None:
+                _copy_rule(fn, rule)
+    return xp
+
+
+def _namespace_rrule(*arrays, **kw):
+    import array_api_compat
+
+    xp = register_namespace(array_api_compat.array_namespace(*arrays, **kw))
+    return xp, lambda g: (None,) * len(arrays)
+
+
+def _register_loaded() -> None:
+    """Rules for ``array_namespace`` itself, and for the namespaces of libraries already imported."""
+    if "array_api_compat" not in sys.modules:
+        try:
+            import array_api_compat
+        except ImportError:
+            return
+    import array_api_compat
+
+    for fn in (array_api_compat.array_namespace, getattr(array_api_compat, "get_namespace", None)):
+        if fn is not None:
+            rrule(fn)(_namespace_rrule)
+    for name in ("array_api_compat.numpy", "array_api_strict"):
+        if name in sys.modules:
+            register_namespace(sys.modules[name])
+    for lib, sub in (("torch", "array_api_compat.torch"), ("cupy", "array_api_compat.cupy"),
+                     ("jax", "jax.numpy")):
+        if lib in sys.modules:
+            try:
+                __import__(sub)
+            except ImportError:
+                continue
+            register_namespace(sys.modules[sub])
+
+
+_register_loaded()
