@@ -141,12 +141,30 @@ def _seed(x, t, level):
 def _full_cotangents(f, args: tuple, kwargs: dict):
     """Value of scalar ``f``, the cotangent of ``f`` itself (its captured values) and of
     every argument, by reverse mode on the dual variant (Duals flow through the adjoint)."""
+    p = _dual_pass()
     with transform.variant("dual"):
-        y, back = transform.pullback_of(f, args, kwargs)
+        y, back = transform.pullback_of(f, args, kwargs, p)
         if runtime.shape_of(dual.base(y)) != ():
             raise TypeError(f"grad needs a scalar output, got shape {runtime.shape_of(dual.base(y))}")
-        f_bar, bars, _ = back(one_like(y))
+        p.start_backward()
+        try:
+            f_bar, bars, _ = back(one_like(y))
+        finally:
+            p.finish()
     return y, f_bar, bars
+
+
+_DUAL_PASS: list = []
+
+
+def _dual_pass():
+    """A `runtime.Pass` whose methods run with their globals routed (`dual.lifted`), so
+    the cotangent buffers it keeps accept Duals (e.g. scattering into a Dual array)."""
+    if not _DUAL_PASS:
+        methods = {k: dual.lifted(v) for k, v in vars(runtime.Pass).items()
+                   if isinstance(v, types.FunctionType)}
+        _DUAL_PASS.append(type("DualPass", (runtime.Pass,), methods))
+    return _DUAL_PASS[0]()
 
 
 def _nums(argnums) -> tuple:
@@ -236,11 +254,15 @@ def _grad_hooks(grad_f, f, argnums, has_aux):
     nums = _nums(argnums)
     pullback, jvp = _second_order(f, nums, isinstance(argnums, int))
 
+    single = isinstance(argnums, int)
+
     @functools.wraps(grad_f)
     def grad_fn(*args, **kwargs):
         if has_tracked(args) or has_tracked(kwargs) or _captures_tracked(f):
-            with transform.variant("dual"):
-                return grad_f(*args, **kwargs)
+            args = tuple(_as_float(a) if i in nums else a for i, a in enumerate(args))
+            _, _, bars = _full_cotangents(f, args, kwargs)
+            g = tuple(_zero(bars[i], args[i]) for i in nums)
+            return g[0] if single else g
         return grad_f(*args, **kwargs)
 
     grad_fn._wengert_pullback = pullback
