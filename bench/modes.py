@@ -26,23 +26,23 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "XLA_
     os.environ.setdefault(_var, "1" if _var != "XLA_FLAGS" else
                           "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import platform  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import math
+import platform
+import sys
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import workloads as W  # noqa: E402
-from _timing import measure  # noqa: E402
+import workloads as W
+from _timing import measure
 
-import wengert  # noqa: E402
-from wengert.activity import kind_of  # noqa: E402
-from wengert.forward import compiled_jvp  # noqa: E402
+import wengert
+from wengert.activity import kind_of
+from wengert.forward import compiled_jvp
 
 SCALAR = [
     ("sin_log", W.sin_log, (2.0,), (0,)),
@@ -157,8 +157,8 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="few, short repeats (a smoke test)")
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results_modes.json"))
     a = p.parse_args(argv)
-    settings = dict(target=0.002, repeats=3, min_repeats=1, budget=0.05) if a.quick else \
-        dict(target=0.02, repeats=7, min_repeats=3, budget=2.0)
+    settings = {"target": 0.002, "repeats": 3, "min_repeats": 1, "budget": 0.05} if a.quick else \
+        {"target": 0.02, "repeats": 7, "min_repeats": 3, "budget": 2.0}
     rows = scalar_rows(settings)
     hrow = hessian_row(settings)
     result = {

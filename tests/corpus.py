@@ -3,6 +3,8 @@
 # ruff: noqa: FURB163, PLW0120
 import math
 
+import numpy as np
+
 
 def f_arith(x, y):
     a = x * y + x / y - y ** 2
@@ -227,6 +229,47 @@ def f_inplace(x):
     return y
 
 
+def f_setitem(x, y):
+    xs = [0.0, x, 1.0]
+    xs[0] = x * y
+    xs[2] += y
+    return xs[0] * xs[1] + xs[2]
+
+def f_append_loop(x):
+    acc = []
+    for i in range(4):
+        acc.append(x * i)
+    acc.extend([x, 2.0])
+    last = acc.pop()
+    return sum(acc) * last
+
+def f_dict(x, y):
+    d = {"a": x}
+    d["b"] = x * y
+    d.update({"c": y})
+    return d["a"] * d["b"] + d.get("c", 0.0)
+
+class Point:
+    def __init__(self, x, y):
+        self.x = x
+        self.y = y
+
+    def norm2(self):
+        return self.x * self.x + self.y * self.y
+
+def f_object(x, y):
+    p = Point(x, 1.0)
+    p.y = y * x
+    return p.norm2() + p.x
+
+def f_array_setitem(x):
+    a = np.zeros(3)
+    a[0] = x
+    a[1] = x * x
+    a[2] = math.sin(x)
+    return float(np.sum(a * a))
+
+
 # (function, arguments) pairs, each smooth at its arguments (away from branch switches)
 CASES = [
     (f_arith, (1.3, 0.7)),
@@ -264,4 +307,14 @@ CASES = [
     (f_zip, ([1.0, 2.0], [3.0, -1.0])),
     (f_power_tower, (1.3,)),
     (f_inplace, (0.9,)),
+    (f_setitem, (1.2, 0.7)),
+    (f_append_loop, (0.8,)),
+    (f_dict, (1.1, -0.6)),
+    (f_object, (0.9, 1.3)),
+    (f_array_setitem, (0.6,)),
 ]
+
+# modes a function cannot run in, and why
+TAPE_SKIP = {
+    f_array_setitem: "writes a tracked value into a plain NumPy array (operator overloading cannot)",
+}

@@ -102,9 +102,17 @@ def tz(y, t):
         return t
     if type(y) is float or type(y) is int:
         return 0.0
+    if type(y) is list or type(y) is tuple:  # containers get containers (mutation writes into them)
+        return _rebuild(y, [tz(v, None) for v in y])
+    if type(y) is dict:
+        return {k: tz(v, None) for k, v in y.items()}
     from wengert.dual import numeric, zero_like
 
-    return zero_like(y) if numeric(y) and not isinstance(y, (str, bool)) else None
+    if numeric(y) and not isinstance(y, (str, bool)):
+        return zero_like(y)
+    if hasattr(y, "__dict__") and not callable(y) and not isinstance(y, types.ModuleType):
+        return runtime.Tangent()  # a user object: its fields' tangents, by name
+    return None
 
 
 def item_tangent(y, t, index):
@@ -112,6 +120,60 @@ def item_tangent(y, t, index):
     if t is None:
         return tz(y, None)
     return tz(y, t.get(index) if isinstance(t, dict) else t[index])
+
+
+def setattr_tangent(t, name: str, v):
+    """Tangent of an object after ``obj.name = value`` (``v``: the value's tangent)."""
+    if t is None:
+        t = runtime.Tangent()
+    if isinstance(t, runtime.Tangent):
+        t.__dict__[name] = v
+    else:
+        setattr(t, name, v)
+    return t
+
+
+def mutate_jvp(obj, t, name: str, args: tuple, tangents: tuple, kwargs):
+    """``obj.name(*args)`` for a mutating method of a list or dict, mirrored on the tangent ``t``."""
+    if t is None or not isinstance(obj, (list, dict)):
+        raise UnsupportedError(f"forward mode through .{name}() on a {type(obj).__name__} that "
+                               "carries a tangent is not supported; build a new value instead")
+    ts = [tz(a, ta) for a, ta in zip(args, tangents)]
+    if isinstance(obj, list):
+        if name == "append":
+            t.append(ts[0])
+        elif name == "extend":
+            t.extend(ts[0] if ts[0] is not None else [tz(v, None) for v in args[0]])
+        elif name == "insert":
+            t.insert(args[0], ts[1])
+        elif name == "pop":
+            i = args[0] if args else -1
+            return obj.pop(i), t.pop(i)
+        elif name == "remove":
+            i = obj.index(args[0])
+            del obj[i]
+            del t[i]
+            return None, None
+        elif name == "reverse":
+            t.reverse()
+        elif name == "clear":
+            t.clear()
+        else:
+            raise UnsupportedError(f"forward mode through list.{name}() is not supported")
+    else:
+        if name == "update" and not kwargs and len(args) == 1:
+            t.update({k: ts[0].get(k) if isinstance(ts[0], dict) else None for k in args[0]})
+        elif name == "pop":
+            return obj.pop(*args), t.pop(args[0], None)
+        elif name == "setdefault":
+            if args[0] not in obj:
+                t[args[0]] = ts[1] if len(ts) > 1 else None
+            return obj.setdefault(*args), t.get(args[0])
+        elif name == "clear":
+            t.clear()
+        else:
+            raise UnsupportedError(f"forward mode through dict.{name}() is not supported")
+    return getattr(obj, name)(*args, **(kwargs or {})), None
 
 
 def zero_of(y):
@@ -256,13 +318,34 @@ def jvp_call(fn, args: tuple, tangents, kwargs=None, fn_dot=None, kw_tangents=No
             return call_jvp(fn, args, tuple(tangents), kwargs, fn_dot)
         return _dual_jvp(fn, args, tangents, kwargs)
     if isinstance(fn, type):
-        raise UnsupportedError(
-            f"constructing {fn.__qualname__} from values that carry a tangent is not supported yet; "
-            f"register a rule with wengert.defjvp({fn.__qualname__}, lambda t, y, x: ...)")
+        return _construct_jvp(fn, args, tuple(tangents), kwargs)
     call = inspect.getattr_static(type(fn), "__call__", None)
     if isinstance(call, types.FunctionType):
         return jvp_call(call, (fn, *args), (None, *tangents), kwargs)
     return _dual_jvp(fn, args, tangents, kwargs)
+
+
+def _construct_jvp(cls, args, tangents, kwargs):
+    """``cls(*args)`` for a user class, dataclass or namedtuple; the tangent of an object is
+    a `runtime.Tangent` of its fields, of a namedtuple a namedtuple of tangents."""
+    import dataclasses
+
+    if issubclass(cls, tuple) and hasattr(cls, "_fields") and not kwargs:
+        return cls(*args), cls(*[tz(a, t) for a, t in zip(args, tangents)])
+    init = inspect.getattr_static(cls, "__init__", None)
+    if dataclasses.is_dataclass(cls) and not _has_source(init):
+        names = list(inspect.signature(cls).parameters)
+        fields = {n: tz(a, t) for n, a, t in zip(names, args, tangents)}
+        return cls(*args, **kwargs), runtime.Tangent(**fields)
+    if isinstance(init, types.FunctionType) and _has_source(init) and \
+            inspect.getattr_static(cls, "__new__", None) in (None, object.__new__):
+        obj = cls.__new__(cls)
+        t = runtime.Tangent()
+        call_jvp(init, (obj, *args), (t, *tangents), kwargs)
+        return obj, t
+    raise UnsupportedError(
+        f"constructing {cls.__qualname__} from values that carry a tangent is not supported yet; "
+        f"register a rule with wengert.defjvp({cls.__qualname__}, lambda t, y, x: ...)")
 
 
 def _jvp_call_kw(fn, args, tangents, kwargs, fn_dot, kw_tangents):
@@ -339,7 +422,8 @@ def method_jvp(obj, obj_dot, name: str, args: tuple, tangents: tuple, kwargs):
 
 
 RUNTIME_HELPERS = {
-    "nz": nz, "fill": fill, "tz": tz, "zero_of": zero_of, "item_tangent": item_tangent, "bcast": bcast, "unpack_tangent": unpack_tangent, "iter_tangent": iter_tangent,
+    "nz": nz, "fill": fill, "tz": tz, "zero_of": zero_of, "item_tangent": item_tangent,
+    "setattr_tangent": setattr_tangent, "mutate_jvp": mutate_jvp, "bcast": bcast, "unpack_tangent": unpack_tangent, "iter_tangent": iter_tangent,
     "attr_tangent": attr_tangent, "jvp_call": jvp_call, "method_jvp": method_jvp,
     "make_closure": runtime.make_closure,
 }
@@ -665,6 +749,20 @@ class Tangent:
             if act:
                 out.append(f"{pad}{self.dot(outs[0])} = {_tuple([self.tan(a) for a in s.args[2:]])}")
             return
+        if k == "setitem":
+            obj, idx, val = s.args
+            out.append(f"{pad}{self.expr(obj)}[{self.expr(idx)}] = {self.expr(val)}" + comment)
+            if self.active(obj):
+                target = FLOAT if self.type_of(obj) == ("seq", FLOAT) else ANY
+                out.append(f"{pad}{self.dot(obj)}[{self.expr(idx)}] = {self.tan(val, target)}")
+            return
+        if k == "setattr":
+            obj, val = s.args
+            out.append(f"{pad}{self.expr(obj)}.{s.fn} = {self.expr(val)}" + comment)
+            if self.active(obj):
+                out.append(f"{pad}{self.dot(obj)} = setattr_tangent({self.dot(obj)}, {s.fn!r}, "
+                           f"{self.tan(val, ANY)})")
+            return
         if k == "method":
             self._method(s, out, pad, comment, act)
             return
@@ -674,12 +772,17 @@ class Tangent:
     def _method(self, s: ir.Op, out, pad, comment, act):
         obj, args = s.args[0], s.args[1:]
         ins_active = any(self.active(a) for a in s.args) or any(self.active(v) for v in s.kwargs.values())
-        if s.mutating and ins_active:
-            raise UnsupportedError(
-                f"method .{s.fn}() mutates a value that carries a derivative; mutation is not "
-                "supported yet (build a new value instead)", self.fn.filename, s.line)
         a = [self.expr(x) for x in args]
         kw = {kk: self.expr(v) for kk, v in s.kwargs.items()}
+        if s.mutating and self.active(obj):
+            ts = [self.tan(x) for x in args]
+            dead = self.namer.fresh("_dead")
+            ys = f"{self.name(s.outs[0])}, {self.dot(s.outs[0])}" if s.outs else f"{dead}, {dead}"
+            out.append(f"{pad}{ys} = mutate_jvp({self.expr(obj)}, {self.dot(obj)}, {s.fn!r}, {_tuple(a)}, "
+                       f"{_tuple(ts)}, {_dict(kw)})" + comment)
+            if s.outs and self.active(s.outs[0]):
+                self._normalise_out(s.outs[0], out, pad)
+            return
         if not act or not ins_active:
             rhs = expr_of_call(None, f"{self.expr(obj)}.{s.fn}", a, kw)
             out.append(f"{pad}{self.name(s.outs[0]) + ' = ' if s.outs else ''}{rhs}" + comment)
@@ -724,9 +827,9 @@ class Tangent:
         scalar = (not kw_active and all(self.type_of(a) in _NUMS for a in s.args)
                   and all(self.type_of(s.args[i]) == FLOAT for i in active_args)
                   and self.type_of(outs[0]) == FLOAT)
-        if rule is not None and rule.nondiff:  # (activity makes its output inactive)
+        if rule is not None and rule.nondiff:  # active only when mutated later (np.zeros)
             out.append(f"{pad}{y} = {primal}" + comment)
-            out.append(f"{pad}{ydot} = {'0.0' if self.type_of(outs[0]) == FLOAT else 'None'}")
+            out.append(f"{pad}{ydot} = {'0.0' if self.type_of(outs[0]) == FLOAT else f'zero_of({y})'}")
             return
         if rule is not None and scalar and not s.kwargs and (static in _SCALAR_JVPS or rule.jvps is not None):
             jvps = _SCALAR_JVPS.get(static) or rule.jvps
