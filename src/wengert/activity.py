@@ -206,8 +206,9 @@ def _op(s: ir.Op, info: Info, free_kinds) -> bool:
     k = s.kind
     out = s.outs[0] if s.outs else None
     if k == "global":
-        return _set(info, out, NONE if callable(s.static) or isinstance(s.static, types.ModuleType)
-                    else const_type(s.static) or ANY, False)
+        obj = out.static
+        return _set(info, out, NONE if callable(obj) or isinstance(obj, types.ModuleType)
+                    else const_type(obj) or ANY, False)
     if k == "free":
         kind = free_kinds.get(s.fn, ANY)
         return _set(info, out, kind, differentiable(kind))

@@ -84,8 +84,8 @@ class Generator:
         self.helper_ids: dict[int, str] = {}
         self.ids = itertools.count(10_000_000)
         self.rev_stmts: set[int] = set()
-        self.reread = {s.outs[0].id for _, s in ir.walk(fn.body) if isinstance(s, ir.Op) and (
-            s.kind == "global" or (s.kind == "attr" and s.outs[0].static is not None))}
+        self.rev_loops: list = []
+        self.reread = _rereadable(fn)
         self._synthetic: list[ir.Value] = []
         self.useful = _useful(fn, info)
         self.ret = fn.body.term.values[0]
@@ -115,6 +115,20 @@ class Generator:
             v = self.layout.values.get(vid)
             if v is not None and self.route(v) == "buf":
                 self.needs.add(vid)
+        for loop, block in self.rev_loops:
+            self._plan_loop_count(loop, block)
+        # a block that saves several values pushes them as one tuple, once per run,
+        # right after the last of them is computed: they must stay live until then
+        self.groups: dict[int, list[ir.Value]] = {}
+        blocks = {self.layout.block_of[vid].id: self.layout.block_of[vid] for vid in self.needs
+                  if self.layout.depth[vid] > 0}
+        for bid, b in blocks.items():
+            vals = self.saved_in(b)
+            if len(vals) >= 2:
+                self.groups[bid] = vals
+                end = max(self.layout.defpos[v.id] for v in vals) + 1
+                for v in vals:
+                    self.layout.last[v.id] = max(self.layout.last[v.id], end)
         reserved = set(RUNTIME_HELPERS) | {k for k in self.fn.globals_resolved if isinstance(k, str)}
         reserved |= {"_cells", "self_bar"}
         self.names = assign_names(self.fn, self.layout, reserved, set(self.needs))
@@ -186,15 +200,19 @@ class Generator:
                     self.need(s.iterable)
                 if r:
                     self.rev_stmts.add(id(s))
-                    self._plan_loop_count(s, block)
+                    self.rev_loops.append((s, block))  # innermost first
                 any_rev |= r
         return any_rev
 
+    def saved_in(self, block: ir.Block) -> list[ir.Value]:
+        """Values defined in ``block`` (not below) that are pushed, in order of definition."""
+        vals = [self.layout.values[vid] for vid in self.needs
+                if self.layout.block_of.get(vid) is block and self.layout.depth[vid] > 0]
+        return sorted(vals, key=lambda v: (self.layout.defpos[v.id], v.id))
+
     def _plan_loop_count(self, loop: ir.Loop, block: ir.Block):
         depth = self.layout.block_depth[block.id]
-        saved_top = [a for a in loop.body.args if a.id in self.needs]
-        for s in loop.body.stmts:
-            saved_top += [o for o in ir.defs_of(s) if o.id in self.needs]
+        saved_top = self.saved_in(loop.body)
         if depth == 0 and saved_top:
             self.zipped[id(loop)] = saved_top
             return
@@ -371,6 +389,15 @@ class Generator:
             b = self.bars[n] = self.namer.fresh(n + "_bar")
         return b
 
+    def group_of(self, v: ir.Value):
+        return self.groups.get(self.layout.block_of[v.id].id)
+
+    def group_stack(self, bid: int) -> str:
+        s = self.stack_names.get(("g", bid))
+        if s is None:
+            s = self.stack_names[("g", bid)] = self.namer.fresh("saved")
+        return s
+
     def stack(self, v: ir.Value) -> str:
         s = self.stack_names.get(v.id)
         if s is None:
@@ -422,14 +449,28 @@ class Generator:
         self.inline_expr: dict[int, str] = {}
         self.pushed_stacks: list[ir.Value] = []
         self.popped: set[int] = set()
+        self.group_seen: dict[int, set] = {}
+        self.group_stacks: list[str] = []
         self.last_line = None
         self.use_counts = ir.uses(self.fn.body)
         out: list[str] = []
         self._fwd_block(self.fn.body, out, 0)
-        inits = [f"{self.stack(v)} = []" for v in self.pushed_stacks]
+        inits = [f"{st} = []" for st in self.group_stacks] + [f"{self.stack(v)} = []" for v in self.pushed_stacks]
         return inits + out
 
     def _push(self, v: ir.Value, out, ind):
+        if self.saved_in_loop(v) and self.group_of(v) is not None:
+            bid = self.layout.block_of[v.id].id
+            seen = self.group_seen.setdefault(bid, set())
+            seen.add(v.id)
+            group = self.groups[bid]
+            if len(seen) == len(group):
+                st = self.group_stack(bid)
+                if st not in self.group_stacks:
+                    self.group_stacks.append(st)
+                names = ", ".join(self.name(x) for x in group)
+                out.append("    " * ind + f"{st}.append(({names}))")
+            return
         if self.saved_in_loop(v):
             if v not in self.pushed_stacks:
                 self.pushed_stacks.append(v)
@@ -481,6 +522,9 @@ class Generator:
     def _fwd_block(self, block: ir.Block, out: list[str], ind: int, loop=None):
         pad = "    " * ind
         for idx, s in enumerate(block.stmts):
+            if isinstance(s, ir.Op) and len(s.outs) == 1 and s.outs[0].id in self.reread:
+                self._fwd_op(s, out, ind)
+                continue
             if self._foldable(s, block, idx):
                 tmp: list[str] = []
                 saved_line = self.last_line
@@ -588,6 +632,11 @@ class Generator:
         comment = self.line_comment(s.line)
         if k == "global":
             self.inline_expr[outs[0].id] = s.fn
+            return
+        if k == "call" and outs and outs[0].id in self.reread:
+            fobj = s.fn.value
+            rhs = expr_of_call(fobj, "", [self.expr(a) for a in s.args], {})
+            self.inline_expr[outs[0].id] = f"({rhs})"
             return
         if k == "attr" and outs[0].static is not None:
             self.inline_expr[outs[0].id] = f"{self.expr(s.args[0])}.{s.fn}"
@@ -714,6 +763,25 @@ _INPLACE_PLAIN = {
 
 def _mutable_type(t) -> bool:
     return t not in (FLOAT, "int", "bool", "none") and not (isinstance(t, tuple) and t[0] == "tuple")
+
+
+def _rereadable(fn: ir.Function) -> set[int]:
+    """Values the adjoint computes again instead of saving: globals, module attributes,
+    and arithmetic on those and on constants (``-DRAG``, ``0.5 * DT``)."""
+    out: set[int] = set()
+    for _, s in ir.walk(fn.body):
+        if not isinstance(s, ir.Op) or len(s.outs) != 1:
+            continue
+        if s.kind == "global" or (s.kind == "attr" and s.outs[0].static is not None):
+            out.add(s.outs[0].id)
+        elif s.kind == "call" and isinstance(s.fn, ir.Const) and not s.kwargs and not s.star:
+            try:
+                pure = s.fn.value in _PURE_PRIMS
+            except TypeError:
+                pure = False
+            if pure and all(isinstance(a, ir.Const) or a.id in out for a in s.args):
+                out.add(s.outs[0].id)
+    return out
 
 
 def _mentions(expr: str, name: str) -> bool:
@@ -910,10 +978,14 @@ class Adjoint(Generator):
         loop = self.layout.loop_of_block.get(block.id)
         if loop is not None and block is loop.body:
             zipped = self.zipped.get(id(loop), ())
-        for vid in sorted(self.needs):
-            v = self.layout.values[vid]
-            if self.layout.block_of.get(vid) is block and self.layout.depth[vid] > 0 and v not in zipped:
-                out.append(f"{pad}{self.name(v)} = {self.pop_name(v)}()")
+        group = self.groups.get(block.id)
+        if group is not None and not zipped:
+            names = ", ".join(self.name(v) for v in group)
+            out.append(f"{pad}{names} = {self.group_pop(block.id)}()")
+        elif group is None:
+            for v in self.saved_in(block):
+                if v not in zipped:
+                    out.append(f"{pad}{self.name(v)} = {self.pop_name(v)}()")
         if prologue is not None:
             prologue(out, ind, state)
         t = block.term
@@ -926,6 +998,12 @@ class Adjoint(Generator):
                 self._rev_if(s, out, ind, state, loops)
             elif isinstance(s, ir.Loop):
                 self._rev_loop(s, out, ind, state, loops)
+
+    def group_pop(self, bid: int) -> str:
+        n = self.pop_names.get(("g", bid))
+        if n is None:
+            n = self.pop_names[("g", bid)] = self.namer.fresh(self.group_stack(bid) + "_pop")
+        return n
 
     def pop_name(self, v: ir.Value) -> str:
         n = self.pop_names.get(v.id)
@@ -1089,7 +1167,10 @@ class Adjoint(Generator):
             items = self.namer.fresh(self.name(item) + "_bars")
             out.append(f"{pad}{items} = []")
         zipped = self.zipped.get(id(s))
-        if zipped:
+        if zipped and s.body.id in self.groups:
+            targets = ", ".join(self.name(v) for v in zipped)
+            head = f"for {targets} in reversed({self.group_stack(s.body.id)}):"
+        elif zipped:
             targets = ", ".join(self.name(v) for v in zipped)
             if len(zipped) == 1:
                 head = f"for {targets} in reversed({self.stack(zipped[0])}):"
@@ -1345,8 +1426,10 @@ class Adjoint(Generator):
                 results.append(self.zero(p))
             else:
                 results.append("None")
-        iters = [f"{self.pop_name(self.layout.values[vid])} = reversed({self.stack(self.layout.values[vid])}).__next__"
-                 for vid in sorted(self.pop_names)]
+        iters = []
+        for key, pop in self.pop_names.items():
+            st = self.group_stack(key[1]) if isinstance(key, tuple) else self.stack(self.layout.values[key])
+            iters.append(f"{pop} = reversed({st}).__next__")
         head = []
         if self.uses_self_bar:
             head.append("self_bar = {}")
