@@ -164,6 +164,8 @@ def _block(block: ir.Block, info: Info, free_kinds) -> bool:
             for b in (s.then, s.orelse):
                 if b.term is not None and b.term.kind == "yield":
                     for o, v in zip(s.outs, b.term.values):
+                        if isinstance(v, ir.Value) and v.id not in info.type:
+                            continue
                         changed |= _set(info, o, info.type_of(v), info.is_active(v))
         elif isinstance(s, ir.Loop):
             changed |= _loop(s, info, free_kinds)
@@ -201,6 +203,8 @@ def _loop(s: ir.Loop, info: Info, free_kinds) -> bool:
 
 
 def _op(s: ir.Op, info: Info, free_kinds) -> bool:
+    if any(isinstance(a, ir.Value) and a.id not in info.type for a in s.args):
+        return False  # an argument not typed yet (a pending recursive call): wait
     act = [info.is_active(a) for a in s.args] + [info.is_active(v) for v in s.kwargs.values()]
     any_active = any(act)
     k = s.kind
@@ -314,4 +318,56 @@ def _call(s: ir.Op, info: Info, act, any_active) -> bool:
                     if isinstance(t, tuple) else ANY
             return _set(info, out, et, act[0] if act else False)
         return _set(info, out, ANY, any_active)
+    if isinstance(fn, types.FunctionType) and not s.kwargs and not s.star:
+        ret = return_type(fn, tuple(types_))
+        if ret is _PENDING:
+            return False  # a recursive call: typed once the base cases are
+        if ret is not None:
+            return _set(info, out, ret, any_active or callee_active)
     return _set(info, out, ANY, any_active or callee_active)
+
+
+_PENDING = object()
+_RET: dict = {}
+_IN_PROGRESS: set = set()
+
+
+def return_type(fn, kinds: tuple):
+    """The type of what Python function ``fn`` returns for argument kinds ``kinds``
+    (scalars only), by analysing it; recursion is resolved by iterating from the
+    base cases. None when unknown."""
+    if not all(k in (FLOAT, INT, BOOL, NONE) for k in kinds) or fn.__closure__:
+        return None
+    code = fn.__code__
+    if code.co_argcount != len(kinds) or code.co_kwonlyargcount or code.co_flags & 0x0C:
+        return None
+    key = (code, kinds)
+    if key in _IN_PROGRESS:
+        return _RET.get(key, _PENDING)
+    if key in _RET:
+        return _RET[key]
+    from wengert.transform import _has_source, get_ir
+
+    if not _has_source(fn):
+        return None
+    try:
+        f_ir = get_ir(fn)
+    except Exception:  # noqa: BLE001 - not analysable: unknown type
+        return None
+    _IN_PROGRESS.add(key)
+    try:
+        for _ in range(6):
+            info = analyse(f_ir, kinds, {})
+            r = f_ir.body.term.values[0]
+            t = info.type_of(r) if isinstance(r, ir.Const) or r.id in info.type else _PENDING
+            if t is _PENDING:
+                break
+            if _RET.get(key) == t:
+                break
+            _RET[key] = t
+    finally:
+        _IN_PROGRESS.discard(key)
+    t = _RET.get(key)
+    if t is None:
+        _RET[key] = None
+    return t if t in (FLOAT, INT, BOOL, NONE) else None

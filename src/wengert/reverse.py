@@ -330,9 +330,26 @@ class Generator:
         self.need(back)
         if rule is not None and rule.rrule is not None:
             self.plans[id(s)] = Plan("rrule", rule, back=back)
+        elif rule is None and self._direct_target(s, fn) is not None:
+            self.plans[id(s)] = Plan("direct", rule=self._direct_target(s, fn), back=back)
         else:
             self.plans[id(s)] = Plan("generic", rule, back=back)
         return True
+
+    def _direct_target(self, s: ir.Op, fn):
+        """(function, kinds) when the callee is known now and its argument types are
+        certain: the call then goes straight to its compiled pullback."""
+        from wengert.transform import _has_source
+
+        if not isinstance(fn, types.FunctionType) or s.star or s.kwargs or fn.__closure__:
+            return None
+        code = fn.__code__
+        if code.co_argcount != len(s.args) or code.co_kwonlyargcount or code.co_flags & 0x0C:
+            return None
+        kinds = tuple(self.info.type_of(a) for a in s.args)
+        if not all(k in (FLOAT, "int", "bool", "none") for k in kinds) or not _has_source(fn):
+            return None
+        return fn, kinds
 
     def _inplace_on_object(self, s: ir.Op) -> bool:
         """``x op= y`` where x may be a mutable object (changed in place, logged)."""
@@ -449,6 +466,7 @@ class Generator:
         self.inline_expr: dict[int, str] = {}
         self.pushed_stacks: list[ir.Value] = []
         self.popped: set[int] = set()
+        self.directs: dict[str, tuple] = {}
         self.group_seen: dict[int, set] = {}
         self.group_stacks: list[str] = []
         self.last_line = None
@@ -565,7 +583,7 @@ class Generator:
 
     def _fwd_yield(self, s: ir.If, b: ir.Block, out, ind):
         if b.term is not None and b.term.kind == "yield":
-            self._parallel(out, ind, [(self.name(o), self.expr(v)) for o, v in zip(s.outs, b.term.values)])
+            self._parallel(out, ind, [(self.name(o), self.bare(v)) for o, v in zip(s.outs, b.term.values)])
 
     def _parallel(self, out, ind, pairs):
         pairs = [(t, e) for t, e in pairs if t != e]
@@ -721,6 +739,15 @@ class Generator:
                     out.append(f"{pad}{self.name(outs[0])} = _pass.inplace({op}, {args[0]}, {args[1]})" + comment)
                     self._push(outs[0], out, ind)
                     return
+                if plan is not None and plan.mode == "direct":
+                    fn, kinds = plan.rule
+                    h = self.helper(f"{fn.__name__}_pullback", _DirectCall(fn, kinds))
+                    self.directs[h] = (fn, kinds)
+                    back = self.name(plan.back)
+                    out.append(f"{pad}{self.name(outs[0])}, {back} = {h}(_pass, {', '.join(args)})" + comment)
+                    self._push(outs[0], out, ind)
+                    self._push(plan.back, out, ind)
+                    return
                 if plan is not None and plan.mode == "generic":
                     back = self.name(plan.back)
                     out.append(f"{pad}{self.name(outs[0])}, {back} = call_pullback(_pass, {fexpr}, {_tuple(args)}, "
@@ -763,6 +790,25 @@ _INPLACE_PLAIN = {
 
 def _mutable_type(t) -> bool:
     return t not in (FLOAT, "int", "bool", "none") and not (isinstance(t, tuple) and t[0] == "tuple")
+
+
+class _DirectCall:
+    """The compiled pullback of ``fn`` for argument kinds ``kinds``, found on first use.
+
+    `transform.compiled` replaces it in the generated code's closure by the
+    compiled function itself once that exists (at once for self-recursion).
+    """
+
+    __slots__ = ("fn", "kinds")
+
+    def __init__(self, fn, kinds):
+        self.fn = fn
+        self.kinds = kinds
+
+    def __call__(self, _pass, *args):
+        from wengert.transform import compiled
+
+        return compiled(self.fn, self.kinds, ()).pullback(_pass, *args)
 
 
 def _rereadable(fn: ir.Function) -> set[int]:
@@ -1255,7 +1301,7 @@ class Adjoint(Generator):
         if state.get(g) != y.id:
             return
         del state[g]
-        always = mode in ("generic", "method")  # the callee may have mutations to undo
+        always = mode in ("generic", "method", "direct")  # the callee may have mutations to undo
         guard = self.info.type_of(y) != FLOAT and not always
         body: list[str] = []
         bind = ind + 1 if guard else ind
@@ -1361,6 +1407,10 @@ class Adjoint(Generator):
         if mode == "rrule":
             d = self.namer.fresh("_d")
             out.append(f"{pad}{d} = {self.name(plan.back)}({g})")
+            return [(a, f"{d}[{i}]", True) for i, a in enumerate(s.args)]
+        if mode == "direct":
+            d = self.namer.fresh("_d")
+            out.append(f"{pad}_, {d} = {self.name(plan.back)}({g})")
             return [(a, f"{d}[{i}]", True) for i, a in enumerate(s.args)]
         if mode in ("generic", "method"):
             f, a_, k_ = self.namer.fresh("_df"), self.namer.fresh("_da"), self.namer.fresh("_dk")

@@ -99,8 +99,11 @@ def _with_variant(c: "Compiled") -> "Compiled":
 
 def clear_cache() -> None:
     """Forget every transformed function (the next call transforms again)."""
+    from wengert import activity
+
     _IR.clear()
     _CACHE.clear()
+    activity._RET.clear()
 
 
 def get_ir(fn) -> ir.Function:
@@ -150,7 +153,26 @@ def compiled(fn, kinds: tuple, fkinds: tuple | None = None) -> Compiled:
     c = Compiled(f_ir, pb, gr, src_pb, src_grad, list(f_ir.globals_resolved.items()), fn.__globals__,
                  dict(gen.helpers), fn)
     per_code[key] = c
+    _link_direct_calls(c, gen.directs)
     return _with_variant(c)
+
+
+def _link_direct_calls(c: Compiled, directs: dict) -> None:
+    """Point direct-call helpers of ``c``'s code at their targets' compiled pullbacks
+    (``c`` is cached already, so a function calling itself finds itself)."""
+    for name, (target, kinds) in directs.items():
+        try:
+            t = compiled(target, kinds, ())
+        except Exception:  # noqa: BLE001 - the helper keeps transforming on first use
+            continue
+        if _VARIANT.get() is not None:
+            continue
+        for f in (c.pullback, c.grad):
+            names = f.__code__.co_freevars
+            if name in names:
+                f.__closure__[names.index(name)].cell_contents = t.pullback
+        if t is not c:
+            c.guards.extend(g for g in t.guards if g not in c.guards)
 
 
 # ---- binding call arguments to parameters ----
