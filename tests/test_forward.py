@@ -217,3 +217,39 @@ def test_derivative_uses_tangent_code_and_nests():
 def test_jvp_rejects_mismatched_lengths():
     with pytest.raises(ValueError, match="tangents"):
         jvp(sin_log, (1.0,), (1.0, 2.0))
+
+
+def alias_then_update(x):
+    a = np.zeros(2)
+    held = [a]
+    a += x
+    a *= x
+    return held[0].sum()
+
+
+def test_in_place_update_reaches_aliases_in_value_and_tangent():
+    x, t = np.array([1.0, 2.0]), np.array([1.0, 0.5])
+    y, d = jvp(alias_then_update, (x,), (t,))
+    assert y == alias_then_update(x)
+    close(d, 2 * x @ t)
+
+
+def test_a_copy_does_not_share_its_tangent():
+    def f(x):
+        b = x + 0.0  # a new array whose tangent must not be x's tangent object
+        b[0] = 5.0
+        return np.sum(b * x)
+    x, t = np.array([1.0, 2.0]), np.array([1.0, 0.5])
+    close(jvp(f, (x,), (t,))[1], 5 * t[0] + 2 * x[1] * t[1])
+
+
+def test_layer_with_matmul_broadcasting_and_axis_reductions():
+    rng = np.random.default_rng(0)
+
+    def f(w, x, b):
+        h = np.tanh(w @ x + b)
+        return np.sum(h ** 2) + np.mean(h[1:, :], axis=0).sum()
+
+    args = (rng.normal(size=(4, 3)), rng.normal(size=(3, 5)), rng.normal(size=(4, 1)))
+    tans = tuple(rng.normal(size=a.shape) for a in args)
+    close(jvp(f, args, tans)[1], central(f, args, tans), 1e-6)

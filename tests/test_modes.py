@@ -78,3 +78,14 @@ def test_all_modes_agree(f, args):
     assert _agree(results["source"], fd, 1e-5), f"{f.__name__}{args}: modes give {results['source']}, " \
                                                 f"central differences {fd}"
 
+
+
+@pytest.mark.xfail(strict=True, reason="core: activity does not mark an array active when an alias "
+                                       "of it is updated in place by an active value (a += x after "
+                                       "held = [a]); source mode returns None")
+def test_source_mode_through_an_alias_updated_in_place():
+    import numpy as np
+    from test_forward import alias_then_update
+
+    x = np.array([1.0, 2.0])
+    np.testing.assert_allclose(wengert.grad(alias_then_update)(x), 2 * x)

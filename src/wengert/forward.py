@@ -44,6 +44,7 @@ from wengert import ir
 from wengert.activity import ANY, BOOL, FLOAT, INT, Info, analyse, kind_of
 from wengert.codegen import (
     INFIX,
+    INPLACE,
     PREFIX,
     Layout,
     Namer,
@@ -70,6 +71,29 @@ __all__ = ["Tangent", "call_jvp", "compiled_jvp", "jvp", "jvp_call", "show_tange
 
 _NUMS = (FLOAT, INT, BOOL)
 _OPERATORS = INFIX.keys() | PREFIX.keys()
+
+
+def _sum_terms(*terms):
+    terms = [t for t in terms if t is not None]
+    return " + ".join(f"({t})" for t in terms) if terms else "0.0"
+
+
+# tangents of in-place operators from the operands' values *before* the update
+# (a, b: operand expressions; ta, tb: their tangents or None); None: use the rule
+_INPLACE = {
+    operator.iadd: lambda a, b, ta, tb: _sum_terms(ta, tb),
+    operator.isub: lambda a, b, ta, tb: _sum_terms(ta, None if tb is None else f"-{tb}"),
+    operator.imul: lambda a, b, ta, tb: _sum_terms(None if ta is None else f"{ta} * {b}",
+                                                   None if tb is None else f"{a} * {tb}"),
+    operator.itruediv: lambda a, b, ta, tb: _sum_terms(None if ta is None else f"{ta} / {b}",
+                                                       None if tb is None else f"-{a} * {tb} / ({b} * {b})"),
+    operator.imatmul: lambda a, b, ta, tb: _sum_terms(None if ta is None else f"{ta} @ {b}",
+                                                      None if tb is None else f"{a} @ {tb}"),
+    operator.ipow: lambda a, b, ta, tb: None,
+    operator.imod: lambda a, b, ta, tb: None,
+    operator.ifloordiv: lambda a, b, ta, tb: "None",
+}
+_PLAIN = {operator.ipow: operator.pow, operator.imod: operator.mod}
 
 # Scalar tangents of the operators, valid when every argument is a Python number
 # (the general rules also handle sequences and arrays). One per argument, summed.
@@ -197,7 +221,7 @@ class Tangent:
         body: list[str] = []
         self._block(fn.body, body, 1, None)
         ret = fn.body.term.values[0]
-        body.append(f"    return {self.expr(ret)}, {self.tan(ret)}")
+        body.append(f"    return {self.expr(ret)}, {self.tan(ret, self.type_of(ret))}")
         name = f"{_ident(fn.name)}_jvp"
         head = f"def {name}({', '.join(params + dots + extra)}):"
         return "\n".join([head] + body) + "\n", name
@@ -471,6 +495,11 @@ class Tangent:
         args = [self.expr(a) for a in s.args]
         kwargs = {kk: self.expr(v) for kk, v in s.kwargs.items()}
         primal = expr_of_call(static if fobj is not None or s.static is not None else None, fexpr, args, kwargs)
+        inplace = static in _INPLACE and not kwargs and self.type_of(s.args[0]) not in _NUMS and \
+            not self.structured(s.args[0])
+        if inplace:  # arrays and objects: keep Python's in-place semantics (aliases see the update)
+            self._inplace(s, static, args, out, pad, comment, act)
+            return
         if not act:
             out.append(f"{pad}{self.name(outs[0]) + ' = ' if outs else ''}{primal}" + comment)
             return
@@ -517,6 +546,31 @@ class Tangent:
         out.append(f"{pad}{y}, {ydot} = jvp_call({fexpr}, {_tuple(args)}, {_tuple(ts)}, {_dict(kwargs)}, "
                    f"{fdot}{kwt})" + comment)
         self._normalise_out(outs[0], out, pad)
+
+    def _inplace(self, s: ir.Op, static, args, out, pad, comment, act):
+        """``a op= b`` on an array or object: the tangent from the old values, then both
+        updated in place, so that aliases of ``a`` (and of its tangent) see the change."""
+        y = self.name(s.outs[0])
+        a, b = args
+        if y == a:
+            primal = f"{pad}{a} {INPLACE[static]}= {b}"
+        else:
+            primal = f"{pad}{y} = {self.helper(static.__name__, static)}({a}, {b})"
+        if not act:
+            out.append(primal + comment)
+            return
+        ta = self.dot(s.args[0]) if self.active(s.args[0]) else None
+        tb = self.dot(s.args[1]) if self.active(s.args[1]) else None
+        terms = _INPLACE[static](a, b, ta, tb)
+        new = self.namer.fresh("_t_new")
+        if terms is None:  # no closed form here: the plain operator's rule
+            plain = self.helper(_PLAIN[static].__name__, _PLAIN[static])
+            out.append(f"{pad}{new} = jvp_call({plain}, ({a}, {b}), ({ta}, {tb}))[1]" + comment)
+        else:
+            out.append(f"{pad}{new} = {terms}" + comment)
+        out.append(primal)
+        old = ta if ta is not None else "None"
+        out.append(f"{pad}{self.dot(s.outs[0])} = inplace_tangent({old}, {new}, {y})")
 
     def _normalise_out(self, o: ir.Value, out, pad):
         """Keep the invariant: active numbers and arrays have tangents, never None."""
@@ -663,10 +717,32 @@ def _analyse(f_ir: ir.Function, kinds, free_kinds, globals_: dict):
         st.static = globals_[st.fn]
     try:
         info = analyse(f_ir, kinds, free_kinds)
+        _aliases(f_ir, info, free_kinds)
     finally:
         for st in overrides:
             st.static = None
     return info, [(st.fn, globals_[st.fn]) for st in overrides]
+
+
+def _aliases(f_ir: ir.Function, info: Info, free_kinds) -> None:
+    """``a += x`` on an array updates ``a`` itself: when ``x`` is active, so is ``a``'s
+    earlier value (and whatever holds it, ``lst = [a]``). The analysis knows this for item
+    assignment and mutating methods; in-place operators are added here."""
+    from wengert import activity
+
+    changed = True
+    while changed:
+        changed = False
+        for _, st in ir.walk(f_ir.body):
+            if isinstance(st, ir.Op) and st.kind == "call" and not st.star and len(st.args) == 2:
+                fn = st.static if isinstance(st.fn, ir.Value) else st.fn.value
+                a = st.args[0]
+                if fn in _INPLACE and isinstance(a, ir.Value) and not info.is_active(a) \
+                        and info.type_of(a) not in _NUMS and info.is_active(st.args[1]):
+                    changed |= activity._set(info, a, info.type_of(a), True)
+        if changed:
+            while activity._block(f_ir.body, info, free_kinds):
+                pass
 
 
 def clear_cache() -> None:

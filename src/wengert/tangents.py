@@ -132,10 +132,26 @@ def bcast(t, y):
     if type(y) is float:
         return t
     if runtime.shape_of(t) == runtime.shape_of(y):
-        return t
+        # a fresh array, as the output is: mutating one must not change the other's tangent
+        return t.copy() if hasattr(t, "copy") and hasattr(t, "shape") and t is not y else t
     from wengert.dual import zero_like
 
     return t + zero_like(y)
+
+
+def inplace_tangent(t, new, y):
+    """The tangent of ``y`` after ``a op= b`` updated ``a`` (of tangent ``t``) in place: ``t``
+    itself, overwritten with ``new``, when it is an array of ``y``'s shape (aliases of the
+    tangent then see it, as aliases of ``a`` see ``a``); else ``new`` spread to ``y``'s shape."""
+    import numpy as np
+
+    if new is None:
+        return tz(y, None)
+    if isinstance(y, np.ndarray) and isinstance(t, np.ndarray) and t.shape == y.shape \
+            and t.flags.writeable and np.can_cast(np.result_type(new), t.dtype, "same_kind"):
+        t[...] = new
+        return t
+    return bcast(new, y)
 
 
 def _rebuild(like, items):
@@ -371,7 +387,8 @@ def method_jvp(obj, obj_dot, name: str, args: tuple, tangents: tuple, kwargs):
 
 RUNTIME_HELPERS = {
     "nz": nz, "fill": fill, "tz": tz, "zero_of": zero_of, "item_tangent": item_tangent,
-    "setattr_tangent": setattr_tangent, "mutate_jvp": mutate_jvp, "bcast": bcast, "unpack_tangent": unpack_tangent, "iter_tangent": iter_tangent,
+    "setattr_tangent": setattr_tangent, "mutate_jvp": mutate_jvp,
+    "inplace_tangent": inplace_tangent, "bcast": bcast, "unpack_tangent": unpack_tangent, "iter_tangent": iter_tangent,
     "attr_tangent": attr_tangent, "jvp_call": jvp_call, "method_jvp": method_jvp,
     "make_closure": runtime.make_closure,
 }
