@@ -337,7 +337,7 @@ class Settings:
 
     @classmethod
     def for_mode(cls, quick: bool) -> Settings:
-        return cls(0.002, 1, 1, 0.05) if quick else cls(0.02, 7, 3, 1.5)
+        return cls(0.002, 1, 1, 0.05) if quick else cls(0.05, 9, 3, 3.0)
 
 
 def _one_line(e: BaseException) -> str:
