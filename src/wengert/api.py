@@ -68,8 +68,13 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
     """
     single = isinstance(argnums, int)
     nums = (argnums,) if single else tuple(argnums)
+    fast = _fast_path(f, nums, single) if mode == "source" and not has_aux else None
 
     def value_and_grad_f(*args, **kwargs):
+        if fast is not None and not kwargs:
+            done = fast(args)
+            if done is not None:
+                return done
         args = tuple(_as_float(a) if i in nums else a for i, a in enumerate(args))
         for i in nums:
             if i >= len(args):
@@ -95,6 +100,54 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
     value_and_grad_f.__name__ = f"value_and_grad_{getattr(f, '__name__', 'f')}"
     value_and_grad_f.__wrapped__ = f
     return value_and_grad_f
+
+
+def _fast_path(f, nums, single):
+    """For a plain function called with positional arguments: the compiled fused
+    gradient, looked up by argument kinds, with the least work around it."""
+    import types
+
+    if not isinstance(f, types.FunctionType):
+        return None
+    code = f.__code__
+    if code.co_flags & 0x0C or code.co_kwonlyargcount or code.co_freevars:
+        return None
+    nargs = code.co_argcount
+    cache: dict = {}
+    num = nums[0] if single else None
+
+    def fast(args):
+        if len(args) != nargs:
+            return None
+        if single:
+            a = args[num]
+            if type(a) is int:
+                args = args[:num] + (float(a),) + args[num + 1:]
+        else:
+            args = tuple(float(a) if type(a) is int and i in nums else a for i, a in enumerate(args))
+        key = ("float",) if nargs == 1 and type(args[0]) is float else tuple(map(kind_of, args))
+        c = cache.get(key)
+        if c is None or not c.valid():
+            try:
+                c = compiled(f, key, ())
+            except Exception:  # noqa: BLE001 - the general path reports it properly
+                return None
+            cache[key] = c
+        if c.uses_pass:
+            p = Pass()
+            y, _, bars = c.grad(p, *args)
+            if p.log:
+                p.finish()
+        else:
+            y, _, bars = c.grad(None, *args)
+        if type(y) is not float:
+            return None
+        if single:
+            g = bars[num]
+            return y, (0.0 if g is None and type(args[num]) is float else g)
+        return y, tuple(_zero_if_none(bars[i], args[i]) for i in nums)
+
+    return fast
 
 
 def _zero_if_none(g, x):

@@ -93,8 +93,26 @@ def instantiate(t: Template, args: dict[str, str], helper) -> str:
                 return ast.parse(mapping[n.id], mode="eval").body
             return n
 
-    body = Sub().visit(_copy(t.body))
+    body = _Fold().visit(Sub().visit(_copy(t.body)))
     return ast.unparse(body)
+
+
+class _Fold(ast.NodeTransformer):
+    """Decide ``None is None``-style tests on constants, as a rule's default arguments leave them."""
+
+    def visit_Compare(self, n):
+        self.generic_visit(n)
+        if (len(n.ops) == 1 and isinstance(n.ops[0], (ast.Is, ast.IsNot))
+                and isinstance(n.left, ast.Constant) and isinstance(n.comparators[0], ast.Constant)):
+            same = n.left.value is n.comparators[0].value
+            return ast.Constant(same if isinstance(n.ops[0], ast.Is) else not same)
+        return n
+
+    def visit_IfExp(self, n):
+        self.generic_visit(n)
+        if isinstance(n.test, ast.Constant):
+            return n.body if n.test.value else n.orelse
+        return n
 
 
 def _copy(node):

@@ -51,15 +51,39 @@ class Compiled:
     variants: dict = field(default_factory=dict)     # variant name -> Compiled (see `variant`)
 
     def valid(self) -> bool:
-        g = self.globals
-        for key, obj in self.guards:
-            if isinstance(key, str):
-                cur = g[key] if key in g else getattr(builtins, key, _MISSING)
-            else:
-                cur = getattr(key[0], key[1], _MISSING)
-            if cur is not obj:
-                return False
-        return True
+        """Do the globals and module attributes the code was specialised to still hold?"""
+        check = self._check
+        if check is None or self._checked != len(self.guards):
+            check = self._check = _guard_check(self.guards, self.globals)
+            self._checked = len(self.guards)
+        return check()
+
+    _check: object = None
+    _checked: int = -1
+
+    @property
+    def uses_pass(self) -> bool:
+        """Does the generated code use its ``_pass`` (mutation, calls)?"""
+        u = self.__dict__.get("_uses_pass")
+        if u is None:
+            body = self.source_grad.split("\n", 1)[1]
+            u = self.__dict__["_uses_pass"] = "_pass" in body
+        return u
+
+
+def _guard_check(guards: list, g: dict):
+    """One compiled expression testing every guard (faster than a loop)."""
+    ns = {"g": g, "MISSING": _MISSING}
+    terms = []
+    for i, (key, obj) in enumerate(guards):
+        ns[f"o{i}"] = obj
+        if isinstance(key, str):
+            ns[f"b{i}"] = getattr(builtins, key, _MISSING)
+            terms.append(f"g.get({key!r}, b{i}) is o{i}")
+        else:
+            ns[f"m{i}"] = key[0]
+            terms.append(f"getattr(m{i}, {key[1]!r}, MISSING) is o{i}")
+    return eval("lambda: " + (" and ".join(terms) or "True"), ns)
 
 
 _MISSING = object()
