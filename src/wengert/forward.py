@@ -35,9 +35,11 @@ reverse mode's cache (`transform.Compiled.valid`).
 
 from __future__ import annotations
 
+import builtins
 import inspect
 import operator
 import re
+import types
 from dataclasses import dataclass, field
 
 from wengert import ir
@@ -65,11 +67,12 @@ from wengert.tangents import (  # noqa: F401  (re-exported: the run-time half of
     jvp_call,
     rule_jvp,
 )
-from wengert.transform import _IR, Compiled, free_kinds, get_ir
+from wengert.transform import _IR, _has_source, free_kinds, get_ir
 
 __all__ = ["Tangent", "call_jvp", "compiled_jvp", "jvp", "jvp_call", "show_tangent"]
 
 _NUMS = (FLOAT, INT, BOOL)
+_MISSING = object()
 _OPERATORS = INFIX.keys() | PREFIX.keys()
 
 
@@ -143,6 +146,7 @@ class Tangent:
         self.inline: dict[int, str] = {}
         self.last_line = None
         self.uses = ir.uses(fn.body)
+        self.directs: dict[str, tuple] = {}
 
     # ---- names and expressions ----
 
@@ -538,6 +542,16 @@ class Tangent:
             out.append(f"{pad}{y}, {ydot} = {expr_of_call(None, fr, [_tuple(ts)] + args, kwargs)}" + comment)
             self._normalise_out(outs[0], out, pad)
             return
+        target = self._direct_target(s, static) if rule is None else None
+        if target is not None:
+            # a known Python function with certain scalar argument types: straight to its
+            # compiled tangent code (linked in by `compiled_jvp`; recursion calls itself)
+            h = self.helper(f"{target[0].__name__}_jvp", _DirectJVP(*target))
+            self.directs[h] = target
+            ts = [self.tan(a, FLOAT) if k == FLOAT else "None" for a, k in zip(s.args, target[1])]
+            out.append(f"{pad}{y}, {ydot} = {h}({', '.join(args + ts)})" + comment)
+            self._normalise_out(outs[0], out, pad)
+            return
         ts = [self.tan(a) if self.active(a) else "None" for a in s.args]
         fdot = self.tan(s.fn) if isinstance(s.fn, ir.Value) and self.active(s.fn) else "None"
         kwt = ""
@@ -546,6 +560,20 @@ class Tangent:
         out.append(f"{pad}{y}, {ydot} = jvp_call({fexpr}, {_tuple(args)}, {_tuple(ts)}, {_dict(kwargs)}, "
                    f"{fdot}{kwt})" + comment)
         self._normalise_out(outs[0], out, pad)
+
+    def _direct_target(self, s: ir.Op, fn):
+        """(function, kinds) when the callee is known now, has source and no closure, and
+        its argument types are certain scalars."""
+        if not isinstance(fn, types.FunctionType) or s.star or s.kwargs or fn.__closure__ \
+                or "_wengert_jvp" in fn.__dict__:
+            return None
+        code = fn.__code__
+        if code.co_argcount != len(s.args) or code.co_kwonlyargcount or code.co_flags & 0x0C:
+            return None
+        kinds = tuple(self.type_of(a) for a in s.args)
+        if not all(k in (FLOAT, INT, BOOL, "none") for k in kinds) or not _has_source(fn):
+            return None
+        return fn, kinds
 
     def _inplace(self, s: ir.Op, static, args, out, pad, comment, act):
         """``a op= b`` on an array or object: the tangent from the old values, then both
@@ -675,7 +703,17 @@ class CompiledJVP:
     variants: dict = field(default_factory=dict)
 
     def valid(self) -> bool:
-        return Compiled.valid(self)  # same guard semantics: rebinding a global retransforms
+        """Do the globals and module attributes the code was specialised to still hold?
+        (Reverse mode's guards: rebinding a global retransforms.)"""
+        g = self.globals
+        for key, obj in self.guards:
+            if isinstance(key, str):
+                cur = g[key] if key in g else getattr(builtins, key, _MISSING)
+            else:
+                cur = getattr(key[0], key[1], _MISSING)
+            if cur is not obj:
+                return False
+        return True
 
 
 _CACHE: dict = {}
@@ -701,7 +739,44 @@ def compiled_jvp(fn, kinds: tuple, fkinds: tuple | None = None) -> CompiledJVP:
     guards = list(f_ir.globals_resolved.items()) + float_globals
     c = CompiledJVP(f_ir, compiled_fn, src, guards, fn.__globals__, dict(gen.helpers))
     per_code[key] = c
+    _link_direct_calls(c, gen.directs)
     return c
+
+
+class _DirectJVP:
+    """The compiled tangent code of ``fn`` for ``kinds``, found on first use (and replaced in
+    the caller's closure by that code itself once it exists: see `_link_direct_calls`)."""
+
+    __slots__ = ("fn", "kinds")
+
+    def __init__(self, fn, kinds):
+        self.fn = fn
+        self.kinds = kinds
+
+    def __call__(self, *args):
+        c = compiled_jvp(self.fn, self.kinds, ())
+        if ANY not in self.kinds and _has_tracked(args):
+            c = _dual_variant(c)  # forward over forward: Duals inside
+        return c.fn(*args)
+
+
+def _has_tracked(args) -> bool:
+    from wengert.dual import Tracked
+
+    return any(isinstance(a, Tracked) for a in args)
+
+
+def _link_direct_calls(c: CompiledJVP, directs: dict) -> None:
+    for name, (target, kinds) in directs.items():
+        try:
+            t = compiled_jvp(target, kinds, ())
+        except Exception:  # noqa: BLE001, S112 - the helper transforms on first use, and reports then
+            continue
+        names = c.fn.__code__.co_freevars
+        if name in names:
+            c.fn.__closure__[names.index(name)].cell_contents = t.fn
+        if t is not c:
+            c.guards.extend(g for g in t.guards if g not in c.guards)
 
 
 def _analyse(f_ir: ir.Function, kinds, free_kinds, globals_: dict):
