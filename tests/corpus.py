@@ -270,6 +270,38 @@ def f_array_setitem(x):
     return float(np.sum(a * a))
 
 
+def f_kwargs_call(x):
+    return f_kwargs(x, a=x * 2.0)
+
+def f_nested_comp(x):
+    return sum(x * i * j for i in range(3) for j in range(i))
+
+def f_while_break_else(x):
+    k = 0
+    while k < 5:
+        x = x * 1.3
+        if x > 3.0:
+            break
+        k += 1
+    else:
+        x = -x
+    return x
+
+def f_abs_min_max(xs):
+    return max(abs(v) for v in xs) + min(xs) * 2.0
+
+def f_nonlocal_free(x):
+    scale = x * 2.0
+
+    def inner(y):
+        return scale * y + x
+
+    total = 0.0
+    for v in [1.0, 2.0]:
+        total = total + inner(v)
+    return total
+
+
 # (function, arguments) pairs, each smooth at its arguments (away from branch switches)
 CASES = [
     (f_arith, (1.3, 0.7)),
@@ -312,6 +344,11 @@ CASES = [
     (f_dict, (1.1, -0.6)),
     (f_object, (0.9, 1.3)),
     (f_array_setitem, (0.6,)),
+    (f_kwargs_call, (1.3,)),
+    (f_nested_comp, (0.7,)),
+    (f_while_break_else, (0.5,)), (f_while_break_else, (2.0,)),
+    (f_abs_min_max, ([0.5, -1.5, 1.0],)),
+    (f_nonlocal_free, (0.9,)),
 ]
 
 # modes a function cannot run in, and why

@@ -21,10 +21,11 @@ def _positions(args):
 
 
 def _flatten(grads):
+    """One number per scalar input; None ("no gradient", e.g. an untouched list entry) is 0."""
     out = []
     for g in grads:
         out += list(g) if isinstance(g, list) else [g]
-    return out
+    return [0.0 if v is None else v for v in out]
 
 
 def _reverse(f, args, mode):
