@@ -1,11 +1,13 @@
 """Higher order: grad of grad, hessian (forward over reverse), jacobian, perturbation confusion,
 the tape on functions with source and without."""
 
+import functools
 import math
 
 import numpy as np
 import pytest
 
+import wengert
 from wengert import derivative, grad, hessian, jacobian
 
 
@@ -194,3 +196,30 @@ def test_tape_fallback_for_callables_built_by_exec():
     def f(x):
         return ns["g"](x) * 3.0  # a source function calling one without source
     close(grad(f)(1.0), 3 * (math.cos(1.0) + math.sin(1.0)))
+
+
+# primitives with one direction only (no Python body either mode could fall back on),
+# to see which mode `jacobian` picks
+def _spread(x):
+    return [x, 2.0 * x, 3.0 * x]
+
+
+def _total(xs):
+    return xs[0] + 2.0 * xs[1]
+
+
+spread = functools.partial(_spread)
+total = functools.partial(_total)
+
+wengert.frule(spread)(lambda tangents, x: (spread(x), None if tangents[0] is None else
+                                           [tangents[0], 2.0 * tangents[0], 3.0 * tangents[0]]))
+wengert.defvjp(total, lambda g, y, xs: [g, 2.0 * g])
+
+
+def test_jacobian_picks_forward_for_tall_and_reverse_for_wide():
+    close(jacobian(lambda x: spread(x))(1.5), [1.0, 2.0, 3.0])  # 1 input, 3 outputs: forward
+    with pytest.raises(wengert.UnsupportedError):
+        jacobian(lambda x: spread(x), mode="rev")(1.5)
+    close(jacobian(lambda xs: total(xs))([1.0, 1.0]), [1.0, 2.0])  # 2 inputs, 1 output: reverse
+    with pytest.raises(wengert.UnsupportedError):
+        jacobian(lambda xs: total(xs), mode="fwd")([1.0, 1.0])
