@@ -17,9 +17,11 @@ the same source against
 
 Inside ``with transform.variant("dual"):`` every function reached through
 `pullback_of` gets its dual variant, so user helpers, closures and recursion
-work. With plain floats the routed calls are ordinary calls.
+work. With plain floats the routed calls are ordinary calls. The
+differentiation's `runtime.Pass` is a subclass whose methods are lifted too,
+so cotangent buffers accept Duals (scattering into a Dual array).
 
-Functions made by `wengert.grad` carry a ``_wengert_pullback`` hook: an outer
+Functions made by `wengert.grad` and `derivative` carry a ``_wengert_pullback`` hook: an outer
 reverse transform differentiates them by forward-over-reverse (their vjp is a
 Hessian-vector product), and ``_wengert_jvp`` for an outer forward transform.
 That makes ``grad(grad(f))``, ``grad(grad(grad(f)))`` and ``jacobian(grad(f))``
