@@ -26,6 +26,8 @@ from wengert.frontend import UNDEFINED
 from wengert.rules.table import get_rule
 
 FLOAT, INT, BOOL, NONE, ANY = "float", "int", "bool", "none", "any"
+ARRAY = "array"  # a float array of NumPy or an array-API library (or a NumPy scalar)
+_ARRAY_MODULES = ("numpy", "torch", "jax", "jaxlib", "cupy", "array_api_strict")
 
 # primitives that map Python numbers to Python numbers
 _NUMERIC = {
@@ -52,11 +54,16 @@ def kind_of(x) -> object:
         return NONE
     if t in (list, tuple) and 0 < len(x) <= 64 and all(type(e) is float for e in x):
         return ("seq", FLOAT) if t is list else ("tuple", (FLOAT,) * len(x))
+    if hasattr(x, "shape") and hasattr(x, "dtype") and t.__module__.split(".")[0] in _ARRAY_MODULES:
+        kind = getattr(x.dtype, "kind", None)
+        if kind is None:  # torch, jax dtypes
+            kind = "f" if getattr(x.dtype, "is_floating_point", None) or "float" in str(x.dtype) else "i"
+        return ARRAY if kind in "fc" else NONE
     return ANY
 
 
 def differentiable(t) -> bool:
-    if t in (FLOAT, ANY):
+    if t in (FLOAT, ANY, ARRAY):
         return True
     if isinstance(t, tuple):
         if t[0] == "seq":
@@ -73,6 +80,8 @@ def join(a, b):
     nums = {FLOAT, INT, BOOL}
     if a in nums and b in nums:
         return FLOAT if FLOAT in (a, b) else INT
+    if (a == ARRAY and b in nums) or (b == ARRAY and a in nums):
+        return ARRAY
     if isinstance(a, tuple) and isinstance(b, tuple):
         if a[0] == b[0] == "seq":
             return ("seq", join(a[1], b[1]))
@@ -219,6 +228,11 @@ def _op(s: ir.Op, info: Info, free_kinds) -> bool:
     if k == "attr":
         if out.static is not None:
             return _set(info, out, NONE, False)
+        if info.type_of(s.args[0]) == ARRAY:
+            if s.fn in ("T", "mT", "real"):
+                return _set(info, out, ARRAY, any_active)
+            if s.fn in ("shape", "ndim", "size", "dtype", "device"):
+                return _set(info, out, NONE, False)
         return _set(info, out, ANY, any_active)
     if k in ("tuple", "list"):
         ts = tuple(info.type_of(a) or ANY for a in s.args)
@@ -246,7 +260,8 @@ def _op(s: ir.Op, info: Info, free_kinds) -> bool:
         if s.mutating and any(act[1:]) and isinstance(s.args[0], ir.Value):
             changed |= _set(info, s.args[0], ANY, True)
         if out is not None:
-            changed |= _set(info, out, ANY, any_active)
+            t = ARRAY if (info.type_of(s.args[0]) == ARRAY and s.fn in _ARRAY_METHODS) else ANY
+            changed |= _set(info, out, t, any_active)
         return changed
     if k in ("setitem", "setattr"):
         obj, val = s.args[0], s.args[-1]
@@ -254,7 +269,7 @@ def _op(s: ir.Op, info: Info, free_kinds) -> bool:
             t = info.type_of(obj)
             if isinstance(t, tuple) and t[0] == "seq":
                 t = ("seq", join(t[1], info.type_of(val)))
-            elif k == "setattr" or t != FLOAT:
+            elif k == "setattr" or t not in (FLOAT, ARRAY):
                 t = ANY if not (isinstance(t, tuple) and t[0] == "seq") else t
             return _set(info, obj, t, True)
         return False
@@ -280,12 +295,14 @@ def _call(s: ir.Op, info: Info, act, any_active) -> bool:
                   builtins.isinstance, builtins.callable, math.isnan, math.isinf, math.isfinite):
             t = BOOL
         elif fn in (operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne):
-            t = BOOL if numeric else ANY
+            t = BOOL if numeric else (NONE if ARRAY in types_ else ANY)
         elif fn in (math.floor, math.ceil, math.trunc, builtins.int, builtins.len) or (
                 fn is builtins.round and len(types_) == 1):
             t = INT if numeric or fn in (builtins.int, builtins.len) else ANY
         elif fn is operator.floordiv and numeric:
             t = INT if all(x in (INT, BOOL) for x in types_) else FLOAT
+        elif _is_numpy(fn):
+            t = ARRAY
         else:
             t = ANY
         return _set(info, out, t, False)
@@ -297,6 +314,10 @@ def _call(s: ir.Op, info: Info, act, any_active) -> bool:
         t = types_[0] if types_ else ANY
         t = ("seq", element(t)) if isinstance(t, tuple) else ANY
         return _set(info, out, t, any_active)
+    if rule is not None and ARRAY in types_ and not s.kwargs.get("__never__"):
+        arrayish = all(t in (ARRAY, FLOAT, INT, BOOL, NONE) or (isinstance(t, tuple)) for t in types_)
+        if arrayish and (fn in _NUMERIC or fn in _ARRAY_OPS or _is_numpy(fn)) and fn not in _MULTI_OUT:
+            return _set(info, out, ARRAY, any_active)
     if rule is not None:
         if fn in _MATH or fn in _NUMERIC:
             nums = (FLOAT, INT, BOOL)
@@ -327,6 +348,33 @@ def _call(s: ir.Op, info: Info, act, any_active) -> bool:
     return _set(info, out, ANY, any_active or callee_active)
 
 
+def _is_numpy(fn) -> bool:
+    mod = getattr(fn, "__module__", None) or ""
+    return mod.split(".")[0] == "numpy" or type(fn).__name__ == "ufunc"
+
+
+_ARRAY_OPS = {operator.matmul, operator.imatmul, operator.getitem, operator.neg, operator.pos}
+_ARRAY_METHODS = {"sum", "mean", "prod", "max", "min", "var", "std", "cumsum", "cumprod", "reshape",
+                  "transpose", "swapaxes", "squeeze", "ravel", "flatten", "dot", "clip", "copy",
+                  "astype", "take", "repeat", "__getitem__"}
+
+
+def _multi_out():
+    import numpy as np
+
+    names = ["slogdet", "eigh", "svd", "qr", "split", "array_split", "meshgrid", "unique", "frexp",
+             "modf", "divmod", "nonzero", "where", "histogram", "broadcast_arrays", "linalg"]
+    out = set()
+    for n in names:
+        for mod in (np, np.linalg):
+            f = getattr(mod, n, None)
+            if f is not None and callable(f):
+                out.add(f)
+    out.discard(np.where)  # one output with three arguments
+    return out
+
+
+_MULTI_OUT = _multi_out()
 _PENDING = object()
 _RET: dict = {}
 _IN_PROGRESS: set = set()

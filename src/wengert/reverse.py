@@ -101,7 +101,7 @@ class Generator:
             return "float"
         if isinstance(t, tuple) and t[0] == "seq":
             return "buf"
-        if t == "any" and self.may_mutate:
+        if t in ("any", "array") and self.may_mutate:
             return "buf"
         return "ssa"
 
@@ -285,6 +285,11 @@ class Generator:
         rule = get_rule(fn) if fn is not None and not s.star else None
         if rule is not None and rule.nondiff:
             return False
+        if rule is not None and rule.vjps is not None and fn in _OPERATOR_PRIMS and any(
+                info.type_of(a) == "any" for a in s.args):
+            # an operand of unknown type may be a user object with its own __add__:
+            # decided at run time (`transform.rule_pullback`)
+            rule = None
         if rule is not None and rule.vjps is not None:
             nums = (FLOAT, "int", "bool")
             scalar = rule.scalar_vjps is not None and not s.kwargs and all(
@@ -780,6 +785,13 @@ _PURE_PRIMS = {
     operator.eq, operator.ne, operator.not_, operator.is_, operator.is_not, operator.getitem,
 }
 
+
+_OPERATOR_PRIMS = {
+    operator.add, operator.sub, operator.mul, operator.truediv, operator.floordiv, operator.mod,
+    operator.pow, operator.matmul, operator.neg, operator.pos, operator.abs, operator.iadd,
+    operator.isub, operator.imul, operator.itruediv, operator.ifloordiv, operator.imod, operator.ipow,
+    operator.imatmul, operator.getitem, operator.lt, operator.le, operator.gt, operator.ge,
+}
 
 _INPLACE_PLAIN = {
     operator.iadd: operator.add, operator.isub: operator.sub, operator.imul: operator.mul,

@@ -327,6 +327,10 @@ def pullback_of(fn, args: tuple, kwargs: dict, _pass=None):
         return y, outer_back
     rule = get_rule(fn)
     if rule is not None and rule.has_reverse:
+        if fn in _DUNDERS and args and not kwargs:
+            made = _dunder_pullback(fn, args, _pass)
+            if made is not None:
+                return made
         return rule_pullback(fn, rule, args, kwargs)
     if isinstance(fn, types.MethodType):
         y, back = pullback_of(fn.__func__, (fn.__self__, *args), kwargs, _pass)
@@ -387,6 +391,59 @@ def _lifted(fn):
     from wengert.dual import lifted
 
     return lifted(fn)
+
+
+def _dunders():
+    import operator as op
+
+    names = {
+        op.add: ("__add__", "__radd__"), op.sub: ("__sub__", "__rsub__"),
+        op.mul: ("__mul__", "__rmul__"), op.truediv: ("__truediv__", "__rtruediv__"),
+        op.floordiv: ("__floordiv__", "__rfloordiv__"), op.mod: ("__mod__", "__rmod__"),
+        op.pow: ("__pow__", "__rpow__"), op.matmul: ("__matmul__", "__rmatmul__"),
+        op.neg: ("__neg__", None), op.pos: ("__pos__", None), op.abs: ("__abs__", None),
+        op.getitem: ("__getitem__", None),
+        op.iadd: ("__iadd__", "__add__"), op.isub: ("__isub__", "__sub__"),
+        op.imul: ("__imul__", "__mul__"), op.itruediv: ("__itruediv__", "__truediv__"),
+        op.imatmul: ("__imatmul__", "__matmul__"), op.ipow: ("__ipow__", "__pow__"),
+    }
+    return names
+
+
+_DUNDERS = _dunders()
+
+
+def _python_method(obj, name):
+    if name is None:
+        return None
+    m = getattr(type(obj), name, None)
+    return m if isinstance(m, types.FunctionType) else None
+
+
+def _dunder_pullback(fn, args: tuple, _pass):
+    """``a + b`` where ``a`` or ``b`` is an instance of a class defining ``__add__`` in
+    Python: differentiate that method (Python's operator dispatch, NotImplemented included)."""
+    first, second = _DUNDERS[fn]
+    a = args[0]
+    m = _python_method(a, first)
+    inplace = first.startswith("__i") and first not in ("__invert__",)
+    if m is None and inplace:
+        m = _python_method(a, second)  # x += y falls back to x = x + y
+    if m is not None:
+        y, back = pullback_of(m, args, {}, _pass)
+        if y is not NotImplemented:
+            return y, back
+    if len(args) == 2 and not inplace and second is not None:
+        b = args[1]
+        r = _python_method(b, second)
+        if r is not None and type(b) is not type(a):
+            y, back = pullback_of(r, (b, a), {}, _pass)
+            if y is not NotImplemented:
+                def reflected_back(g):
+                    f, (gb, ga), k = back(g)
+                    return f, (ga, gb), k
+                return y, reflected_back
+    return None
 
 
 def construct_pullback(cls, args: tuple, kwargs: dict, _pass):
