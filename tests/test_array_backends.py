@@ -125,6 +125,19 @@ def gauss_loglik(L, mu, X, n):  # n = X.shape[0]; see test_arrays.test_shape_att
     return -0.5 * (n * logdet + xp.sum(xp.matrix_transpose(d) * sol))
 
 
+def indexing(x, idx):
+    xp = array_api_compat.array_namespace(x)
+    return xp.sum(x[1:, ::2] ** 2) + xp.sum(xp.take(x, idx, axis=0) ** 3) + xp.sum(x[x > 0.0] * 2.0)
+
+
+def heat(u0, r):
+    xp = array_api_compat.array_namespace(u0)
+    u = xp.asarray(u0, copy=True)
+    for _ in range(4):
+        u[1:-1] = u[1:-1] + r * (u[2:] - 2.0 * u[1:-1] + u[:-2])
+    return xp.sum(u * u)
+
+
 # ---- tests ----
 
 PROGRAMS = {  # name -> (program, arguments)
@@ -140,7 +153,14 @@ PROGRAMS = {  # name -> (program, arguments)
     "shapes": (shapes, lambda r: [r.standard_normal((2, 6)), r.standard_normal((5, 3))]),
     "gauss_loglik": (gauss_loglik, lambda r: [r.standard_normal((3, 3)), r.standard_normal(3),
                                               r.standard_normal((6, 3)), 6]),
+    "indexing": (indexing, lambda r: [r.standard_normal((3, 4)) + 0.05, np.array([0, 2, 2])]),
+    "heat": (heat, lambda r: [np.sin(np.linspace(0.0, 3.0, 8)) + 0.1 * r.standard_normal(8), 0.2]),
 }
+
+DUNDER = ("transform._dunder_pullback treats array classes whose operators are Python methods "
+          "(torch.Tensor.__pow__, array_api_strict's Array.__mul__ and __pow__) like user classes and "
+          "differentiates their source, when operator.pow / mul reach the run-time dispatch (here after "
+          "a method call such as xp.take, whose result has no static kind).")
 
 # (program, back end) -> why it fails; strict xfails, so a fix shows up as a failure to remove
 KNOWN = {
@@ -148,6 +168,9 @@ KNOWN = {
         "runtime.unbroadcast reduces a cotangent to a Python float with g.sum(), a method "
         "array_api_strict arrays lack; here for the constant exponent of xp.pow(x, 2.0), whose "
         "cotangent the run-time rule dispatch computes although nothing needs it",
+    ("indexing", "torch"): DUNDER + " For torch.Tensor.__pow__ the gradient silently comes back None.",
+    ("indexing", "array_api_strict"): DUNDER,
+    ("heat", "array_api_strict"): DUNDER,
 }
 
 
@@ -174,3 +197,14 @@ def test_mlp_shapes_hypothesis(batch, d_in, hidden, d_out, seed):
         got = wengert.gradient(mlp, *[convert(a) for a in args])
         for g, w in zip(got, want):
             np.testing.assert_allclose(to_numpy(g), w, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.xfail(strict=True, reason=DUNDER)
+def test_torch_pow_through_runtime_dispatch():
+    torch = pytest.importorskip("torch")
+    import operator
+
+    t = torch.full((2,), 2.0, dtype=torch.float64)
+    _, back = wengert.pullback(operator.pow, t, 3)
+    g = back(torch.ones(2, dtype=torch.float64))[1]
+    assert g is not None and torch.allclose(g, torch.full((2,), 12.0, dtype=torch.float64))

@@ -376,15 +376,23 @@ defjvp(np.pad, lambda t, y, array, pad_width, mode="constant", **kw: pad_tangent
 
 
 def _scatter_add(g, a, index):
-    out = np.zeros(np.shape(a), dtype=np.result_type(g, a))
-    np.add.at(out, index, g)
-    return match(out, a)
+    if not hasattr(a, "shape") or isinstance(a, (np.ndarray, np.generic)):
+        out = np.zeros(np.shape(a), dtype=np.result_type(g, a))
+        np.add.at(out, index, g)
+        return match(out, a)
+    from wengert.runtime import getitem_grad  # other array libraries: their own scatter-add
+
+    if isinstance(index, tuple) and index and isinstance(index[0], np.ndarray):  # unravelled flat indices
+        flat = xp_of(a).reshape(a, (-1,))
+        return xp_of(a).reshape(getitem_grad(g, flat, np.ravel_multi_index(index, tuple(a.shape))),
+                                tuple(a.shape))
+    return getitem_grad(g, a, index)
 
 
 def _take_index(a, indices, axis, mode):
-    shape = np.shape(a)
+    shape = tuple(np.shape(a)) if isinstance(a, (np.ndarray, np.generic)) else tuple(getattr(a, "shape", ()))
     n = int(np.prod(shape)) if axis is None else shape[axis % len(shape)]
-    indices = np.asarray(indices)
+    indices = np.asarray(indices) if isinstance(a, np.ndarray) or not hasattr(indices, "shape") else indices
     if mode == "wrap":
         indices = indices % n
     elif mode == "clip":
