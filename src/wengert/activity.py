@@ -278,8 +278,19 @@ def _op(s: ir.Op, info: Info, free_kinds) -> bool:
     raise AssertionError(k)
 
 
+_INPLACE_OPS = {operator.iadd, operator.isub, operator.imul, operator.itruediv, operator.ifloordiv,
+                operator.imod, operator.ipow, operator.imatmul}
+
+
 def _call(s: ir.Op, info: Info, act, any_active) -> bool:
     out = s.outs[0]
+    fn0 = s.fn.value if isinstance(s.fn, ir.Const) else None
+    if fn0 in _INPLACE_OPS and len(s.args) == 2 and isinstance(s.args[0], ir.Value):
+        t0 = info.type_of(s.args[0])
+        if t0 not in (FLOAT, INT, BOOL, NONE) and not (isinstance(t0, tuple) and t0[0] == "tuple") \
+                and info.is_active(s.args[1]) and not info.is_active(s.args[0]):
+            # a mutable object changed in place now holds a derivative, under every name
+            return _set(info, s.args[0], t0, True)
     callee_active = info.is_active(s.fn)
     fn = s.static if isinstance(s.fn, ir.Value) else s.fn.value
     rule = get_rule(fn) if fn is not None else None

@@ -61,8 +61,13 @@ def unbroadcast(g, x):
 
         return unpack_like(_reduce_to(g, np.shape(x)), x)
     if isinstance(x, (float, int)):
-        total = g.sum() if tuple(gshape) != () else g
-        return total.item() if hasattr(total, "item") else total
+        total = _sum(g, tuple(range(len(gshape)))) if tuple(gshape) != () else g
+        if tuple(getattr(total, "shape", ())) != ():
+            total = total.reshape(()) if hasattr(total, "reshape") else total
+        try:
+            return float(total)
+        except TypeError:
+            return total
     return _reduce_to(g, shape_of(x))
 
 

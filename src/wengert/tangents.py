@@ -225,7 +225,7 @@ def _normalise(kind, value, t):
         return 0.0 if t is None else t
     if isinstance(kind, tuple):
         return fill(value, t)
-    if kind == ANY:
+    if kind in (ANY, "array"):
         return tz(value, t)
     return t
 
@@ -238,7 +238,7 @@ def call_jvp(fn, args: tuple, tangents: tuple, kwargs=None, fn_dot=None, kw_tang
     from wengert.forward import _dual_variant, compiled_jvp
 
     c = compiled_jvp(fn, kinds)
-    if ANY in kinds and _tracked(values, tans, fn_dot):
+    if (ANY in kinds or "array" in kinds) and _tracked(values, tans, fn_dot):
         c = _dual_variant(c)
     if fn.__code__.co_freevars:
         cells_dot = fn_dot if fn_dot is not None else (None,) * len(fn.__code__.co_freevars)

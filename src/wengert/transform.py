@@ -414,8 +414,12 @@ _DUNDERS = _dunders()
 
 
 def _python_method(obj, name):
-    if name is None:
+    from wengert.dual import Tracked
+
+    if name is None or isinstance(obj, Tracked):  # Duals and tape Vars carry their own rules
         return None
+    if kind_of(obj) != ANY or hasattr(obj, "__array_namespace__"):
+        return None  # numbers, sequences and arrays of array libraries: the operator's rule applies
     m = getattr(type(obj), name, None)
     return m if isinstance(m, types.FunctionType) else None
 
