@@ -382,7 +382,18 @@ class Lowerer:
         elif isinstance(target, (ast.Tuple, ast.List)):
             starred = [i for i, e in enumerate(target.elts) if isinstance(e, ast.Starred)]
             if starred:
-                raise self.error("starred assignment target is not supported yet", target)
+                # a, *rest, z = xs  ->  t = list(xs); a = t[0]; rest = t[1:-1]; z = t[-1]
+                k, n = starred[0], len(target.elts)
+                items = self.call(list, v)
+                for i, e in enumerate(target.elts):
+                    if i < k:
+                        self.assign(e, self.call(operator.getitem, items, ir.Const(i)))
+                    elif i == k:
+                        stop = -(n - k - 1) or None
+                        self.assign(e.value, self.call(operator.getitem, items, ir.Const(slice(k, stop))))
+                    else:
+                        self.assign(e, self.call(operator.getitem, items, ir.Const(i - n)))
+                return
             n = len(target.elts)
             outs = self.op("unpack", n, [v], nout=n)
             outs = [outs] if n == 1 else outs
@@ -683,6 +694,12 @@ class Lowerer:
                 self.block.stmts[-1].mutating = True
                 return m
             return self.op("method", e.func.attr, [obj, *args], kwargs)
+        if (isinstance(e.func, ast.Name) and e.func.id == "super" and not e.args and not e.keywords
+                and "__class__" in self.freevars and self.node.args.args):
+            # zero-argument super() reads the __class__ cell and the first argument
+            cls = self.op("free", "__class__")
+            first = self.env[self.node.args.args[0].arg]
+            return self.call(super, cls, first)
         fnv = self.expr(e.func)
         static = getattr(fnv, "static", None) if isinstance(fnv, ir.Value) else (
             fnv.value if isinstance(fnv, ir.Const) else None)
@@ -793,10 +810,14 @@ class Lowerer:
         raise self.error("set comprehension is not supported", e)
 
     def expr_DictComp(self, e):
-        raise self.error("dict comprehension is not supported yet", e)
+        def put(acc):
+            key = self.expr(e.key)
+            self.op("setitem", None, [acc, key, self.expr(e.value)], nout=0)
 
-    def comprehension(self, e, emit_elt):
-        acc = self.op("newlist", None, [], name=None)
+        return self.comprehension(e, put, lambda: self.op("dict", [], []))
+
+    def comprehension(self, e, emit_elt, make=None):
+        acc = make() if make is not None else self.op("newlist", None, [], name=None)
         scope = set()
         for g in e.generators:
             scope |= self._target_names(g.target)

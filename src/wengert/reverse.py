@@ -272,8 +272,14 @@ class Generator:
             self.plans[id(s)] = Plan("closure")
             return True
         if k == "attr":
-            self.plans[id(s)] = Plan("attr")
             self.need(s.args[0])
+            if self.info.type_of(s.args[0]) == "any":
+                # may be a property: its getter is differentiated (decided at run time)
+                back = self.synth(f"{s.outs[0].name or s.fn}_back", block, depth, pos)
+                self.need(back)
+                self.plans[id(s)] = Plan("getattr", back=back)
+                return True
+            self.plans[id(s)] = Plan("attr")
             return True
         if k == "method":
             back = self.synth(f"{s.outs[0].name or s.fn}_back", block, depth, pos)
@@ -667,6 +673,13 @@ class Generator:
         if k == "free":
             i = self.fn.freevars.index(s.fn)
             rhs = f"_cells[{i}].cell_contents"
+        elif k == "attr" and plan is not None and plan.mode == "getattr":
+            back = self.name(plan.back)
+            out.append(f"{pad}{self.name(outs[0])}, {back} = _pass.getattr({self.expr(s.args[0])}, {s.fn!r})"
+                       + comment)
+            self._push(outs[0], out, ind)
+            self._push(plan.back, out, ind)
+            return
         elif k == "attr":
             rhs = f"{self.expr(s.args[0])}.{s.fn}"
         elif k == "tuple":
@@ -1304,7 +1317,7 @@ class Adjoint(Generator):
             return
         y = s.outs[0]
         g = self.bar(y)
-        alias = mode in ("attr", "unpack") or (mode == "vjp" and plan.rule.fn is operator.getitem)
+        alias = mode in ("attr", "getattr", "unpack") or (mode == "vjp" and plan.rule.fn is operator.getitem)
         if self.route(y) == "buf" and not alias:
             # y was made here: its whole cotangent, including what reached it by other names
             prev = g if state.get(g) == y.id else "None"
@@ -1444,6 +1457,14 @@ class Adjoint(Generator):
             return res
         if mode == "attr":
             return [(s.args[0], g, True, ("attr", s.fn))]
+        if mode == "getattr":
+            obj = s.args[0]
+            prev = self.bar(obj) if state.get(self.bar(obj)) == obj.id else "None"
+            if self.is_useful(obj):
+                out.append(f"{pad}{self.bar(obj)} = _pass.back_getattr({self.expr(obj)}, {prev}, {s.fn!r}, "
+                           f"{self.name(plan.back)}, {g})")
+                state[self.bar(obj)] = obj.id
+            return []
         if mode in ("tuple", "list"):
             return [(a, f"{g}[{i}]", True) for i, a in enumerate(s.args)]
         if mode == "dict":

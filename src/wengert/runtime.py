@@ -493,6 +493,23 @@ class Pass:
             return structure_like(obj, fields)
         return b
 
+    # -- attributes that may be properties --
+
+    def getattr(self, obj, name: str):
+        """``obj.name``, with the pullback of its getter when it is a Python property."""
+        getter = _property_getter(type(obj), name)
+        if getter is None:
+            return getattr(obj, name), None
+        from wengert.transform import pullback_of
+
+        return pullback_of(getter, (obj,), {}, self)
+
+    def back_getattr(self, obj, bar, name: str, back, g):
+        if back is None:
+            return self.add_attr(obj, bar, name, g)
+        _, a, _ = back(g)
+        return self.add(obj, bar, a[0])
+
     # -- mutations, forward --
 
     def setitem(self, obj, key, value):
@@ -679,6 +696,22 @@ _PLAIN = _plain_ops()
 
 
 _MISSING = object()
+
+
+_GETTERS: dict = {}
+
+
+def _property_getter(cls, name: str):
+    key = (cls, name)
+    if key in _GETTERS:
+        return _GETTERS[key]
+    import inspect
+    import types
+
+    desc = inspect.getattr_static(cls, name, None)
+    getter = desc.fget if isinstance(desc, property) and isinstance(desc.fget, types.FunctionType) else None
+    _GETTERS[key] = getter
+    return getter
 
 
 def _attrs(obj) -> dict:

@@ -201,3 +201,9 @@ for _copy in (dict.copy, list.copy):
     defjvp(_copy, lambda t, y, x: t)
 
 nondiff(dict.keys, list.index, list.count, dict.__contains__, list.__contains__, list.__len__, dict.__len__)
+
+
+# ---- super() ----
+
+defvjp(super, None, lambda g, y, cls, obj: g)
+defjvp(super, None, lambda t, y, cls, obj: t)
