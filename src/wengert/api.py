@@ -21,6 +21,26 @@ __all__ = ["grad", "value_and_grad", "gradient", "pullback", "vjp", "show_ir", "
            "clear_cache", "jvp", "jacobian", "hessian", "derivative", "show_tangent"]
 
 
+def _located(fn):
+    """Run ``fn``; an exception raised in generated code gets a note naming the user's line."""
+    import functools
+
+    @functools.wraps(fn)
+    def located(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as e:
+            from wengert.codegen import user_location
+
+            loc = user_location(e.__traceback__)
+            if loc is not None and hasattr(e, "add_note") and not getattr(e, "_wengert_noted", False):
+                e.add_note(f"wengert: raised while differentiating {loc[0]}:{loc[1]}")
+                e._wengert_noted = True
+            raise
+
+    return located
+
+
 def pullback(f: Callable, *args, **kwargs) -> tuple[Any, Callable]:
     """``y, back = pullback(f, *args)``; ``back(dy)`` returns the gradient for ``f``
     itself (its captured variables, or ``None``) followed by one per argument.
@@ -31,8 +51,9 @@ def pullback(f: Callable, *args, **kwargs) -> tuple[Any, Callable]:
 
     Keyword arguments are passed through; their gradients are not returned.
     """
-    y, back = pullback_of(f, args, kwargs)
+    y, back = _located(pullback_of)(f, args, kwargs)
 
+    @_located
     def pullback_back(dy):
         if dy is None:
             return (None,) * (len(args) + 1)
@@ -97,6 +118,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
         picked = tuple(_zero_if_none(grads[i], args[i]) for i in nums)
         return y, (picked[0] if single else picked)
 
+    value_and_grad_f = _located(value_and_grad_f)
     value_and_grad_f.__name__ = f"value_and_grad_{getattr(f, '__name__', 'f')}"
     value_and_grad_f.__wrapped__ = f
     return value_and_grad_f

@@ -313,12 +313,51 @@ def compile_source(src: str, name: str, filename: str, helpers: dict, globals_: 
     factory = f"def _wengert_factory({params}):\n" + _indent(src, 1) + f"    return {name}\n"
     lines = factory.splitlines(keepends=True)
     linecache.cache[fake] = (len(factory), None, lines, fake)
+    LINE_MAPS[fake] = (filename, _line_map(lines))
     ns: dict = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SyntaxWarning)  # inlined rules may test literals (`2 is None`)
         code = compile(factory, fake, "exec")
     exec(code, globals_, ns)
     return ns["_wengert_factory"](*helpers.values()), src
+
+
+LINE_MAPS: dict = {}  # generated file name -> (user file, {generated line: user line})
+
+
+def _line_map(lines) -> dict:
+    """Each generated line's user line: the nearest ``# line N`` comment above it at the
+    same or a smaller indentation."""
+    import re
+
+    out = {}
+    stack: list[tuple[int, int]] = []  # (indent, user line)
+    for i, text in enumerate(lines, 1):
+        indent = len(text) - len(text.lstrip())
+        while stack and stack[-1][0] > indent:
+            stack.pop()
+        m = re.search(r"# line (\d+)\s*$", text)
+        if m:
+            while stack and stack[-1][0] >= indent:
+                stack.pop()
+            stack.append((indent, int(m.group(1))))
+        if stack:
+            out[i] = stack[-1][1]
+    return out
+
+
+def user_location(tb):
+    """The innermost frame of generated code in traceback ``tb``, as (user file, line)."""
+    found = None
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        entry = LINE_MAPS.get(name)
+        if entry is not None:
+            line = entry[1].get(tb.tb_lineno)
+            if line is not None:
+                found = (entry[0], line)
+        tb = tb.tb_next
+    return found
 
 
 def _indent(src: str, n: int) -> str:

@@ -525,7 +525,14 @@ class Generator:
 
     def _foldable(self, s, block: ir.Block, idx: int) -> bool:
         """A nameless operator result used once, later in the same block with only pure
-        operations in between and not needed by the adjoint: written inline."""
+        operations in between and not needed by the adjoint: written inline. (Any call
+        with no adjoint folds into the statement right after it.)"""
+        if (isinstance(s, ir.Op) and s.kind == "call" and len(s.outs) == 1 and id(s) not in self.plans
+                and s.outs[0].name is None and s.outs[0].id not in self.needs and not s.star
+                and self.use_counts.get(s.outs[0].id) == 1):
+            nxt = block.stmts[idx + 1] if idx + 1 < len(block.stmts) else block.term
+            if nxt is not None and not isinstance(nxt, ir.Loop) and any(o is s.outs[0] for o in ir.operands(nxt)):
+                return True
         if not isinstance(s, ir.Op) or s.kind != "call" or len(s.outs) != 1 or s.kwargs:
             return False
         if id(s) in self.plans and self.plans[id(s)].mode != "vjp":
@@ -589,8 +596,8 @@ class Generator:
                 out.append(f"{pad}{t.kind}")
         elif t is not None and t.kind == "raise":
             v = t.values[0]
-            out.append(f"{pad}raise" + ("" if isinstance(v, ir.Const) and v.value is None else f" {self.expr(v)}")
-                       + self.line_comment(t.line))
+            out.append(f"{pad}raise" + ("" if isinstance(v, ir.Const) and v.value is None else f" {self.bare(v)}")
+                       + self.line_comment(t.line, force=True))
 
     def _fwd_yield(self, s: ir.If, b: ir.Block, out, ind):
         if b.term is not None and b.term.kind == "yield":
@@ -647,8 +654,8 @@ class Generator:
         for o in s.outs:
             self._push(o, out, ind)
 
-    def line_comment(self, line) -> str:
-        if not line or line == self.last_line:
+    def line_comment(self, line, force: bool = False) -> str:
+        if not line or (line == self.last_line and not force):
             return ""
         self.last_line = line
         return f"  # line {line}"
