@@ -1521,6 +1521,10 @@ class Adjoint(Generator):
             st = self.group_stack(key[1]) if isinstance(key, tuple) else self.stack(self.layout.values[key])
             iters.append(f"{pop} = reversed({st}).__next__")
         head = []
+        if self.is_useful(ret) and self.route(ret) == "buf":
+            # the cotangent handed in joins the returned object's buffer, where the
+            # adjoints of its mutations look for it
+            head.append(f"{retbar} = _pass.add({self.expr(ret)}, None, {retbar})")
         if self.uses_self_bar:
             head.append("self_bar = {}")
         self_expr = "self_bar or None" if self.uses_self_bar else "None"

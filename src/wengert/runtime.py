@@ -218,6 +218,9 @@ def attr_grad(g, obj, name: str):
         return g.T
     if name in ("real",) and hasattr(obj, "shape"):
         return g
+    fields = getattr(type(obj), "_fields", None)
+    if isinstance(obj, tuple) and fields and name in fields:  # namedtuple: its own type
+        return type(obj)(**{f: (g if f == name else None) for f in fields})
     return Tangent(**{name: g})
 
 
