@@ -110,7 +110,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
             # transitively for the Python functions it calls, so math.sin(Var) works
             y, back = tape_pullback(call, *args)
             value = y[0] if has_aux else y
-            grads = back(_seed(value))[1:]
+            grads = back((_seed(value), None) if has_aux else _seed(value))[1:]
         elif mode == "source":
             y, grads = _source_grad(f, args, kwargs, has_aux)
         else:
@@ -223,7 +223,7 @@ def _source_grad(f, args, kwargs, has_aux):
             return y0, a
     y, back = pullback_of(f, args, kwargs)
     value = y[0] if has_aux else y
-    _, a, _ = back(_seed(value))
+    _, a, _ = back((_seed(value), None) if has_aux else _seed(value))
     return y, a
 
 
