@@ -380,13 +380,26 @@ def _scatter_add(g, a, index):
         out = np.zeros(np.shape(a), dtype=np.result_type(g, a))
         np.add.at(out, index, g)
         return match(out, a)
-    from wengert.runtime import getitem_grad  # other array libraries: their own scatter-add
+    import array_api_compat
 
-    if isinstance(index, tuple) and index and isinstance(index[0], np.ndarray):  # unravelled flat indices
-        flat = xp_of(a).reshape(a, (-1,))
-        return xp_of(a).reshape(getitem_grad(g, flat, np.ravel_multi_index(index, tuple(a.shape))),
-                                tuple(a.shape))
-    return getitem_grad(g, a, index)
+    from wengert.runtime import getitem_grad
+
+    xp = xp_of(a)
+    if isinstance(index, tuple) and len(index) > 1 and all(isinstance(i, np.ndarray) for i in index):  # unravelled
+        flat = xp.reshape(a, (-1,))
+        return xp.reshape(_scatter_add(g, flat, (np.ravel_multi_index(index, tuple(a.shape)),)), tuple(a.shape))
+    if array_api_compat.is_torch_array(a) or array_api_compat.is_jax_array(a):
+        return getitem_grad(g, a, index)  # their own scatter-add
+    # elsewhere (array_api_strict, CuPy, ...) setitem may not accumulate repeated indices or
+    # take index arrays at all: sum the cotangent through a one-hot matrix instead
+    axis = len(index) - 1
+    indices = xp.reshape(xp.asarray(index[axis]), (-1,))
+    onehot = xp.astype(xp.reshape(indices, (-1, 1)) == xp.arange(a.shape[axis], device=_device(a)), g.dtype)
+    moved = xp.reshape(xp.moveaxis(g, tuple(range(axis, axis + index[axis].ndim)), tuple(range(index[axis].ndim))),
+                       (indices.shape[0], -1))
+    out = xp.reshape(xp.matrix_transpose(onehot) @ moved, (a.shape[axis],) + tuple(a.shape[:axis])
+                     + tuple(a.shape[axis + 1:]))
+    return xp.moveaxis(out, 0, axis)
 
 
 def _take_index(a, indices, axis, mode):
