@@ -43,6 +43,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse
 import gc
 import importlib.metadata
+import itertools
 import json
 import math
 import platform
@@ -209,7 +210,7 @@ def mlp_hand(model, X, T):
 def mlp_args(sizes=(8, 16, 1), batch=8, seed=1):
     rng = random.Random(seed)
     layers = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         w = [[rng.gauss(0.0, 1.0 / math.sqrt(n_in)) for _ in range(n_in)] for _ in range(n_out)]
         b = [rng.gauss(0.0, 0.1) for _ in range(n_out)]
         layers.append(Linear(w, b, i < len(sizes) - 2))
@@ -544,9 +545,9 @@ def run_workload(wl: Workload, methods: tuple[str, ...], quick: bool) -> dict:
     med = {m: t.median for m, t in timings.items()}
     mem = res["memory_peak_bytes"]
     ratios = {}
-    for m in med:
+    for m, t in med.items():
         if m != "primal":
-            ratios[f"{m}/primal"] = med[m] / med["primal"]
+            ratios[f"{m}/primal"] = t / med["primal"]
     if "wengert" in med:
         ratios["wengert/hand"] = med["wengert"] / med["hand"]
         for p in ("autograd", "torch"):
