@@ -140,6 +140,16 @@ def heat(u0, r):
     return xp.sum(u * u)
 
 
+def linalg(A, v, w):
+    xp = array_api_compat.array_namespace(A)
+    S = A @ xp.matrix_transpose(A) + xp.eye(A.shape[0], dtype=A.dtype)
+    L = xp.linalg.cholesky(S)
+    evals = xp.linalg.eigvalsh(S)
+    r = xp.sum(L * L) + xp.sum(evals ** 2) + xp.linalg.det(S) + xp.sum(xp.linalg.inv(S) * A)
+    r = r + xp.linalg.trace(S @ A) + xp.sum(xp.linalg.outer(v, w) * A) + xp.sum(xp.vecdot(A, v))
+    return r + xp.sum(xp.linalg.solve(S, v) * w)
+
+
 # ---- tests ----
 
 PROGRAMS = {  # name -> (program, arguments)
@@ -155,6 +165,7 @@ PROGRAMS = {  # name -> (program, arguments)
     "shapes": (shapes, lambda r: [r.standard_normal((2, 6)), r.standard_normal((5, 3))]),
     "gauss_loglik": (gauss_loglik, lambda r: [r.standard_normal((3, 3)), r.standard_normal(3),
                                               r.standard_normal((6, 3)), 6]),
+    "linalg": (linalg, lambda r: [r.standard_normal((3, 3)), r.standard_normal(3), r.standard_normal(3)]),
     "indexing": (indexing, lambda r: [r.standard_normal((3, 4)) + 0.05, np.array([0, 2, 2])]),
     "heat": (heat, lambda r: [np.sin(np.linspace(0.0, 3.0, 8)) + 0.1 * r.standard_normal(8), 0.2]),
 }

@@ -209,17 +209,17 @@ defvjp(np.tensordot, lambda g, y, a, b, axes=2: tensordot_grad(g, a, b, axes, 0)
                      lambda g, y, a, b, axes=2: tensordot_grad(g, a, b, axes, 1))
 defjvp(np.tensordot, lambda t, y, a, b, axes=2: np.tensordot(t, b, axes),
                      lambda t, y, a, b, axes=2: np.tensordot(a, t, axes))
-defvjp(np.vdot, lambda g, y, a, b: match(g * np.reshape(b, np.shape(a)), a),
-                lambda g, y, a, b: match(g * np.reshape(a, np.shape(b)), b))
+defvjp(np.vdot, lambda g, y, a, b: match(g * xp_of(a, b).reshape(b, tuple(shape_of(a))), a),
+                lambda g, y, a, b: match(g * xp_of(a, b).reshape(a, tuple(shape_of(b))), b))
 defjvp(np.vdot, lambda t, y, a, b: np.vdot(t, b), lambda t, y, a, b: np.vdot(a, t))
-defvjp(np.outer, lambda g, y, a, b: match(np.reshape(g @ np.ravel(b), np.shape(a)), a),
-                 lambda g, y, a, b: match(np.reshape(np.ravel(a) @ g, np.shape(b)), b))
+defvjp(np.outer, lambda g, y, a, b: match(xp_of(g).reshape(g @ _flat(b), tuple(shape_of(a))), a),
+                 lambda g, y, a, b: match(xp_of(g).reshape(_flat(a) @ g, tuple(shape_of(b))), b))
 defjvp(np.outer, lambda t, y, a, b: np.outer(t, b), lambda t, y, a, b: np.outer(a, t))
 
 
 def vecdot_grad(g, x, other, axis=-1):
     """Cotangent of ``x`` for ``y = vecdot(x, other, axis)`` (real arrays)."""
-    return unbroadcast(np.expand_dims(g, axis % (np.ndim(g) + 1)) * other, x)
+    return unbroadcast(xp_of(g, x).expand_dims(g, axis=axis % (g.ndim + 1)) * other, x)
 
 
 for _f in (np.vecdot, np.linalg.vecdot):
@@ -290,6 +290,10 @@ def _mT(x):
 
 def _sym(x):
     return (x + _mT(x)) / 2
+
+
+def _flat(x):
+    return xp_of(x).reshape(x, (-1,))
 
 
 def _lift(v, a):
@@ -365,16 +369,18 @@ def slogdet_frule(tangents, a):
 
 def _phi(x):
     """The lower triangle of ``x`` with its diagonal halved."""
-    return np.tril(x) - 0.5 * x * np.eye(x.shape[-1])
+    xp = xp_of(x)
+    return xp.tril(x) - 0.5 * x * xp.eye(x.shape[-1], dtype=x.dtype, device=_device(x))
 
 
 @rrule(np.linalg.cholesky)
 def cholesky_rrule(a, *, upper=False):
-    factor = np.linalg.cholesky(a, upper=upper)
+    xp = xp_of(a)
+    factor = xp.linalg.cholesky(a, upper=upper)
 
     def cholesky_pullback(g):
         low, g_low = (_mT(factor), _mT(g)) if upper else (factor, g)
-        low_inv = np.linalg.inv(low)
+        low_inv = xp.linalg.inv(low)
         return (_sym(_mT(low_inv) @ _phi(_mT(low) @ g_low) @ low_inv),)
 
     return factor, cholesky_pullback
@@ -394,16 +400,18 @@ def cholesky_frule(tangents, a, *, upper=False):
 
 def _gaps(w):
     """``F[i, j] = 1 / (w[j] - w[i])``, 0 where ``w[i] == w[j]`` (see the module docstring)."""
-    diff = w[..., None, :] - w[..., :, None]
+    xp = xp_of(w)
+    diff = xp.expand_dims(w, axis=-2) - xp.expand_dims(w, axis=-1)
     same = diff == 0
-    return np.where(same, 0.0, 1.0 / np.where(same, 1.0, diff))
+    return xp.where(same, xp.zeros_like(diff), 1.0 / xp.where(same, xp.ones_like(diff), diff))
 
 
 def eigh_back(gw, gv, w, v):
     """Cotangent of symmetric ``a`` for ``w, v = eigh(a)``."""
+    xp = xp_of(w)
     inner = 0.0
     if gw is not None:
-        inner = gw[..., None] * np.eye(w.shape[-1])
+        inner = xp.expand_dims(gw, axis=-1) * xp.eye(w.shape[-1], dtype=w.dtype, device=_device(w))
     if gv is not None:
         inner = inner + _gaps(w) * (_mT(v) @ gv)
     return _sym(v @ inner @ _mT(v))
@@ -411,7 +419,7 @@ def eigh_back(gw, gv, w, v):
 
 @rrule(np.linalg.eigh)
 def eigh_rrule(a, *args, **kw):
-    w, v = y = np.linalg.eigh(a, *args, **kw)
+    w, v = y = xp_of(a).linalg.eigh(a, *args, **kw)
 
     def eigh_pullback(g):
         return (eigh_back(g[0], g[1], w, v),) + (None,) * len(args)
@@ -431,7 +439,7 @@ def eigh_frule(tangents, a, *args, **kw):
 
 @rrule(np.linalg.eigvalsh)
 def eigvalsh_rrule(a, *args, **kw):
-    w, v = np.linalg.eigh(a, *args, **kw)
+    w, v = xp_of(a).linalg.eigh(a, *args, **kw)
 
     def eigvalsh_pullback(g):
         return (eigh_back(g, None, w, v),) + (None,) * len(args)

@@ -18,6 +18,18 @@ wengert (``import array_api_strict as xp``) calls `register_namespace(xp)` once.
 
 Methods of non-NumPy arrays (``t.sum()`` on a torch tensor) have no rules;
 array API code calls the namespace's functions (``xp.sum(t)``) instead.
+
+Rules whose derivative code still calls NumPy itself, and so serve NumPy arrays
+only (on torch CPU tensors NumPy may convert them and hand back NumPy arrays; on
+GPUs they raise): ``einsum``, ``tensordot`` and ``dot``/``inner`` of more than
+2-d operands (their cotangents are einsums; array_api_strict has no einsum),
+``sort``, ``repeat``, ``pad``, ``split``, ``linspace``/``arange`` with
+differentiable bounds, ``np.array`` of differentiable scalars,
+``reshape``/``ravel`` with ``order="F"``, ``linalg.norm`` and the forward
+(tangent) rules of most functions. The rest (elementwise functions, reductions,
+``matmul``/``vecdot``/``outer``/``trace``, ``solve``/``inv``/``det``/``slogdet``/
+``cholesky``/``eigh``, shapes, ``take``) are tested on array_api_strict and
+PyTorch (tests/test_array_backends.py).
 """
 
 from __future__ import annotations
@@ -34,6 +46,10 @@ ALIASES = {
     "atan2": "arctan2", "atanh": "arctanh", "pow": "power", "concat": "concatenate",
     "permute_dims": "transpose", "cumulative_sum": "cumsum", "cumulative_prod": "cumprod",
 }
+
+# functions of the array API's linalg extension that are NumPy's top-level ones (xp.linalg.diagonal is
+# not: it takes the last two axes, np.diagonal the first two)
+LINALG_FROM_NUMPY = {"outer", "matmul", "tensordot", "vecdot"}
 
 _REGISTERED: set[int] = set()
 
@@ -73,6 +89,8 @@ def register_namespace(xp):
                 continue
             np_fn = getattr(np_module, ALIASES.get(name, name), None)
             rule = get_rule(np_fn) if np_fn is not None else None
+            if rule is None and module is not xp and name in LINALG_FROM_NUMPY:
+                rule = get_rule(getattr(np, name))
             if rule is not None:
                 _copy_rule(fn, rule)
     return xp
