@@ -251,6 +251,14 @@ def flat_mlp(layers) -> list[float]:
     return out
 
 
+def flat_particles_typed(grad) -> list[float]:
+    """wengert's gradient: the particle cotangents must be a list of Particle."""
+    ps, _ = grad
+    if not (isinstance(ps, list) and all(type(p) is Particle for p in ps)):
+        raise TypeError(f"particle cotangents are not a list of Particle: {type(ps).__name__}")
+    return flat_particles(grad)
+
+
 def model_layers(g) -> list:
     return [(layer.w, layer.b) for layer in g.layers]
 
@@ -424,7 +432,7 @@ def make_workloads(quick: bool) -> list[Workload]:
             wengert=lambda: vg_p(ps, drag, 4.0, 0.01, steps),
             peer=lambda m: peer_particles(m, ps, drag, steps),
             flat_hand=lambda r: flat_particles(r[1]),
-            flat_wengert=lambda r: flat_particles(r[1]),
+            flat_wengert=lambda r: flat_particles_typed(r[1]),
             flat_peer=lambda r: flat_particles(r[1]),
             fd=lambda: fd_particles(ps, drag, steps),
             n_params=4 * len(ps) + 1,
@@ -586,6 +594,8 @@ def print_tables(results: dict, methods: tuple[str, ...]) -> None:
         rows.append((key, *[f"{results[n]['ratios'][key]:.3g}x" if key in results[n]["ratios"] else "-"
                             for n in names]))
     rows.append(("wengert first call", *[fmt_s(results[n].get("wengert_first_call_s")) for n in names]))
+    rows.append(("status", *[", ".join(f"{m} {s}" for m, s in results[n]["status"].items() if s != "ok") or "all ok"
+                             for n in names]))
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
