@@ -189,10 +189,12 @@ def assign_names(fn: ir.Function, layout: Layout, reserved: set[str], keep_live:
         members[ra] = members[ra] + members.pop(rb)
         return True
 
-    def visit(block: ir.Block):
+    def carried(block: ir.Block):
+        # a loop's final, carried and header values are one Python variable: joined
+        # first, so that every optional join below is checked against whole groups
         for s in block.stmts:
             for b in ir.blocks_of(s):
-                visit(b)
+                carried(b)
             if isinstance(s, ir.Loop):
                 off = 1 if s.iterable is not None else 0
                 for i, out in enumerate(s.outs):
@@ -201,6 +203,12 @@ def assign_names(fn: ir.Function, layout: Layout, reserved: set[str], keep_live:
                         group.append(s.header.args[i].id)
                     for g in group[1:]:
                         try_union(group[0], g, force=True)
+
+    def visit(block: ir.Block):
+        for s in block.stmts:
+            for b in ir.blocks_of(s):
+                visit(b)
+            if isinstance(s, ir.Loop):
                 for i, out in enumerate(s.outs):
                     for t in _loop_terms(s.body):
                         v = t.values[i]
@@ -217,6 +225,7 @@ def assign_names(fn: ir.Function, layout: Layout, reserved: set[str], keep_live:
                             if isinstance(v, ir.Value):
                                 try_union(out.id, v.id)
 
+    carried(fn.body)
     visit(fn.body)
     # names: parameters keep theirs; other groups take the user's name when free
     namer_used: dict[str, list[int]] = {}

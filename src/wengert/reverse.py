@@ -186,8 +186,9 @@ class Generator:
             elif isinstance(s, ir.If):
                 r = self._plan_block(s.then) | self._plan_block(s.orelse)
                 r |= any(self.is_useful(o) for o in s.outs)
-                r |= any(b.term is not None and b.term.kind in ("break", "continue")
-                         and any(self.is_useful(v) for v in b.term.values) for b in (s.then, s.orelse))
+                # a branch that leaves the iteration hands on (or drops) the carried cotangents
+                r |= any(b.term is not None and b.term.kind in ("break", "continue") and b.term.values
+                         for b in (s.then, s.orelse))
                 if r:
                     self.need(s.cond)
                     self.rev_stmts.add(id(s))
@@ -527,6 +528,8 @@ class Generator:
         """A nameless operator result used once, later in the same block with only pure
         operations in between and not needed by the adjoint: written inline. (Any call
         with no adjoint folds into the statement right after it.)"""
+        if isinstance(s, ir.Op) and len(s.outs) == 1 and s.outs[0] is self.ret:
+            return False  # the fused gradient returns it after the adjoint ran: keep a name
         if (isinstance(s, ir.Op) and s.kind == "call" and len(s.outs) == 1 and id(s) not in self.plans
                 and s.outs[0].name is None and s.outs[0].id not in self.needs and not s.star
                 and self.use_counts.get(s.outs[0].id) == 1):
@@ -1154,42 +1157,54 @@ class Adjoint(Generator):
                 if self.is_useful(o) or self.is_useful(loop.body.args[off + i])], off
 
     def _rev_exit(self, t: ir.Term, out, ind, state, loop: ir.Loop):
+        """The adjoint of ``continue``/``break``: the carried cotangents (one variable per
+        carried value) go to the values the terminator passed, all at once."""
         carried, off = self._carried(loop)
         args = loop.body.args[off:]
         P = {i: self.bar(loop.outs[i]) for i in carried}
-        claimed = set()
+        # target value -> the carried cotangent variables it receives
+        targets: dict[int, list[str]] = {}
+        values: dict[int, ir.Value] = {}
         for i in carried:
             z = t.values[i]
-            if isinstance(z, ir.Value) and z not in args and self.is_useful(z) and self.bar(z) == P[i]:
-                state[P[i]] = z.id
-                claimed.add(P[i])
-        for i in carried:
-            z = t.values[i]
-            if isinstance(z, ir.Value) and z not in args and self.is_useful(z) and self.bar(z) != P[i]:
-                self.contribute(out, ind, state, z, P[i], False)
-        assigns = []
-        for j in carried:
-            srcs = [P[i] for i in carried if t.values[i] is args[j]]
-            if srcs == [P[j]]:
-                state[P[j]] = args[j].id
-                continue
-            if srcs:
-                is_float = self.info.type_of(args[j]) == FLOAT
-                total = " + ".join(srcs) if is_float else srcs[0]
-                if not is_float:
-                    for e in srcs[1:]:
-                        total = f"accum({total}, {e})"
-                assigns.append((P[j], total, args[j]))
-            elif P[j] not in claimed:
-                state.pop(P[j], None)
+            if isinstance(z, ir.Value) and (z in args or self.is_useful(z)):
+                targets.setdefault(z.id, []).append(P[i])
+                values[z.id] = z
+        before = dict(state)
+        assigns = []       # (variable, expression, value)
+        owners: dict[str, int] = {}
+        for zid, srcs in targets.items():
+            z = values[zid]
+            var = self.bar(z)
+            is_float = self.info.type_of(z) == FLOAT
+            # a value from outside the loop keeps what it had; a body argument and a
+            # value of this iteration start from nothing
+            outside = z not in args and before.get(var) == z.id and var not in P.values()
+            terms = ([var] if outside else []) + srcs
+            if is_float:
+                expr = " + ".join(terms)
+            else:
+                expr = terms[0]
+                for e in terms[1:]:
+                    expr = f"accum({expr}, {e})"
+            if var in owners and owners[var] != zid:
+                raise _Conflict(f"cotangent variable {var} shared by two values at a loop exit")
+            owners[var] = zid
+            if expr != var:
+                assigns.append((var, expr, z))
+        for var in P.values():
+            if var not in owners:
+                state.pop(var, None)
+        for var, zid in owners.items():
+            if before.get(var) not in (None, zid) and var not in P.values():
+                raise _Conflict(f"cotangent variable {var} busy at a loop exit")
+            state[var] = zid
         if assigns:
             pad = "    " * ind
             if len(assigns) == 1:
                 out.append(f"{pad}{assigns[0][0]} = {assigns[0][1]}")
             else:
                 out.append(f"{pad}{', '.join(a[0] for a in assigns)} = {', '.join(a[1] for a in assigns)}")
-            for var, _, a in assigns:
-                state[var] = a.id
 
     def _touched_outside(self, loop: ir.Loop) -> list[ir.Value]:
         """Useful values from outside ``loop`` that its adjoint adds to."""
