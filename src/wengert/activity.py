@@ -129,6 +129,8 @@ class Info:
 def const_type(v):
     if v is UNDEFINED:
         return None
+    if isinstance(v, slice) or v is Ellipsis:
+        return NONE
     if type(v) is float:
         return FLOAT
     if type(v) is int:
@@ -297,6 +299,8 @@ def _call(s: ir.Op, info: Info, act, any_active) -> bool:
     types_ = [info.type_of(a) for a in s.args]
     if fn in (builtins.range, builtins.len):
         return _set(info, out, ("seq", INT) if fn is builtins.range else INT, False)
+    if fn is builtins.slice:
+        return _set(info, out, NONE, False)
     if rule is not None and rule.nondiff:
         # the type of a result is only claimed when it is certain: float-specialised
         # code must never meet an array

@@ -612,7 +612,10 @@ class Lowerer:
         return self.call(BINOPS[type(e.op)], a, b)
 
     def expr_UnaryOp(self, e):
-        return self.call(UNARYOPS[type(e.op)], self.expr(e.operand))
+        v = self.expr(e.operand)
+        if isinstance(v, ir.Const) and isinstance(e.op, (ast.USub, ast.UAdd)) and type(v.value) in (int, float):
+            return ir.Const(-v.value if isinstance(e.op, ast.USub) else v.value)  # -1 is a constant
+        return self.call(UNARYOPS[type(e.op)], v)
 
     def expr_BoolOp(self, e):
         # a and b  ->  if a: b else: a      a or b  ->  if a: a else: b

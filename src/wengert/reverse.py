@@ -107,7 +107,9 @@ class Generator:
 
     def plan(self):
         self.may_mutate = any(
-            isinstance(s, ir.Op) and (s.kind in ("setitem", "setattr") or s.mutating or s.kind == "attr"
+            isinstance(s, ir.Op) and (s.kind in ("setitem", "setattr") or s.mutating
+                                      or (s.kind == "attr" and s.outs[0].static is None
+                                          and self.info.type_of(s.args[0]) == "any")
                                       or self._inplace_on_object(s) or self._passes_mutable(s))
             for _, s in ir.walk(self.fn.body))
         self._plan_block(self.fn.body)
@@ -301,7 +303,11 @@ class Generator:
             nums = (FLOAT, "int", "bool")
             scalar = rule.scalar_vjps is not None and not s.kwargs and all(
                 info.type_of(a) in nums for a in s.args) and info.type_of(s.outs[0]) == FLOAT
-            vjps = rule.scalar_vjps if scalar else rule.vjps
+            # numbers and arrays (no sequences): the simple form of the rule holds, with
+            # cotangents reduced to each argument's shape
+            numeric = rule.scalar_vjps is not None and not s.kwargs and all(
+                info.type_of(a) in nums + ("array",) for a in s.args)
+            vjps = rule.scalar_vjps if numeric else rule.vjps
             tmpls = []
             inl = True
             for i, a in enumerate(s.args):
@@ -1028,6 +1034,18 @@ class Adjoint(Generator):
         """Emit contributions; those to ``g``'s own variable last, combined, since they overwrite it."""
         contribs = [c if len(c) == 4 else (*c, None) for c in contribs]
         contribs = [c for c in contribs if self.is_useful(c[0])]
+        # x * x: the same contribution twice is computed once, doubled
+        merged = []
+        for c in contribs:
+            twin = next((i for i, m in enumerate(merged) if m[0] is c[0] and m[1] == c[1] and m[3] is None
+                         and c[3] is None), None)
+            if twin is None:
+                merged.append(c)
+            else:
+                m = merged[twin]
+                merged[twin] = (m[0], f"2 * {m[1]}" if not m[1].startswith("2 * ") else m[1], m[2], m[3]) \
+                    if True else m
+        contribs = merged
         later = [c for c in contribs if self.bar(c[0]) == g]
         if later and (self.route(later[0][0]) == "buf" or any(c[3] is not None for c in later)):
             # buffered cotangents are never read back from the variable: no hazard
@@ -1339,9 +1357,9 @@ class Adjoint(Generator):
             return
         y = s.outs[0]
         g = self.bar(y)
-        alias = mode in ("attr", "getattr", "unpack") or (mode == "vjp" and plan.rule.fn is operator.getitem)
-        if self.route(y) == "buf" and not alias:
-            # y was made here: its whole cotangent, including what reached it by other names
+        if self.route(y) == "buf":
+            # y's whole cotangent, including what reached it by other names (an item read
+            # back from a container that holds y gives it back to y's own buffer: no loss)
             prev = g if state.get(g) == y.id else "None"
             out.append(f"{pad}{g} = _pass.take({self.expr(y)}, {prev})")
             state[g] = y.id
