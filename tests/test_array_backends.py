@@ -170,19 +170,6 @@ PROGRAMS = {  # name -> (program, arguments)
     "heat": (heat, lambda r: [np.sin(np.linspace(0.0, 3.0, 8)) + 0.1 * r.standard_normal(8), 0.2]),
 }
 
-DUNDER = ("transform._dunder_pullback treated array classes whose operators are Python methods "
-          "(torch.Tensor.__pow__, array_api_strict's Array.__mul__ and __pow__) like user classes and "
-          "differentiated their source when operator.pow / mul reached the run-time dispatch (after a "
-          "method call such as xp.take, whose result has no static kind); for torch.Tensor.__pow__ the "
-          "gradient silently came back None")
-UNBROADCAST = ("runtime.unbroadcast reduced a cotangent to a Python float with g.sum(), a method "
-               "array_api_strict arrays lack (here for the constant exponent of xp.pow(x, 2.0), whose "
-               "cotangent the run-time rule dispatch computes although nothing needs it)")
-TORCH_SETITEM = ("item assignment on torch tensors and array_api_strict arrays silently loses the "
-                 "gradient of the written value (u[1:3] = u[1:3] * r gives zeros there); "
-                 "runtime._snapshot and _copy_value copy arrays with .copy(), which neither has")
-
-
 def _set_slice(u0, r):
     xp = array_api_compat.array_namespace(u0)
     u = u0 * 1.0
@@ -196,51 +183,16 @@ def _pow_back(convert, exponent):
     return to_numpy(back(x * 0.0 + 1.0)[1])
 
 
-PROBES = {  # a known core bug -> a check that passes once it is fixed
-    DUNDER: lambda: all(np.allclose(_pow_back(BACKENDS[b]()[0], 3), [12.0, 27.0]) for b in BACKENDS),
-    UNBROADCAST: lambda: _pow_back(BACKENDS["array_api_strict"]()[0], 2.0) is not None,
-    TORCH_SETITEM: lambda: all(np.allclose(
-        to_numpy(wengert.gradient(_set_slice, BACKENDS[b]()[0](np.array([0.1, 0.5, 0.9, 0.3])), 0.2)[0]),
-        [0.2, 0.04, 0.072, 0.6]) for b in BACKENDS),
-}
-_STILL_BROKEN: dict[str, bool] = {}
-
-
-def known_bug(reason: str) -> pytest.MarkDecorator:
-    """A strict xfail while the core bug ``reason`` still shows; once it is fixed the test just runs."""
-    if reason not in _STILL_BROKEN:
-        try:
-            _STILL_BROKEN[reason] = not PROBES[reason]()
-        except pytest.skip.Exception:
-            _STILL_BROKEN[reason] = False
-        except Exception:  # noqa: BLE001 - a crash means the bug is still there
-            _STILL_BROKEN[reason] = True
-    return pytest.mark.xfail(_STILL_BROKEN[reason], strict=True, reason=reason)
-
-
-# (program, back end) -> the core bug it runs into
-KNOWN = {
-    ("elementwise_reductions", "array_api_strict"): UNBROADCAST,
-    ("indexing", "torch"): DUNDER,
-    ("indexing", "array_api_strict"): DUNDER,
-    ("heat", "array_api_strict"): TORCH_SETITEM,
-    ("gauss_loglik", "array_api_strict"): DUNDER,
-    ("heat", "torch"): TORCH_SETITEM,
-}
-
-
 @pytest.mark.parametrize("backend", ["numpy", *BACKENDS])
 @pytest.mark.parametrize("program", list(PROGRAMS))
-def test_program(program, backend, request):
-    if (program, backend) in KNOWN:
-        request.applymarker(known_bug(KNOWN[program, backend]))
+def test_program(program, backend):
     f, make = PROGRAMS[program]
     args = make(rng(len(program)))
     check_backends(f, *args, backends=() if backend == "numpy" else (backend,))
 
 
 @pytest.mark.parametrize("backend", [
-    pytest.param("array_api_strict", marks=known_bug(DUNDER)),
+    "array_api_strict",
     "torch"])
 @settings(max_examples=15, deadline=None)
 @given(batch=st.integers(1, 4), d_in=st.integers(1, 3), hidden=st.integers(1, 4), d_out=st.integers(1, 3),
@@ -256,13 +208,11 @@ def test_mlp_shapes_hypothesis(backend, batch, d_in, hidden, d_out, seed):
         np.testing.assert_allclose(to_numpy(g), w, rtol=1e-10, atol=1e-12, err_msg=backend)
 
 
-@known_bug(DUNDER)
 def test_operators_through_runtime_dispatch():
     for name, backend in BACKENDS.items():
         np.testing.assert_allclose(_pow_back(backend()[0], 3), [12.0, 27.0], err_msg=name)
 
 
-@known_bug(TORCH_SETITEM)
 def test_item_assignment_keeps_written_gradient():
     u = np.array([0.1, 0.5, 0.9, 0.3])
     want = wengert.gradient(_set_slice, u, 0.2)[0]

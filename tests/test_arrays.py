@@ -15,7 +15,6 @@ import types
 
 import hypothesis.extra.numpy as hnp
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -329,25 +328,10 @@ def ones_times_float(s, n):
     return np.sum(np.ones((n, 2)) * s)
 
 
-def _constructor_typing_bug() -> bool:
-    try:
-        return not isinstance(wengert.grad(ones_times_float)(1.5, 4), float)
-    except Exception:  # noqa: BLE001 - a crash is the bug too
-        return True
-
-
-CONSTRUCTOR_TYPING = pytest.mark.xfail(
-    _constructor_typing_bug(), strict=True,
-    reason="activity.py types every nondiff call (np.ones, np.eye, ...) as INT, so float * np.ones(...) is "
-           "specialised as a float and the float's gradient comes back as an array")
-
-
-@CONSTRUCTOR_TYPING
 def test_constructors_float():
     _check_constructors(1.5)
 
 
-@CONSTRUCTOR_TYPING
 def test_float_times_constructor_is_float():
     g = wengert.grad(ones_times_float)(1.5, 4)
     assert isinstance(g, float) and g == 8.0
@@ -358,17 +342,6 @@ def mean_by_shape(x):
     return np.sum(x) / x.shape[0] + np.sum(x) / (n * k)
 
 
-def _shape_cotangent_bug() -> bool:
-    try:
-        g = wengert.grad(mean_by_shape)(np.ones((3, 2)))
-        return not np.allclose(g, 1 / 3 + 1 / 6)
-    except Exception:  # noqa: BLE001 - the bug shows as a crash
-        return True
-
-
-@pytest.mark.xfail(_shape_cotangent_bug(), strict=True,
-                   reason="x.shape gets a cotangent (attr_grad gives Tangent(shape=...)), which "
-                          "accum then adds to x's array cotangent")
 def test_shape_attribute_has_no_gradient():
     x = rng(20).standard_normal((3, 2))
     np.testing.assert_allclose(wengert.grad(mean_by_shape)(x), np.full((3, 2), 1 / 3 + 1 / 6))
@@ -518,20 +491,6 @@ def _set_after_sum(x):
     return np.sum(a)
 
 
-def _item_assignment_supported() -> bool:
-    try:
-        wengert.show_adjoint(_set_after_sum, np.ones(2))  # transform only
-    except wengert.UnsupportedError:
-        return False
-    return True
-
-
-# until item assignment lands these must raise UnsupportedError; after, they must pass
-MUTATION = pytest.mark.xfail(not _item_assignment_supported(), strict=True, raises=wengert.UnsupportedError,
-                             reason="item assignment a[i] = v / a[i] += v is not supported by the "
-                                    "frontend yet (integrator's mutation work)")
-
-
 def heat(u0, r, steps):
     u = u0.copy()
     for _ in range(steps):
@@ -559,7 +518,6 @@ def _heat_torch(u0, r, steps):
     return u0.grad.numpy(), float(rt.grad)
 
 
-@MUTATION
 def test_heat_equation_in_place():
     u0 = np.sin(np.linspace(0, np.pi, 9)) + 0.1 * np.linspace(0, 1, 9) ** 2
     gu, gr, gs = wengert.gradient(heat, u0, 0.2, 6)
@@ -573,16 +531,11 @@ def test_heat_equation_in_place():
     np.testing.assert_allclose(gr, tr, rtol=1e-10)
 
 
-@pytest.mark.xfail(strict=True, raises=(ValueError, wengert.UnsupportedError),
-                   reason="runtime.Pass.back_setitem zeroes the written slot in place in the cotangent "
-                          "buffer, which here is sum's read-only broadcast_to view: 'assignment "
-                          "destination is read-only'")
 def test_setitem_into_reduction_cotangent():
     # the cotangent of `a` is sum's read-only broadcast view; writes must not go into it
     np.testing.assert_allclose(wengert.grad(_set_after_sum)(np.array([1.0, 2.0])), [1.0, 2.0])
 
 
-@MUTATION
 def test_scatter_add_in_loop():
     x = np.array([0.5, -1.2, 2.0])
     check_grads(lambda x, v: scatter_add(x, v, [0, 2, 1, 2]), x, 0.7, modes=("source",))

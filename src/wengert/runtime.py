@@ -402,8 +402,8 @@ class Pass:
                 else:
                     child = getattr(obj, k, None)
                 self._slot(obj, b, k, child, v)
-        else:  # an array updated in place
-            entry[1] = c if b is None else b + c
+        else:  # an array updated in place: a buffer of our own, written into later
+            entry[1] = _array_copy(c) if b is None else b + c
         return bar
 
     def _slot(self, obj, b, key, child, c):
@@ -431,7 +431,8 @@ class Pass:
             elif isinstance(b, dict):
                 self._slot(obj, b, key, obj[key], g)
             else:
-                entry[1] = accum(b, getitem_grad(g, obj, key))
+                scattered = getitem_grad(g, obj, key)
+                entry[1] = scattered if b is None else b + scattered
             return bar
         return accum(bar, getitem_grad(g, obj, key))
 
@@ -576,7 +577,7 @@ class Pass:
         if b is None:
             return None
         g = b[key]
-        g = g.copy() if hasattr(g, "copy") else g
+        g = _array_copy(g) if hasattr(g, "shape") else g
         b[key] = 0
         return unbroadcast(g, value)
 
@@ -752,22 +753,33 @@ def structure_like(obj, fields: dict):
     return Tangent(**fields)
 
 
+def _array_copy(a):
+    """A copy of an array of any library (NumPy and CuPy ``copy``, torch ``clone``)."""
+    if hasattr(a, "clone") and not hasattr(a, "copy"):
+        return a.clone()
+    if hasattr(a, "copy"):
+        return a.copy()
+    import array_api_compat
+
+    return array_api_compat.array_namespace(a).asarray(a, copy=True)
+
+
 def _copy_value(v):
-    return v.copy() if hasattr(v, "shape") and hasattr(v, "copy") else v
+    return _array_copy(v) if hasattr(v, "shape") and hasattr(v, "dtype") else v
 
 
 def _snapshot(obj, key):
     if isinstance(obj, dict):
         return obj.get(key, _MISSING)
-    if hasattr(obj, "shape") and hasattr(obj, "copy"):
-        if getattr(obj, "base", None) is not None:
+    if hasattr(obj, "shape") and hasattr(obj, "dtype"):
+        if getattr(obj, "base", None) is not None or (hasattr(obj, "_base") and obj._base is not None):
             from wengert.errors import UnsupportedError
 
             raise UnsupportedError(
                 "in-place update of an array that is a view of another array; wengert cannot see "
                 "the other names of that memory (copy it first: a = a.copy())")
         old = obj[key]
-        return old.copy() if hasattr(old, "copy") else old
+        return _array_copy(old) if hasattr(old, "shape") else old
     return obj[key]
 
 
@@ -776,6 +788,8 @@ def _copy_container(obj):
         return list(obj)
     if isinstance(obj, dict):
         return dict(obj)
+    if hasattr(obj, "shape") and hasattr(obj, "dtype"):
+        return _array_copy(obj)
     if hasattr(obj, "copy"):
         return obj.copy()
     import copy

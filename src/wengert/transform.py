@@ -212,7 +212,7 @@ def bind(fn, args: tuple, kwargs: dict):
     has_kw = bool(flags & inspect.CO_VARKEYWORDS)
     if not kwargs and not has_var and not has_kw and len(args) == npos and not code.co_kwonlyargcount:
         return list(args), _identity
-    sig = inspect.signature(fn)
+    sig = inspect.signature(fn, follow_wrapped=False)
     ba = sig.bind(*args, **kwargs)
     ba.apply_defaults()
     params = list(sig.parameters.values())
