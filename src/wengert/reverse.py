@@ -1390,6 +1390,14 @@ class Adjoint(Generator):
             state.clear()
             state.update(st)
 
+    def _may_broadcast(self, s: ir.Op, i: int) -> bool:
+        """Can the result of ``s`` have another shape than its argument ``i``? Not when
+        every other argument is a Python number (or ``i`` is the only argument)."""
+        if self.info.type_of(s.args[i]) == FLOAT:
+            return True  # a float against an array result: summed
+        return any(self.info.type_of(a) not in (FLOAT, "int", "bool", "none")
+                   for j, a in enumerate(s.args) if j != i)
+
     def _consume(self, y: ir.Value, state) -> str:
         """The cotangent of ``y`` as an expression, consuming its variable (``None`` if it has none)."""
         g = self.bar(y)
@@ -1451,7 +1459,14 @@ class Adjoint(Generator):
                     mapping[k] = self.expr(v)
                 e = instantiate(t, mapping, self.helper)
                 a = s.args[i]
-                if plan.rule.broadcast and not plan.scalar:
+                c = s.args[1] if len(s.args) == 2 else None
+                if (plan.rule.fn in (operator.pow, operator.ipow) and i == 0 and isinstance(c, ir.Const)
+                        and type(c.value) in (int, float) and c.value >= 1):
+                    # x ** c with a constant c >= 1: c * x ** (c - 1), written out
+                    k = c.value
+                    e = g if k == 1 else (f"{g} * {k!r} * {self.expr(a)}" if k == 2
+                                          else f"{g} * {k!r} * {self.expr(a)} ** {k - 1!r}")
+                if plan.rule.broadcast and not plan.scalar and self._may_broadcast(s, i):
                     e = f"unbroadcast({e}, {self.expr(a)})"
                 res.append((a, e, self.info.type_of(y) != FLOAT and self.info.type_of(a) == FLOAT))
             return res

@@ -125,12 +125,21 @@ def getitem_grad(g, x, index):
     return _array_getitem_grad(g, x, index)
 
 
+def _basic_index(index) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, (int, slice)) and not isinstance(p, bool)
+               for p in parts)
+
+
 def _array_getitem_grad(g, x, index):
     import numpy as np
 
     if isinstance(x, np.ndarray) or np.isscalar(x):
         out = np.zeros(np.shape(x), dtype=np.result_type(x, g))
-        np.add.at(out, index, g)
+        if _basic_index(index):
+            out[index] = g  # basic indexing reaches each element at most once
+        else:
+            np.add.at(out, index, g)  # repeated advanced indices add up
         return out
     import array_api_compat
 
