@@ -85,6 +85,7 @@ class Generator:
         self.ids = itertools.count(10_000_000)
         self.rev_stmts: set[int] = set()
         self.rev_loops: list = []
+        self.known_floats: set[int] = set()
         self.reread = _rereadable(fn)
         self._synthetic: list[ir.Value] = []
         self.useful = _useful(fn, info)
@@ -297,7 +298,11 @@ class Generator:
         if rule is not None and rule.vjps is not None and fn in _OPERATOR_PRIMS and any(
                 info.type_of(a) == "any" for a in s.args):
             # an operand of unknown type may be a user object with its own __add__:
-            # decided at run time (`transform.rule_pullback`)
+            # decided at run time. Floats take an inlined path, anything else
+            # `transform.pullback_of` (user dunders, arrays, sequences)
+            guarded = self._plan_guarded(s, rule, block)
+            if guarded:
+                return True
             rule = None
         if rule is not None and rule.vjps is not None:
             nums = (FLOAT, "int", "bool")
@@ -368,6 +373,35 @@ class Generator:
         if not all(k in (FLOAT, "int", "bool", "none") for k in kinds) or not _has_source(fn):
             return None
         return fn, kinds
+
+    def _plan_guarded(self, s: ir.Op, rule, block) -> bool:
+        if rule.scalar_vjps is None or s.kwargs or s.star or len(s.args) not in (1, 2):
+            return False
+        tmpls = []
+        for i, a in enumerate(s.args):
+            vjp = rule.scalar_vjps[i] if i < len(rule.scalar_vjps) else None
+            if vjp is None or not self.is_useful(a):
+                tmpls.append(None)
+                continue
+            t = template(vjp)
+            if t is None or t.varkw or not self._fits(t, s):
+                return False
+            tmpls.append(t)
+        depth = self.layout.depth[s.outs[0].id]
+        pos = self.layout.defpos[s.outs[0].id]
+        back = self.synth(f"{s.outs[0].name or 'y'}_back", block, depth, pos)
+        self.need(back)
+        self.plans[id(s)] = Plan("guarded", rule, tmpls, back=back, vjps=rule.scalar_vjps, scalar=True)
+        for t in tmpls:
+            if t is None:
+                continue
+            used = used_params(t)
+            if t.params[1] in used:
+                self.need(s.outs[0])
+            for j, a in enumerate(s.args):
+                if t.params[2 + j] in used:
+                    self.need(a)
+        return True
 
     def _inplace_on_object(self, s: ir.Op) -> bool:
         """``x op= y`` where x may be a mutable object (changed in place, logged)."""
@@ -773,6 +807,16 @@ class Generator:
                     out.append(f"{pad}{self.name(outs[0])} = _pass.inplace({op}, {args[0]}, {args[1]})" + comment)
                     self._push(outs[0], out, ind)
                     return
+                if plan is not None and plan.mode == "guarded":
+                    checks = " and ".join(f"type({self.expr(a)}) is float" for a in s.args
+                                          if self.info.type_of(a) == "any")
+                    fast = expr_of_call(s.fn.value, fexpr, args, {})
+                    back = self.name(plan.back)
+                    out.append(f"{pad}{self.name(outs[0])}, {back} = ({fast}, None) if {checks} else "
+                               f"call_pullback(_pass, {fexpr}, {_tuple(args)}, None)" + comment)
+                    self._push(outs[0], out, ind)
+                    self._push(plan.back, out, ind)
+                    return
                 if plan is not None and plan.mode == "direct":
                     fn, kinds = plan.rule
                     h = self.helper(f"{fn.__name__}_pullback", _DirectCall(fn, kinds))
@@ -1004,6 +1048,8 @@ class Adjoint(Generator):
         if owner is not None and owner != v.id:
             raise _Conflict(f"cotangent variable {var} is shared by two live values")
         route = self.route(v)
+        if route == "buf" and v.id in self.known_floats:
+            route = "ssa"  # checked to be a float on this path: never buffered
         if route == "buf":
             prev = var if owner == v.id else "None"
             name = self.expr(v)
@@ -1341,6 +1387,9 @@ class Adjoint(Generator):
         if mode in ("setitem", "setattr", "mutmethod", "inplace"):
             self._rev_mutation(s, plan, out, ind, state)
             return
+        if mode == "guarded":
+            self._rev_guarded(s, plan, out, ind, state)
+            return
         if mode == "unpack":
             bars = []
             for o in s.outs:
@@ -1397,6 +1446,46 @@ class Adjoint(Generator):
             return True  # a float against an array result: summed
         return any(self.info.type_of(a) not in (FLOAT, "int", "bool", "none")
                    for j, a in enumerate(s.args) if j != i)
+
+    def _rev_guarded(self, s: ir.Op, plan: Plan, out, ind, state):
+        """Floats took the inlined path (no pullback saved); anything else the pullback."""
+        pad = "    " * ind
+        y = s.outs[0]
+        g = self.bar(y)
+        if self.route(y) == "buf":
+            prev = g if state.get(g) == y.id else "None"
+            out.append(f"{pad}{g} = _pass.take({self.expr(y)}, {prev})")
+            state[g] = y.id
+        if state.get(g) != y.id:
+            out.append(f"{pad}{g} = None")
+        state.pop(g, None)
+        back = self.name(plan.back)
+        # fast branch: floats, the scalar rule inlined (when there is a cotangent)
+        st_fast = dict(state)
+        inner: list[str] = []
+        st_inner = dict(st_fast)
+        contribs = self._contribs(s, Plan("vjp", plan.rule, plan.tmpl, vjps=plan.vjps, scalar=True),
+                                  g, inner, ind + 2, st_inner)
+        self.known_floats = {a.id for a in s.args if isinstance(a, ir.Value)}
+        self._emit_contribs(inner, ind + 2, st_inner, g, contribs)
+        self.known_floats = set()
+        none_lines: list[str] = []
+        st_fast = self._reconcile([st_inner, dict(st_fast)], [inner, none_lines], ind + 2)
+        fast = [f"{pad}    if {g} is not None:"] + (inner or [pad + "        pass"])
+        if none_lines:
+            fast += [f"{pad}    else:"] + none_lines
+        # other values: their pullback
+        st_gen = dict(state)
+        gen: list[str] = []
+        contribs = self._contribs(s, Plan("generic", back=plan.back), g, gen, ind + 1, st_gen)
+        self._emit_contribs(gen, ind + 1, st_gen, g, contribs)
+        merged = self._reconcile([dict(st_fast), st_gen], [fast, gen], ind + 1)
+        out.append(f"{pad}if {back} is None:")
+        out.extend(fast)
+        out.append(f"{pad}else:")
+        out.extend(gen or [pad + "    pass"])
+        state.clear()
+        state.update(merged)
 
     def _consume(self, y: ir.Value, state) -> str:
         """The cotangent of ``y`` as an expression, consuming its variable (``None`` if it has none)."""

@@ -171,6 +171,18 @@ def nz(c):
     return 0.0 if c is None else c
 
 
+_pullback_of = None
+
+
+def _dispatch():
+    global _pullback_of
+    if _pullback_of is None:
+        from wengert.transform import pullback_of
+
+        _pullback_of = pullback_of
+    return _pullback_of
+
+
 def call_pullback(_pass, fn, args: tuple, kwargs):
     """``(y, back)`` for any callable; ``back(g) -> (fn_bar, args_bar, kwargs_bar)``.
 
@@ -178,9 +190,7 @@ def call_pullback(_pass, fn, args: tuple, kwargs):
     Python function (transformed on first use), the tape for callables
     without source, a clear error.
     """
-    from wengert.transform import pullback_of
-
-    return pullback_of(fn, args, kwargs or {}, _pass)
+    return (_pullback_of or _dispatch())(fn, args, kwargs or {}, _pass)
 
 
 def method_pullback(_pass, obj, name: str, args: tuple, kwargs):

@@ -327,7 +327,7 @@ def pullback_of(fn, args: tuple, kwargs: dict, _pass=None):
         return y, outer_back
     rule = get_rule(fn)
     if rule is not None and rule.has_reverse:
-        if fn in _DUNDERS and args and not kwargs:
+        if fn in _DUNDERS and args and not kwargs and not all(type(a) in _PLAIN_TYPES for a in args):
             made = _dunder_pullback(fn, args, _pass)
             if made is not None:
                 return made
@@ -375,7 +375,12 @@ def pullback_of(fn, args: tuple, kwargs: dict, _pass=None):
         f"wengert.defvjp({name}, lambda g, y, x: ...)")
 
 
+_PLAIN_TYPES = frozenset({float, int, bool})
+
+
 def _tracked(args, kwargs) -> bool:
+    if not kwargs and all(type(a) in _PLAIN_TYPES for a in args):
+        return False
     from wengert.dual import has_tracked
 
     return has_tracked(args) or (bool(kwargs) and has_tracked(kwargs))
