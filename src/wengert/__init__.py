@@ -5,15 +5,47 @@
 5.0
 """
 
-from wengert.api import clear_cache, gradient, grad, pullback, show_adjoint, show_ir, value_and_grad, vjp
-from wengert.api import derivative, hessian, jacobian, jvp, show_tangent
+from wengert.api import (
+    clear_cache,
+    derivative,
+    grad,
+    gradient,
+    hessian,
+    jacobian,
+    jvp,
+    pullback,
+    show_adjoint,
+    show_ir,
+    show_tangent,
+    value_and_grad,
+    vjp,
+)
 from wengert.dual import Dual
 from wengert.errors import UnsupportedError
 from wengert.rules.table import defjvp, defvjp, frule, linear, nondiff, rrule
 from wengert.runtime import Tangent
 
 __all__ = [
-    "UnsupportedError", "Tangent", "clear_cache", "defjvp", "defvjp", "frule", "gradient", "grad",
-    "linear", "nondiff", "pullback", "rrule", "show_adjoint", "show_ir", "value_and_grad", "vjp",
-    "Dual", "derivative", "hessian", "jacobian", "jvp", "show_tangent",
+    "Dual",
+    "Tangent",
+    "UnsupportedError",
+    "clear_cache",
+    "defjvp",
+    "defvjp",
+    "derivative",
+    "frule",
+    "grad",
+    "gradient",
+    "hessian",
+    "jacobian",
+    "jvp",
+    "linear",
+    "nondiff",
+    "pullback",
+    "rrule",
+    "show_adjoint",
+    "show_ir",
+    "show_tangent",
+    "value_and_grad",
+    "vjp",
 ]

@@ -17,8 +17,21 @@ from wengert.activity import FLOAT, kind_of
 from wengert.runtime import Pass
 from wengert.transform import bind, clear_cache, compiled, get_ir, pullback_of
 
-__all__ = ["grad", "value_and_grad", "gradient", "pullback", "vjp", "show_ir", "show_adjoint",
-           "clear_cache", "jvp", "jacobian", "hessian", "derivative", "show_tangent"]
+__all__ = [
+    "clear_cache",
+    "derivative",
+    "grad",
+    "gradient",
+    "hessian",
+    "jacobian",
+    "jvp",
+    "pullback",
+    "show_adjoint",
+    "show_ir",
+    "show_tangent",
+    "value_and_grad",
+    "vjp",
+]
 
 
 def _located(fn):
@@ -295,5 +308,5 @@ def show_adjoint(f: Callable, *args, fused: bool = True) -> str:
 
 
 # forward mode and higher order (forward.py, higher.py)
-from wengert.forward import jvp, show_tangent  # noqa: E402
+from wengert.forward import jvp, show_tangent  # noqa: E402  (they import this module)
 from wengert.higher import derivative, hessian, jacobian  # noqa: E402

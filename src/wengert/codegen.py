@@ -376,4 +376,4 @@ def _indent(src: str, n: int) -> str:
 
 RESERVED_BUILTINS = set(dir(builtins))
 
-__all__ = ["Layout", "assign_names", "compile_source", "expr_of_call", "literal", "Namer", "FLOAT", "Info"]
+__all__ = ["FLOAT", "Info", "Layout", "Namer", "assign_names", "compile_source", "expr_of_call", "literal"]

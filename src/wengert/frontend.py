@@ -155,7 +155,8 @@ def find_code(parent: types.CodeType, node) -> types.CodeType:
             if isinstance(c, types.CodeType):
                 if c.co_name == name and (line is None or c.co_firstlineno == line
                                           or (not isinstance(node, ast.Lambda) and c.co_firstlineno
-                                              in (node.lineno, node.decorator_list[0].lineno if node.decorator_list else -1))):
+                                              in (node.lineno,
+                                                  node.decorator_list[0].lineno if node.decorator_list else -1))):
                     found.append(c)
                 search(c)
 

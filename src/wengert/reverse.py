@@ -32,14 +32,13 @@ import itertools
 import operator
 import types
 
-from wengert import ir
+from wengert import ir, runtime
 from wengert.activity import FLOAT, Info
 from wengert.codegen import Layout, Namer, assign_names, expr_of_call, literal
 from wengert.errors import UnsupportedError
 from wengert.frontend import SELF, UNDEFINED
 from wengert.inline import instantiate, template, used_params
 from wengert.rules.table import get_rule
-from wengert import runtime
 
 RUNTIME_HELPERS = {
     "call_pullback": runtime.call_pullback,
@@ -59,7 +58,7 @@ RUNTIME_HELPERS = {
 class Plan:
     """What one op's adjoint does."""
 
-    __slots__ = ("mode", "rule", "tmpl", "back", "vjps", "scalar")
+    __slots__ = ("back", "mode", "rule", "scalar", "tmpl", "vjps")
 
     def __init__(self, mode, rule=None, tmpl=None, back=None, vjps=None, scalar=False):
         self.vjps = vjps
@@ -665,7 +664,6 @@ class Generator:
 
     def _fwd_loop(self, s: ir.Loop, out, ind):
         pad = "    " * ind
-        off = 1 if s.iterable is not None else 0
         self._parallel(out, ind, [(self.name(o), self.expr(v)) for o, v in zip(s.outs, s.inits)])
         count = self.counts.get(id(s))
         if count is not None:
@@ -794,7 +792,8 @@ class Generator:
                 a, kw = self.expr(s.args[0]), self.expr(s.args[1])
                 if plan is not None and plan.mode in ("generic", "rrule"):
                     back = self.name(plan.back)
-                    out.append(f"{pad}{self.name(outs[0])}, {back} = call_pullback(_pass, {fexpr}, {a}, {kw})" + comment)
+                    out.append(f"{pad}{self.name(outs[0])}, {back} = call_pullback(_pass, {fexpr}, {a}, {kw})"
+                               + comment)
                     self._push(outs[0], out, ind)
                     self._push(plan.back, out, ind)
                     return

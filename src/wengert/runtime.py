@@ -7,8 +7,6 @@ same shape, a tuple's a tuple, a list's a list, a dict's a dict.
 
 from __future__ import annotations
 
-from numbers import Number
-
 _SCALARS = (float, int, complex)
 
 
@@ -367,7 +365,7 @@ class Pass:
     end, leaving objects as the forward pass left them.
     """
 
-    __slots__ = ("bufs", "mutated", "log", "cursor")
+    __slots__ = ("bufs", "cursor", "log", "mutated")
 
     def __init__(self):
         self.bufs: dict[int, list] = {}

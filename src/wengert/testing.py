@@ -18,9 +18,7 @@ def _leaves(x, path=()):
     """(path, value) for every float / float array inside nested lists, tuples, dicts."""
     if isinstance(x, bool) or isinstance(x, int):
         return
-    if isinstance(x, float):
-        yield path, x
-    elif isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.floating):
+    if isinstance(x, float) or isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.floating):
         yield path, x
     elif isinstance(x, (list, tuple)):
         for i, e in enumerate(x):

@@ -22,6 +22,7 @@ import inspect
 import types
 from dataclasses import dataclass, field
 
+import wengert.rules  # noqa: F401  (registers the rule files)
 from wengert import ir
 from wengert.activity import ANY, analyse, kind_of
 from wengert.codegen import compile_source
@@ -30,8 +31,6 @@ from wengert.frontend import lower
 from wengert.reverse import Adjoint
 from wengert.rules.table import get_rule
 from wengert.runtime import Pass, unbroadcast
-
-import wengert.rules  # noqa: F401  (registers the rule files)
 
 _IR: dict = {}
 _CACHE: dict = {}
@@ -111,7 +110,7 @@ def variant(name: str):
         _VARIANT.reset(token)
 
 
-def _with_variant(c: "Compiled") -> "Compiled":
+def _with_variant(c: Compiled) -> Compiled:
     name = _VARIANT.get()
     if name is None:
         return c

@@ -86,7 +86,8 @@ defjvp(np.cbrt, lambda t, y, x: t / (3 * y * y), broadcast=True)
 defvjp(np.reciprocal, lambda g, y, x: -g * y * y, broadcast=True)
 defjvp(np.reciprocal, lambda t, y, x: -t * y * y, broadcast=True)
 _TO_RADIANS, _TO_DEGREES = math.pi / 180, 180 / math.pi
-for _f, _scale in ((np.deg2rad, _TO_RADIANS), (np.radians, _TO_RADIANS), (np.rad2deg, _TO_DEGREES), (np.degrees, _TO_DEGREES)):
+for _f, _scale in ((np.deg2rad, _TO_RADIANS), (np.radians, _TO_RADIANS),
+                   (np.rad2deg, _TO_DEGREES), (np.degrees, _TO_DEGREES)):
     defvjp(_f, lambda g, y, x, _s=_scale: g * _s, broadcast=True)
     defjvp(_f, lambda t, y, x, _s=_scale: t * _s, broadcast=True)
 
@@ -435,4 +436,4 @@ def _same_rule(method, fn):
 _same_rule(np.ndarray.conjugate, np.conjugate)
 _same_rule(np.ndarray.conj, np.conjugate)
 
-from wengert.rules import numpy_namespaces  # noqa: F401  (array API namespaces share these rules)
+from wengert.rules import numpy_namespaces  # noqa: E402, F401  (array API namespaces share these rules)

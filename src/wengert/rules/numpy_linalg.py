@@ -89,7 +89,8 @@ def parse_einsum(subscripts, shapes):
     for t, s, k in zip(ins, shapes, spans):
         if k:
             start = t.index("...")
-            dims = "".join(next(fresh) if s[start + j] == 1 and sizes[ndim - k + j] != 1 else ell[ndim - k + j] for j in range(k))
+            dims = "".join(next(fresh) if s[start + j] == 1 and sizes[ndim - k + j] != 1 else ell[ndim - k + j]
+                           for j in range(k))
             t = t.replace("...", dims)
         terms.append(t)
     if out is None:
@@ -257,7 +258,8 @@ def diagonal_back(g, a, offset=0, axis1=0, axis2=1):
     axis1, axis2 = axis1 % len(shape), axis2 % len(shape)
     xp = xp_of(g, a)
     n, k, first = shape[axis1], g.shape[-1], max(-offset, 0)
-    rows = [xp.zeros(g.shape[:-1] + (first,), dtype=g.dtype), g, xp.zeros(g.shape[:-1] + (n - first - k,), dtype=g.dtype)]
+    rows = [xp.zeros(g.shape[:-1] + (first,), dtype=g.dtype), g,
+            xp.zeros(g.shape[:-1] + (n - first - k,), dtype=g.dtype)]
     spread = xp.expand_dims(xp.concat(rows, axis=-1), axis=-1)  # g[..., i] on row first + i, every column
     eye = xp.eye(n, shape[axis2], k=offset, dtype=g.dtype)
     return xp.moveaxis(spread * eye, (-2, -1), (axis1, axis2))
