@@ -145,6 +145,10 @@ def const_type(v):
 def analyse(fn: ir.Function, arg_kinds, free_kinds: dict) -> Info:
     info = Info()
     for p, k in zip(fn.params, arg_kinds):
+        if isinstance(k, tuple) and k and k[0] == "const":  # an argument not differentiated
+            info.type[p.id] = k[1]
+            info.active[p.id] = False
+            continue
         info.type[p.id] = k
         info.active[p.id] = differentiable(k)
     changed = True

@@ -160,7 +160,10 @@ def _fast_path(f, nums, single):
                 args = args[:num] + (float(a),) + args[num + 1:]
         else:
             args = tuple(float(a) if type(a) is int and i in nums else a for i, a in enumerate(args))
-        key = ("float",) if nargs == 1 and type(args[0]) is float else tuple(map(kind_of, args))
+        if nargs == 1 and type(args[0]) is float:
+            key = ("float",)
+        else:  # arguments not asked for are constants: no adjoint work for them
+            key = tuple(kind_of(a) if i in nums else ("const", kind_of(a)) for i, a in enumerate(args))
         c = cache.get(key)
         if c is None or not c.valid():
             try:
