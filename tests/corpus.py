@@ -6,201 +6,48 @@ import math
 import numpy as np
 
 
-def f_arith(x, y):
-    a = x * y + x / y - y ** 2
-    b = -a + (+x) % 3.0
-    return a * b - x // 1.0
+# the core corpus (tests/corpus_core.py), and more below
+from corpus_core import (  # noqa: F401
+    f_arith,
+    f_if,
+    f_while,
+    f_for_range,
+    f_break,
+    f_continue,
+    f_early_return,
+    f_nested,
+    f_while_else,
+    f_and_or,
+    f_ifexp,
+    f_chain,
+    helper,
+    f_call,
+    fact,
+    is_even,
+    is_odd,
+    f_mutual,
+    f_defaults,
+    f_kwcall,
+    f_star,
+    f_kwargs,
+    f_closure,
+    f_nested_def,
+    mymap,
+    fold,
+    f_hof,
+    f_genexp,
+    f_listcomp,
+    f_tuples,
+    pair,
+    f_multi_return,
+    f_enumerate,
+    f_reversed,
+    f_math,
+    f_builtins,
+    f_swap,
+    projectile,
+)
 
-def f_if(x):
-    if x > 1:
-        y = x * x
-    elif x > 0:
-        y = math.sin(x)
-    else:
-        y = -x
-    return y * 2
-
-def f_while(x, n):
-    r = 1.0
-    while n > 0:
-        n -= 1
-        r *= x
-    return r
-
-def f_for_range(x):
-    s = 0.0
-    for i in range(5):
-        s = s + x * i
-        s = s * 0.9
-    return s
-
-def f_break(x):
-    s = x
-    for i in range(10):
-        s = s * 1.1 + x
-        if s > 20:
-            break
-    return s
-
-def f_continue(x):
-    s = 0.0
-    for i in range(6):
-        if i % 2 == 0:
-            continue
-        s += x * i
-    return s
-
-def f_early_return(x):
-    for i in range(10):
-        x = x * 1.5
-        if x > 10:
-            return x * 2
-    return -x
-
-def f_nested(x):
-    s = 0.0
-    for i in range(3):
-        for j in range(4):
-            s = s + x * (i + j) * s * 0.01 + x
-    return s
-
-def f_while_else(x):
-    i = 0
-    while i < 3:  # (the while/else construct is what is tested)
-        x = x * 2
-        i += 1
-    else:
-        x = x + 1
-    return x
-
-def f_and_or(x):
-    a = x > 0 and x * 2
-    b = x < 0 or x * 3
-    return a + b
-
-def f_ifexp(x):
-    return x * x if x > 0 else -x
-
-def f_chain(x):
-    return x * 2 if 0 < x < 5 else x
-
-def helper(a, b):
-    return a * b + math.exp(a)
-
-def f_call(x):
-    return helper(x, 2.0) + helper(3.0, x)
-
-def fact(x, n):
-    if n == 0:
-        return 1.0
-    return x * fact(x, n - 1)
-
-def is_even(x, n):
-    if n == 0:
-        return x
-    return is_odd(x * 1.1, n - 1)
-
-def is_odd(x, n):
-    if n == 0:
-        return -x
-    return is_even(x * x, n - 1)
-
-def f_mutual(x):
-    return is_even(x, 5)
-
-def f_defaults(x, y=2.0, *, z=3.0):
-    return x * y * z
-
-def f_kwcall(x):
-    return f_defaults(x, z=x)
-
-def f_star(*xs):
-    s = 0.0
-    for v in xs:
-        s = s + v * v
-    return s
-
-def f_kwargs(x, **kw):
-    return x * kw["a"]
-
-def f_closure(x):
-    g = lambda y: x * y
-    return g(3.0)
-
-def f_nested_def(x):
-    def inner(y):
-        return x * y + y
-    return inner(x) + inner(2.0)
-
-def mymap(f, xs):
-    return [f(v) for v in xs]
-
-def fold(f, xs, init):
-    acc = init
-    for v in xs:
-        acc = f(acc, v)
-    return acc
-
-def f_hof(x):
-    ys = mymap(lambda v: v * x, [1.0, 2.0, 3.0])
-    return fold(lambda a, b: a + b * b, ys, 0.0)
-
-def f_genexp(ws, vs):
-    return sum(w * v for w, v in zip(ws, vs))
-
-def f_listcomp(x):
-    ys = [x * i for i in range(4) if i != 2]
-    return sum(ys)
-
-def f_tuples(x, y):
-    a, b = y, x
-    t = (a * b, a + b)
-    p, q = t
-    return p * q
-
-def pair(x):
-    return x * 2, x * 3
-
-def f_multi_return(x):
-    a, b = pair(x)
-    return a * b
-
-def f_enumerate(xs):
-    s = 0.0
-    for i, v in enumerate(xs):
-        s += v * i
-    return s
-
-def f_reversed(xs):
-    s = 0.0
-    for v in reversed(xs):
-        s = s * 0.5 + v
-    return s
-
-def f_math(x):
-    return (math.sin(x) + math.cos(x) * math.tan(x) + math.exp(x) + math.log(x) + math.sqrt(x)
-            + math.atan2(x, 2.0) + math.hypot(x, 3.0) + math.log(x, 2) + math.pow(x, 1.5) + math.erf(x)
-            + math.lgamma(x) + math.tanh(x) + math.floor(x))
-
-def f_builtins(x, y):
-    return abs(x - y) + min(x, y) + max(x, y, 0.5) + float(x) + pow(x, 2) + round(y) + sum([x, y])
-
-def f_swap(x, y):
-    for i in range(3):
-        x, y = y, x * y
-    return x + y
-
-def projectile(angle, speed):
-    x, y = 0.0, 0.0
-    vx, vy = speed * math.cos(angle), speed * math.sin(angle)
-    dt = 0.01
-    while y >= 0.0:
-        v = math.sqrt(vx * vx + vy * vy)
-        vx = vx - 0.1 * v * vx * dt
-        vy = vy - (9.81 + 0.1 * v * vy) * dt
-        x = x + vx * dt
-        y = y + vy * dt
-    return x
 
 def f_for_else(x):
     for i in range(4):
