@@ -336,15 +336,24 @@ def make_closure(code, globals_, defaults, kwdefaults, captured: tuple):
 
 # ---- mutation: one backward pass's shared state ----
 
+_RECORD: dict = {}  # type -> is it a record type
+
+
 def _is_record(x) -> bool:
     """A user object whose attributes carry cotangents (not a function, class, module or array)."""
+    t = type(x)
+    known = _RECORD.get(t)
+    if known is None:
+        known = _RECORD[t] = _record_type(t, x)
+    return known
+
+
+def _record_type(t, x) -> bool:
     import types
 
-    t = type(x)
-    if t.__module__ == "builtins" or hasattr(x, "shape") or isinstance(x, Tangent):
+    if t.__module__ == "builtins" or hasattr(x, "shape") or issubclass(t, (Tangent, tuple, type)):
         return False
-    if isinstance(x, (type, types.FunctionType, types.ModuleType, types.BuiltinFunctionType,
-                      types.MethodType, tuple)):
+    if isinstance(x, (types.FunctionType, types.ModuleType, types.BuiltinFunctionType, types.MethodType)):
         return False
     return hasattr(x, "__dict__") or hasattr(t, "__slots__")
 
