@@ -386,6 +386,8 @@ class Pass:
 
     def buffered(self, obj) -> bool:
         t = type(obj)
+        if t is float or t is int or t is bool:
+            return False
         return t is list or t is dict or id(obj) in self.mutated or _is_record(obj)
 
     def buf(self, obj):
@@ -466,20 +468,30 @@ class Pass:
         """``obj.name`` was read and its value got cotangent ``g``."""
         if g is None:
             return bar
-        if self.buffered(obj):
-            b = self.buf(obj)[1]
+        entry = self.bufs.get(id(obj))
+        if entry is None:
+            if not self.buffered(obj):
+                return accum(bar, attr_grad(g, obj, name))
+            entry = self.buf(obj)
+        b = entry[1]
+        if type(g) is float:  # the common case: a float field
+            old = b.get(name)
+            b[name] = g if old is None else old + g
+        else:
             self._slot(obj, b, name, getattr(obj, name, None), g)
-            return bar
-        return accum(bar, attr_grad(g, obj, name))
+        return bar
 
     def take(self, obj, bar):
         """The whole cotangent of ``obj``: ``bar`` plus its buffer (emptied), with the
         buffers of the objects it holds put in place."""
-        if self.bufs:
-            got = self._assemble(obj, set())
-            if got is not None:
-                return accum(bar, got)
-        return bar
+        if not self.bufs:
+            return bar
+        t = type(obj)
+        if t is float or t is int or t is bool or (
+                id(obj) not in self.bufs and t is not list and t is not dict and not _is_record(obj)):
+            return bar  # no buffer and nothing inside that could have one
+        got = self._assemble(obj, set())
+        return bar if got is None else accum(bar, got)
 
     def _assemble(self, obj, seen):
         if id(obj) in seen:
