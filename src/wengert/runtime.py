@@ -152,13 +152,31 @@ def _array_getitem_grad(g, x, index):
     out = xp.zeros(x.shape, dtype=x.dtype, device=array_api_compat.device(x))
     if hasattr(out, "at"):  # jax
         return out.at[index].add(g)
+    if array_api_compat.is_cupy_array(x) and not _basic_index(index):
+        import cupyx
+
+        cupyx.scatter_add(out, index, g)  # repeated advanced indices add up
+        return out
+    if not _basic_index(index) and _may_repeat(index):
+        from wengert.errors import UnsupportedError
+
+        raise UnsupportedError(
+            f"indexing a {type(x).__name__} with an index array that may repeat: this library has no "
+            "scatter-add wengert knows; use NumPy, CuPy, PyTorch or JAX arrays")
     out[index] = g
     return out
 
 
-def _set(out, index, g):
-    out[index] = g
-    return out
+def _may_repeat(index) -> bool:
+    """Could an advanced index reach one element twice? (Boolean masks cannot.)"""
+    parts = index if isinstance(index, tuple) else (index,)
+    for p in parts:
+        dtype = getattr(p, "dtype", None)
+        if dtype is not None and "bool" in str(dtype):
+            continue
+        if isinstance(p, (list, tuple)) or dtype is not None:
+            return True
+    return False
 
 
 # ---- what generated code calls ----
