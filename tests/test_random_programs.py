@@ -98,3 +98,69 @@ def test_reverse_agrees_with_forward_and_tape(src, x, y):
     tgx, tgy = wengert.grad(f, argnums=(0, 1), mode="tape")(x, y)
     assert gx == pytest.approx(tgx, rel=1e-9, abs=1e-12), src
     assert gy == pytest.approx(tgy, rel=1e-9, abs=1e-12), src
+
+
+# ---- programs with lists, objects and calls ----
+
+HELPERS = '''
+class Box:
+    def __init__(self, v):
+        self.v = v
+
+def scale(xs, s):
+    for i in range(len(xs)):
+        xs[i] = xs[i] * s
+    return xs[0]
+
+def poly(u, w):
+    return u * u * w + math.sin(w)
+'''
+
+
+@st.composite
+def stateful_blocks(draw, depth=0):
+    lines = []
+    for _ in range(draw(st.integers(1, 4))):
+        choice = draw(st.integers(0, 7 if depth < 1 else 5))
+        atom = draw(st.sampled_from(ATOMS))
+        var = draw(st.sampled_from(VARS))
+        if choice == 0:
+            lines.append(f"L.append({draw(exprs())})")
+        elif choice == 1:
+            lines.append(f"L[{draw(st.integers(0, 1))}] = {draw(exprs())}")
+        elif choice == 2:
+            lines.append(f"{var} = L[{draw(st.integers(-2, 1))}] * {atom}")
+        elif choice == 3:
+            lines.append(f"box.v = box.v * {atom} + {var}")
+        elif choice == 4:
+            lines.append(f"{var} = poly({atom}, box.v)")
+        elif choice == 5:
+            lines.append(f"{var} = scale(L, {draw(st.sampled_from(['0.5', 'x', 'b']))})")
+        elif choice == 6:
+            lines.append(f"for j{next(_counter)} in range({draw(st.integers(0, 2))}):")
+            lines += ["    " + s for s in draw(stateful_blocks(depth + 1))]
+        else:
+            lines.append(f"if {atom} > 0.2:")
+            lines += ["    " + s for s in draw(stateful_blocks(depth + 1))]
+            lines.append("else:")
+            lines += ["    " + s for s in draw(stateful_blocks(depth + 1))]
+    return lines
+
+
+@st.composite
+def stateful_programs(draw):
+    body = (["a = x", "b = y", "c = 0.5", "L = [x, y * y]", "box = Box(x + y)"] + draw(stateful_blocks())
+            + ["return a * b + c + sum(L) + box.v * L[-1]"])
+    return HELPERS + "\ndef f(x, y):\n" + "".join(f"    {line}\n" for line in body)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stateful_programs(), st.floats(-1.2, 1.2), st.floats(-1.2, 1.2))
+def test_lists_objects_and_calls_agree_with_forward_mode(src, x, y):
+    f = build(src)
+    value, (gx, gy) = wengert.value_and_grad(f, argnums=(0, 1))(x, y)
+    assert value == pytest.approx(f(x, y), rel=1e-12, abs=1e-12), src
+    _, tx = wengert.jvp(f, (x, y), (1.0, 0.0))
+    _, ty = wengert.jvp(f, (x, y), (0.0, 1.0))
+    assert gx == pytest.approx(tx, rel=1e-9, abs=1e-12), src
+    assert gy == pytest.approx(ty, rel=1e-9, abs=1e-12), src

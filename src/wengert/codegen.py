@@ -169,8 +169,14 @@ class Layout:
         return da < self.last[b]
 
 
-def assign_names(fn: ir.Function, layout: Layout, reserved: set[str], keep_live: set[int]) -> dict[int, str]:
-    """Python names for all values (see the module docstring)."""
+def assign_names(fn: ir.Function, layout: Layout, reserved: set[str], keep_live: set[int],
+                 kind=None) -> dict[int, str]:
+    """Python names for all values (see the module docstring).
+
+    ``kind(value_id)``, when given, keeps values of different kinds (float cotangents
+    against others) out of one linked group: they would share a cotangent variable
+    with two different zeros.
+    """
     for vid in keep_live:
         if layout.depth.get(vid, 0) == 0:
             layout.last[vid] = INF
@@ -184,6 +190,8 @@ def assign_names(fn: ir.Function, layout: Layout, reserved: set[str], keep_live:
         if ra == rb:
             return True
         if not force and any(layout.interferes(x, y) for x in members[ra] for y in members[rb]):
+            return False
+        if not force and kind is not None and {kind(x) for x in members[ra]} != {kind(y) for y in members[rb]}:
             return False
         uf.union(ra, rb)
         members[ra] = members[ra] + members.pop(rb)

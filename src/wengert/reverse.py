@@ -133,7 +133,8 @@ class Generator:
                     self.layout.last[v.id] = max(self.layout.last[v.id], end)
         reserved = set(RUNTIME_HELPERS) | {k for k in self.fn.globals_resolved if isinstance(k, str)}
         reserved |= {"_cells", "self_bar"}
-        self.names = assign_names(self.fn, self.layout, reserved, set(self.needs))
+        self.names = assign_names(self.fn, self.layout, reserved, set(self.needs),
+                                  kind=lambda vid: self.info.type.get(vid) == FLOAT)
         self.namer = Namer(set(self.names.values()) | reserved)
         for name, obj in RUNTIME_HELPERS.items():
             self.helpers[name] = obj
@@ -416,7 +417,7 @@ class Generator:
         if s.kind == "call":
             fn = s.static if isinstance(s.fn, ir.Value) else s.fn.value
             rule = get_rule(fn) if fn is not None else None
-            if rule is not None or (fn is not None and not isinstance(fn, types.FunctionType)
+            if rule is not None or (fn is not None and not isinstance(fn, (types.FunctionType, type))
                                     and type(fn).__module__ == "builtins"):
                 return False
         return any(self.info.is_active(a) and _mutable_type(self.info.type_of(a)) for a in s.args)
@@ -1192,7 +1193,7 @@ class Adjoint(Generator):
                         st_[self.bar(o)] = v.id
                     for o, v in zip(s.outs, b.term.values):
                         if o in live and self.is_useful(v) and self.bar(v) != self.bar(o):
-                            self.contribute(lines_, ind_, st_, v, self.bar(o), False)
+                            self.contribute(lines_, ind_, st_, v, self.bar(o), self.info.type_of(o) != FLOAT)
 
             self._rev_block(b, lines, ind + 1, st, loops, prologue)
             states.append(st)
@@ -1231,7 +1232,10 @@ class Adjoint(Generator):
         for i in carried:
             z = t.values[i]
             if isinstance(z, ir.Value) and (z in args or self.is_useful(z)):
-                targets.setdefault(z.id, []).append(P[i])
+                src = P[i]
+                if self.info.type_of(z) == FLOAT and self.info.type_of(loop.outs[i]) != FLOAT:
+                    src = f"nz({src})"  # a carried value that may be None, into a float
+                targets.setdefault(z.id, []).append(src)
                 values[z.id] = z
         before = dict(state)
         assigns = []       # (variable, expression, value)
@@ -1363,7 +1367,7 @@ class Adjoint(Generator):
                     state[P[i]] = init.id
                 else:
                     del state[P[i]]
-                    self.contribute(out, ind, state, init, P[i], False)
+                    self.contribute(out, ind, state, init, P[i], self.info.type_of(s.outs[i]) != FLOAT)
             else:
                 state.pop(P[i], None)
         if items is not None:

@@ -369,7 +369,9 @@ def _is_record(x) -> bool:
 def _record_type(t, x) -> bool:
     import types
 
-    if t.__module__ == "builtins" or hasattr(x, "shape") or issubclass(t, (Tangent, tuple, type)):
+    # classes written in Python are heap types; built-in and C extension types are not
+    heap = bool(t.__flags__ & (1 << 9))
+    if not heap or hasattr(x, "shape") or issubclass(t, (Tangent, tuple, type)):
         return False
     if isinstance(x, (types.FunctionType, types.ModuleType, types.BuiltinFunctionType, types.MethodType)):
         return False

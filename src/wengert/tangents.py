@@ -36,6 +36,12 @@ def fill(y, t):
         if isinstance(y, (list, tuple)):
             return _rebuild(y, [fill(v, None) for v in y])
         return None
+    if isinstance(y, list) and isinstance(t, list) and len(t) == len(y):
+        # in place: a list's tangent is one object, so that a callee writing into the
+        # list writes into the tangent its caller holds
+        for i, (v, tv) in enumerate(zip(y, t)):
+            t[i] = fill(v, tv)
+        return t
     if isinstance(y, (list, tuple)) and isinstance(t, (list, tuple)) and len(t) == len(y):
         return _rebuild(y, [fill(v, tv) for v, tv in zip(y, t)])
     return t
