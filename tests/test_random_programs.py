@@ -44,7 +44,8 @@ def blocks(draw, depth=0, in_loop=False):
         if choice == 0:
             lines.append(f"{target} = {draw(exprs())}")
         elif choice == 1:
-            lines.append(f"{target} {draw(st.sampled_from(['+=', '-=', '*=']))} math.tanh({draw(st.sampled_from(ATOMS))})")
+            op = draw(st.sampled_from(["+=", "-=", "*="]))
+            lines.append(f"{target} {op} math.tanh({draw(st.sampled_from(ATOMS))})")
         elif choice == 2:
             cond = f"{draw(st.sampled_from(ATOMS))} > {draw(st.sampled_from(['0.0', '0.4', '1.0']))}"
             lines.append(f"if {cond}:")
