@@ -165,3 +165,60 @@ def test_lists_objects_and_calls_agree_with_forward_mode(src, x, y):
     _, ty = wengert.jvp(f, (x, y), (0.0, 1.0))
     assert gx == pytest.approx(tx, rel=1e-9, abs=1e-12), src
     assert gy == pytest.approx(ty, rel=1e-9, abs=1e-12), src
+
+
+# ---- NumPy programs: elementwise, reductions, indexing, in-place updates ----
+
+ARRAY_ATOMS = ["u", "v", "u[::-1]", "np.tanh(v)", "u * v", "v[0] * u", "(u + s)"]
+
+
+@st.composite
+def array_blocks(draw, depth=0):
+    lines = []
+    for _ in range(draw(st.integers(1, 4))):
+        choice = draw(st.integers(0, 6 if depth < 1 else 5))
+        a, b = draw(st.sampled_from(ARRAY_ATOMS)), draw(st.sampled_from(ARRAY_ATOMS))
+        target = draw(st.sampled_from(["u", "v"]))
+        if choice == 0:
+            lines.append(f"{target} = np.tanh({a} * 0.7 + {b} * 0.3)")
+        elif choice == 1:
+            lines.append(f"{target}[{draw(st.integers(0, 2))}] = np.sum({a}) * 0.1")
+        elif choice == 2:
+            lines.append(f"{target}[1:] += ({a})[:-1] * 0.5")
+        elif choice == 3:
+            lines.append(f"s = s + np.mean({a} * {b})")
+        elif choice == 4:
+            lines.append(f"{target} = np.where({a} > 0, {a}, 0.1 * {b})")
+        elif choice == 5:
+            lines.append(f"{target} *= 0.9")
+        else:
+            lines.append(f"for k{next(_counter)} in range({draw(st.integers(0, 2))}):")
+            lines += ["    " + x for x in draw(array_blocks(depth + 1))]
+    return lines
+
+
+@st.composite
+def array_programs(draw):
+    body = ["u = x.copy()", "v = np.sin(x) * w", "s = 0.0"] + draw(array_blocks()) + [
+        "return np.sum(u * v) + s + np.max(u)"]
+    return "def f(x, w):\n" + "".join(f"    {line}\n" for line in body)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(array_programs(), st.integers(0, 2 ** 16))
+def test_array_programs_agree_with_forward_mode(src, seed):
+    import numpy as np
+
+    f = build(src)
+    f.__globals__["np"] = np
+    r = np.random.default_rng(seed)
+    x, w = r.standard_normal(3), float(r.uniform(0.5, 1.5))
+    value, (gx, gw) = wengert.value_and_grad(f, argnums=(0, 1))(x.copy(), w)
+    assert value == pytest.approx(f(x.copy(), w), rel=1e-12, abs=1e-12), src
+    for i in range(3):
+        e = np.zeros(3)
+        e[i] = 1.0
+        _, t = wengert.jvp(f, (x.copy(), w), (e, 0.0))
+        assert gx[i] == pytest.approx(float(t), rel=1e-8, abs=1e-10), src
+    _, tw = wengert.jvp(f, (x.copy(), w), (np.zeros(3), 1.0))
+    assert gw == pytest.approx(float(tw), rel=1e-8, abs=1e-10), src
