@@ -86,7 +86,7 @@ def build(src: str):
     return ns["f"]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(programs(), st.floats(-1.5, 1.5), st.floats(-1.5, 1.5))
 def test_reverse_agrees_with_forward_and_tape(src, x, y):
     f = build(src)
@@ -155,7 +155,7 @@ def stateful_programs(draw):
     return HELPERS + "\ndef f(x, y):\n" + "".join(f"    {line}\n" for line in body)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stateful_programs(), st.floats(-1.2, 1.2), st.floats(-1.2, 1.2))
 def test_lists_objects_and_calls_agree_with_forward_mode(src, x, y):
     f = build(src)
@@ -204,7 +204,7 @@ def array_programs(draw):
     return "def f(x, w):\n" + "".join(f"    {line}\n" for line in body)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(array_programs(), st.integers(0, 2 ** 16))
 def test_array_programs_agree_with_forward_mode(src, seed):
     import numpy as np
