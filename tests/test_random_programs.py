@@ -222,3 +222,70 @@ def test_array_programs_agree_with_forward_mode(src, seed):
         assert gx[i] == pytest.approx(float(t), rel=1e-8, abs=1e-10), src
     _, tw = wengert.jvp(f, (x.copy(), w), (np.zeros(3), 1.0))
     assert gw == pytest.approx(float(tw), rel=1e-8, abs=1e-10), src
+
+
+# ---- dicts, closures, comprehensions, tuples, early exits ----
+
+MIXED_HELPERS = '''
+def apply(h, z, k=1.0):
+    return h(z) * k
+
+def pairsum(ps):
+    total = 0.0
+    for p, q in ps:
+        total = total + p * q
+    return total
+'''
+
+
+@st.composite
+def mixed_blocks(draw, depth=0):
+    lines = []
+    for _ in range(draw(st.integers(1, 4))):
+        choice = draw(st.integers(0, 8 if depth < 1 else 6))
+        u, v = draw(st.sampled_from(ATOMS)), draw(st.sampled_from(ATOMS))
+        var = draw(st.sampled_from(VARS))
+        if choice == 0:
+            lines.append(f"d[{draw(st.sampled_from(['0', '1', '2']))!r}] = {u} * {v}")
+        elif choice == 1:
+            lines.append(f"{var} = d.get({draw(st.sampled_from(['0', '1', '2']))!r}, {u}) + {v}")
+        elif choice == 2:
+            cap = draw(st.sampled_from(["x", "y", "0.5"]))  # captured variables are never rebound
+            lines.append(f"{var} = apply(lambda t: t * {cap} + math.sin(t), {v}, k={u})")
+        elif choice == 3:
+            lines.append(f"{var} = sum([t * {u} for t in (a, b, c) if t > -0.5])")
+        elif choice == 4:
+            lines.append(f"{var}, {draw(st.sampled_from(VARS))} = {u} * 0.5, {v} + 0.25")
+        elif choice == 5:
+            lines.append(f"{var} = pairsum([(k1, k2) for k1, k2 in zip((a, b), ({u}, {v}))])")
+        elif choice == 6:
+            lines.append(f"{var} = sum(val * val for key, val in d.items())")
+        elif choice == 7:
+            n_ = f"n{next(_counter)}"
+            lines += [f"{n_} = 3", f"while {n_} > 0:", f"    {n_} -= 1"]
+            lines += ["    " + s for s in draw(mixed_blocks(depth + 1))]
+            lines += [f"    if {draw(st.sampled_from(VARS))} > 1.0:", "        break"]
+        else:
+            lines += [f"for i{next(_counter)} in range(3):"]
+            lines += ["    " + s for s in draw(mixed_blocks(depth + 1))]
+            lines += [f"    if {draw(st.sampled_from(VARS))} > 1.2:", f"        return a * b + {u}"]
+    return lines
+
+
+@st.composite
+def mixed_programs(draw):
+    body = ["a = x", "b = y", "c = 0.5", "d = {'0': x}"] + draw(mixed_blocks()) + [
+        "return a * b + c + sum(d.values())"]
+    return MIXED_HELPERS + "\ndef f(x, y):\n" + "".join(f"    {line}\n" for line in body)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mixed_programs(), st.floats(-1.2, 1.2), st.floats(-1.2, 1.2))
+def test_dicts_closures_comprehensions_and_exits_agree(src, x, y):
+    f = build(src)
+    value, (gx, gy) = wengert.value_and_grad(f, argnums=(0, 1))(x, y)
+    assert value == pytest.approx(f(x, y), rel=1e-12, abs=1e-12), src
+    _, tx = wengert.jvp(f, (x, y), (1.0, 0.0))
+    _, ty = wengert.jvp(f, (x, y), (0.0, 1.0))
+    assert gx == pytest.approx(tx, rel=1e-9, abs=1e-12), src
+    assert gy == pytest.approx(ty, rel=1e-9, abs=1e-12), src

@@ -271,6 +271,19 @@ class Lowerer:
         cells = set(self.code.co_cellvars)
         if not cells:
             return
+        # comprehensions are lowered inline, not made into functions: only what real
+        # nested defs and lambdas capture counts
+        captured: set[str] = set()
+        for n in ast.walk(self.node) if not isinstance(self.node, ast.Lambda) else ():
+            if n is self.node or not isinstance(n, (ast.FunctionDef, ast.Lambda)):
+                continue
+            try:
+                captured |= set(find_code(self.code, n).co_freevars)
+            except UnsupportedError:
+                captured |= cells
+        cells &= captured
+        if not cells:
+            return
         counts: dict[str, list[int]] = {}
         params = {a.arg for a in _all_args(self.node.args) if a is not None}
         for stmt in (self.node.body if isinstance(self.node.body, list) else []):
