@@ -79,6 +79,7 @@ def programs(draw):
 
 
 def build(src: str):
+    """Compile a generated program (its source registered, as wengert reads source)."""
     name = f"<random-program-{next(_counter)}>"
     linecache.cache[name] = (len(src), None, src.splitlines(True), name)
     ns = {"math": math}
@@ -86,11 +87,18 @@ def build(src: str):
     return ns["f"]
 
 
+def _run(src, fn, *args):
+    try:
+        return fn(*args)
+    except Exception as e:  # the program is the useful part of the report
+        raise AssertionError(f"{type(e).__name__}: {e}\n{src}") from e
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(programs(), st.floats(-1.5, 1.5), st.floats(-1.5, 1.5))
 def test_reverse_agrees_with_forward_and_tape(src, x, y):
     f = build(src)
-    value, (gx, gy) = wengert.value_and_grad(f, argnums=(0, 1))(x, y)
+    value, (gx, gy) = _run(src, wengert.value_and_grad(f, argnums=(0, 1)), x, y)
     assert value == pytest.approx(f(x, y), rel=1e-12, abs=1e-12), src
     _, tx = wengert.jvp(f, (x, y), (1.0, 0.0))
     _, ty = wengert.jvp(f, (x, y), (0.0, 1.0))
@@ -159,7 +167,7 @@ def stateful_programs(draw):
 @given(stateful_programs(), st.floats(-1.2, 1.2), st.floats(-1.2, 1.2))
 def test_lists_objects_and_calls_agree_with_forward_mode(src, x, y):
     f = build(src)
-    value, (gx, gy) = wengert.value_and_grad(f, argnums=(0, 1))(x, y)
+    value, (gx, gy) = _run(src, wengert.value_and_grad(f, argnums=(0, 1)), x, y)
     assert value == pytest.approx(f(x, y), rel=1e-12, abs=1e-12), src
     _, tx = wengert.jvp(f, (x, y), (1.0, 0.0))
     _, ty = wengert.jvp(f, (x, y), (0.0, 1.0))
@@ -213,7 +221,7 @@ def test_array_programs_agree_with_forward_mode(src, seed):
     f.__globals__["np"] = np
     r = np.random.default_rng(seed)
     x, w = r.standard_normal(3), float(r.uniform(0.5, 1.5))
-    value, (gx, gw) = wengert.value_and_grad(f, argnums=(0, 1))(x.copy(), w)
+    value, (gx, gw) = _run(src, wengert.value_and_grad(f, argnums=(0, 1)), x.copy(), w)
     assert value == pytest.approx(f(x.copy(), w), rel=1e-12, abs=1e-12), src
     for i in range(3):
         e = np.zeros(3)
@@ -283,7 +291,7 @@ def mixed_programs(draw):
 @given(mixed_programs(), st.floats(-1.2, 1.2), st.floats(-1.2, 1.2))
 def test_dicts_closures_comprehensions_and_exits_agree(src, x, y):
     f = build(src)
-    value, (gx, gy) = wengert.value_and_grad(f, argnums=(0, 1))(x, y)
+    value, (gx, gy) = _run(src, wengert.value_and_grad(f, argnums=(0, 1)), x, y)
     assert value == pytest.approx(f(x, y), rel=1e-12, abs=1e-12), src
     _, tx = wengert.jvp(f, (x, y), (1.0, 0.0))
     _, ty = wengert.jvp(f, (x, y), (0.0, 1.0))
