@@ -28,6 +28,7 @@ from wengert.rules.table import get_rule
 FLOAT, INT, BOOL, NONE, ANY = "float", "int", "bool", "none", "any"
 ARRAY = "array"  # a float array of NumPy or an array-API library (or a NumPy scalar)
 _ARRAY_MODULES = ("numpy", "torch", "jax", "jaxlib", "cupy", "array_api_strict")
+_NUMBER_KINDS = {float: "float", int: "int", bool: "bool"}
 
 # primitives that map Python numbers to Python numbers
 _NUMERIC = {
@@ -54,6 +55,13 @@ def kind_of(x) -> object:
         return NONE
     if t in (list, tuple) and 0 < len(x) <= 64 and all(type(e) is float for e in x):
         return ("seq", FLOAT) if t is list else ("tuple", (FLOAT,) * len(x))
+    if t is list and 0 < len(x) <= 64:
+        first = _record_kind(x[0])
+        if first is not None and all(_record_kind(e) == first for e in x[1:]):
+            return ("seq", first)  # a list of objects of one class with number fields
+    rec = _record_kind(x)
+    if rec is not None:
+        return rec
     if hasattr(x, "shape") and hasattr(x, "dtype") and t.__module__.split(".")[0] in _ARRAY_MODULES:
         kind = getattr(x.dtype, "kind", None)
         if kind is None:  # torch, jax dtypes
@@ -62,12 +70,45 @@ def kind_of(x) -> object:
     return ANY
 
 
+def _record_kind(x):
+    """``("obj", cls, ((field, kind), ...))`` for an object of a Python class whose
+    instance fields are all Python numbers, or None. Reading such a field is then known
+    to give a float (the fields' kinds are part of the specialisation)."""
+    t = type(x)
+    d = getattr(x, "__dict__", None)
+    if d is None or not (t.__flags__ & (1 << 9)) or hasattr(x, "shape") or not 0 < len(d) <= 16:
+        return None
+    fields = []
+    for name, v in d.items():
+        k = _NUMBER_KINDS.get(type(v))
+        if k is None or isinstance(getattr(t, name, None), (property, types.MemberDescriptorType)):
+            return None
+        fields.append((name, k))
+    return ("obj", t, tuple(fields))
+
+
+def field_kind(t, name):
+    if isinstance(t, tuple) and t[0] == "obj":
+        for n, k in t[2]:
+            if n == name:
+                return k
+    return None
+
+
+def with_field(t, name, k):
+    fields = dict(t[2])
+    fields[name] = join(fields.get(name), k) if name in fields else k
+    return ("obj", t[1], tuple(fields.items()))
+
+
 def differentiable(t) -> bool:
     if t in (FLOAT, ANY, ARRAY):
         return True
     if isinstance(t, tuple):
         if t[0] == "seq":
             return differentiable(t[1])
+        if t[0] == "obj":
+            return any(differentiable(k) for _, k in t[2])
         return any(differentiable(e) for e in t[1])
     return False
 
@@ -87,6 +128,10 @@ def join(a, b):
             return ("seq", join(a[1], b[1]))
         if a[0] == b[0] == "tuple" and len(a[1]) == len(b[1]):
             return ("tuple", tuple(join(x, y) for x, y in zip(a[1], b[1])))
+        if a[0] == b[0] == "obj" and a[1] is b[1]:
+            fa, fb = dict(a[2]), dict(b[2])
+            if fa.keys() == fb.keys():
+                return ("obj", a[1], tuple((n, join(fa[n], fb[n])) for n in fa))
     return ANY
 
 
@@ -234,6 +279,9 @@ def _op(s: ir.Op, info: Info, free_kinds) -> bool:
     if k == "attr":
         if out.static is not None:
             return _set(info, out, NONE, False)
+        fk = field_kind(info.type_of(s.args[0]), s.fn)
+        if fk is not None:
+            return _set(info, out, fk, any_active and differentiable(fk))
         if info.type_of(s.args[0]) == ARRAY:
             if s.fn in ("T", "mT", "real"):
                 return _set(info, out, ARRAY, any_active)
@@ -269,6 +317,12 @@ def _op(s: ir.Op, info: Info, free_kinds) -> bool:
             t = ARRAY if (info.type_of(s.args[0]) == ARRAY and s.fn in _ARRAY_METHODS) else ANY
             changed |= _set(info, out, t, any_active)
         return changed
+    if k == "setattr" and isinstance(s.args[0], ir.Value) and info.type_of(s.args[0])[0:1] == ("obj",):
+        obj, val = s.args
+        t = with_field(info.type_of(obj), s.fn, info.type_of(val))
+        if field_kind(t, s.fn) not in (FLOAT, INT, BOOL):
+            t = ANY  # the field may now hold anything: the object is no longer a record of numbers
+        return _set(info, obj, t, info.is_active(val) or info.is_active(obj))
     if k in ("setitem", "setattr"):
         obj, val = s.args[0], s.args[-1]
         if isinstance(obj, ir.Value) and info.is_active(val):
@@ -358,6 +412,10 @@ def _call(s: ir.Op, info: Info, act, any_active) -> bool:
                     if isinstance(t, tuple) else ANY
             return _set(info, out, et, act[0] if act else False)
         return _set(info, out, ANY, any_active)
+    if isinstance(fn, type) and not s.star:
+        made = _constructed_kind(fn, types_, s.kwargs, info)
+        if made is not None:
+            return _set(info, out, made, any_active)
     if isinstance(fn, types.FunctionType) and not s.kwargs and not s.star:
         ret = return_type(fn, tuple(types_))
         if ret is _PENDING:
@@ -394,6 +452,30 @@ def _multi_out():
 
 
 _MULTI_OUT = _multi_out()
+def _constructed_kind(cls, types_, kwargs, info):
+    """The kind of ``cls(...)`` for a dataclass whose generated __init__ stores number
+    arguments in its fields (no __post_init__), else None."""
+    import dataclasses
+
+    if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__") or hasattr(cls, "__slots__"):
+        return None
+    from wengert.transform import _has_source
+
+    if _has_source(cls.__init__):
+        return None
+    fields = [f for f in dataclasses.fields(cls) if f.init]
+    if len(types_) + len(kwargs) != len(fields):
+        return None
+    kinds = dict(zip((f.name for f in fields), types_))
+    for k, v in kwargs.items():
+        kinds[k] = info.type_of(v)
+    if set(kinds) != {f.name for f in fields} or not all(k in (FLOAT, INT, BOOL) for k in kinds.values()):
+        return None
+    if any(not f.init for f in dataclasses.fields(cls)):
+        return None
+    return ("obj", cls, tuple((f.name, kinds[f.name]) for f in fields))
+
+
 _PENDING = object()
 _RET: dict = {}
 _IN_PROGRESS: set = set()

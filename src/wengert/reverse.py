@@ -99,7 +99,7 @@ class Generator:
         t = self.info.type_of(v)
         if t == FLOAT:
             return "float"
-        if isinstance(t, tuple) and t[0] == "seq":
+        if isinstance(t, tuple) and t[0] in ("seq", "obj"):
             return "buf"
         if t in ("any", "array") and self.may_mutate:
             return "buf"
@@ -295,6 +295,9 @@ class Generator:
         rule = get_rule(fn) if fn is not None and not s.star else None
         if rule is not None and rule.nondiff:
             return False
+        if rule is not None and rule.vjps is not None and fn in _OPERATOR_PRIMS and any(
+                _is_obj(info.type_of(a)) for a in s.args):
+            rule = None  # an object of a user class: its own __add__ (found at run time)
         if rule is not None and rule.vjps is not None and fn in _OPERATOR_PRIMS and any(
                 info.type_of(a) == "any" for a in s.args):
             # an operand of unknown type may be a user object with its own __add__:
@@ -871,6 +874,10 @@ _INPLACE_PLAIN = {
     operator.itruediv: operator.truediv, operator.ifloordiv: operator.floordiv,
     operator.imod: operator.mod, operator.ipow: operator.pow, operator.imatmul: operator.matmul,
 }
+
+
+def _is_obj(t) -> bool:
+    return isinstance(t, tuple) and t[0] == "obj"
 
 
 def _mutable_type(t) -> bool:

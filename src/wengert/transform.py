@@ -422,7 +422,8 @@ def _python_method(obj, name):
 
     if name is None or isinstance(obj, Tracked):  # Duals and tape Vars carry their own rules
         return None
-    if kind_of(obj) != ANY or hasattr(obj, "__array_namespace__"):
+    k = kind_of(obj)
+    if (k != ANY and not (isinstance(k, tuple) and k[0] == "obj")) or hasattr(obj, "__array_namespace__"):
         return None  # numbers, sequences and arrays of array libraries: the operator's rule applies
     m = getattr(type(obj), name, None)
     return m if isinstance(m, types.FunctionType) else None
