@@ -56,9 +56,10 @@ def kind_of(x) -> object:
     if t in (list, tuple) and 0 < len(x) <= 64 and all(type(e) is float for e in x):
         return ("seq", FLOAT) if t is list else ("tuple", (FLOAT,) * len(x))
     if t is list and 0 < len(x) <= 64:
-        first = _record_kind(x[0])
-        if first is not None and all(_record_kind(e) == first for e in x[1:]):
-            return ("seq", first)  # a list of objects of one class with number fields
+        first = _record_kind(x[0]) if type(x[0]) is not list else kind_of(x[0])
+        if _nested_ok(first) and all((_record_kind(e) if type(e) is not list else kind_of(e)) == first
+                                     for e in x[1:]):
+            return ("seq", first)  # a list of lists of floats, or of objects of one class
     rec = _record_kind(x)
     if rec is not None:
         return rec
@@ -81,10 +82,23 @@ def _record_kind(x):
     fields = []
     for name, v in d.items():
         k = _NUMBER_KINDS.get(type(v))
+        if k is None and type(v) is list:
+            k = kind_of(v)  # lists of floats, of lists of floats, of such objects
+            if not _nested_ok(k):
+                return None
         if k is None or isinstance(getattr(t, name, None), (property, types.MemberDescriptorType)):
             return None
         fields.append((name, k))
     return ("obj", t, tuple(fields))
+
+
+def _nested_ok(k) -> bool:
+    """Kinds a list element or an object field may have and stay specialised."""
+    if k is None:
+        return False
+    if k == FLOAT:
+        return True
+    return isinstance(k, tuple) and k[0] in ("seq", "obj")
 
 
 def field_kind(t, name):
