@@ -1420,12 +1420,7 @@ class Adjoint(Generator):
             return
         y = s.outs[0]
         g = self.bar(y)
-        if self.route(y) == "buf":
-            # y's whole cotangent, including what reached it by other names (an item read
-            # back from a container that holds y gives it back to y's own buffer: no loss)
-            prev = g if state.get(g) == y.id else "None"
-            out.append(f"{pad}{g} = _pass.take({self.expr(y)}, {prev})")
-            state[g] = y.id
+        self._take_buffered(y, out, pad, state)
         if state.get(g) != y.id:
             return
         del state[g]
@@ -1453,6 +1448,16 @@ class Adjoint(Generator):
             state.clear()
             state.update(st)
 
+    def _take_buffered(self, y: ir.Value, out, pad: str, state) -> None:
+        """For a result whose cotangent lives in the pass's buffers: its whole cotangent,
+        including what reached it by other names (an item read back from a container
+        that holds y gives it back to y's own buffer: nothing is lost)."""
+        if self.route(y) == "buf":
+            g = self.bar(y)
+            prev = g if state.get(g) == y.id else "None"
+            out.append(f"{pad}{g} = _pass.take({self.expr(y)}, {prev})")
+            state[g] = y.id
+
     def _may_broadcast(self, s: ir.Op, i: int) -> bool:
         """Can the result of ``s`` have another shape than its argument ``i``? Not when
         every other argument is a Python number (or ``i`` is the only argument)."""
@@ -1466,10 +1471,7 @@ class Adjoint(Generator):
         pad = "    " * ind
         y = s.outs[0]
         g = self.bar(y)
-        if self.route(y) == "buf":
-            prev = g if state.get(g) == y.id else "None"
-            out.append(f"{pad}{g} = _pass.take({self.expr(y)}, {prev})")
-            state[g] = y.id
+        self._take_buffered(y, out, pad, state)
         if state.get(g) != y.id:
             out.append(f"{pad}{g} = None")
         state.pop(g, None)
