@@ -28,7 +28,7 @@ from wengert.activity import ANY, analyse, kind_of
 from wengert.codegen import compile_source
 from wengert.errors import UnsupportedError
 from wengert.frontend import lower
-from wengert.reverse import Adjoint
+from wengert.adjoint import Adjoint
 from wengert.rules.table import get_rule
 from wengert.runtime import Pass, unbroadcast
 
