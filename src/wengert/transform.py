@@ -497,7 +497,7 @@ def construct_pullback(cls, args: tuple, kwargs: dict, _pass):
 
 
 def _as_fields(g, names) -> dict:
-    from wengert.runtime import _fields
+    from wengert.mutation import _fields
 
     if g is None:
         return {}
