@@ -18,7 +18,7 @@ the same source against
 Inside ``with transform.variant("dual"):`` every function reached through
 `pullback_of` gets its dual variant, so user helpers, closures and recursion
 work. With plain floats the routed calls are ordinary calls. The
-differentiation's `runtime.Pass` is a subclass whose methods are lifted too,
+differentiation's `mutation.Pass` is a subclass whose methods are lifted too,
 so cotangent buffers accept Duals (scattering into a Dual array).
 
 Functions made by `wengert.grad` and `derivative` carry a ``_wengert_pullback`` hook: an outer
@@ -160,7 +160,7 @@ _DUAL_PASS: list = []
 
 
 def _dual_pass():
-    """A `runtime.Pass` whose methods run with their globals routed (`dual.lifted`), so
+    """A `mutation.Pass` whose methods run with their globals routed (`dual.lifted`), so
     the cotangent buffers it keeps accept Duals (e.g. scattering into a Dual array)."""
     if not _DUAL_PASS:
         methods = {k: dual.lifted(v) for k, v in vars(runtime.Pass).items()
