@@ -39,7 +39,7 @@ def template(fn) -> Template | None:
 
 
 def _build(fn) -> Template | None:
-    from wengert.frontend import _find_def, source_tree
+    from wengert.source import _find_def, source_tree
 
     code = fn.__code__
     if code.co_name != "<lambda>" or code.co_flags & inspect.CO_VARARGS:

@@ -317,3 +317,78 @@ def verify(fn: Function) -> None:
     check_block(fn.body, {p.id for p in fn.params}, fn.name)
     if fn.body.term is None or fn.body.term.kind != "return":
         raise VerifyError("top block must end in return")
+
+
+# ---- dead code ----
+
+_PURE = frozenset({"global", "free", "tuple", "list", "dict", "unpack", "closure", "newlist"})
+
+
+def prune(fn: Function) -> None:
+    """Drop unused pure ops, unused If results and loop-carried values nobody reads."""
+    changed = True
+    while changed:
+        count = uses(fn.body)
+        changed = _prune_block(fn.body, count)
+
+
+def _prune_block(block: Block, count) -> bool:
+    changed = False
+    keep = []
+    for s in block.stmts:
+        for b in blocks_of(s):
+            changed |= _prune_block(b, count)
+        if isinstance(s, Op) and s.kind in _PURE and s.outs and all(count.get(o.id, 0) == 0 for o in s.outs):
+            if s.kind != "newlist":
+                changed = True
+                continue
+        if isinstance(s, If):
+            dead = [i for i, o in enumerate(s.outs) if count.get(o.id, 0) == 0]
+            if dead:
+                changed = True
+                s.outs = [o for i, o in enumerate(s.outs) if i not in dead]
+                for b in (s.then, s.orelse):
+                    if b.term is not None and b.term.kind == "yield":
+                        b.term.values = [v for i, v in enumerate(b.term.values) if i not in dead]
+        if isinstance(s, Loop):
+            changed |= _prune_loop(s, count)
+        keep.append(s)
+    block.stmts = keep
+    return changed
+
+
+def _loop_terms(block: Block):
+    """break/continue terminators that belong to the loop whose body is ``block``."""
+    for s in block.stmts:
+        if isinstance(s, If):
+            yield from _loop_terms(s.then)
+            yield from _loop_terms(s.orelse)
+    if block.term is not None and block.term.kind in ("break", "continue"):
+        yield block.term
+
+
+def _prune_loop(loop: Loop, count) -> bool:
+    terms = list(_loop_terms(loop.body))
+    off = 0 if loop.iterable is None else 1
+    dead = []
+    for i, out in enumerate(loop.outs):
+        if count.get(out.id, 0):
+            continue
+        arg = loop.body.args[off + i]
+        self_uses = sum(1 for t in terms if t.values[i] is arg)
+        if count.get(arg.id, 0) != self_uses:
+            continue
+        if loop.header is not None and count.get(loop.header.args[i].id, 0):
+            continue
+        dead.append(i)
+    if not dead:
+        return False
+    keep = [i for i in range(len(loop.outs)) if i not in dead]
+    loop.inits = [loop.inits[i] for i in keep]
+    loop.outs = [loop.outs[i] for i in keep]
+    loop.body.args = loop.body.args[:off] + [loop.body.args[off + i] for i in keep]
+    if loop.header is not None:
+        loop.header.args = [loop.header.args[i] for i in keep]
+    for t in terms:
+        t.values = [t.values[i] for i in keep]
+    return True

@@ -1,0 +1,427 @@
+"""Lowering of Python expressions to IR (the expression half of `frontend.Lowerer`).
+
+Operators become calls of the `operator` functions, ``and``/``or``, conditional
+expressions and chained comparisons become ``If`` regions, comprehensions and
+generator expressions become ``For`` loops appending to a fresh list (or setting
+keys of a fresh dict), ``lambda`` and nested ``def`` become ``closure`` ops.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import operator
+import types
+
+from wengert import ir
+from wengert.source import find_code
+
+
+BINOPS = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+    ast.Pow: operator.pow, ast.MatMult: operator.matmul, ast.BitAnd: operator.and_,
+    ast.BitOr: operator.or_, ast.BitXor: operator.xor, ast.LShift: operator.lshift,
+    ast.RShift: operator.rshift,
+}
+AUGOPS = {
+    ast.Add: operator.iadd, ast.Sub: operator.isub, ast.Mult: operator.imul,
+    ast.Div: operator.itruediv, ast.FloorDiv: operator.ifloordiv, ast.Mod: operator.imod,
+    ast.Pow: operator.ipow, ast.MatMult: operator.imatmul, ast.BitAnd: operator.iand,
+    ast.BitOr: operator.ior, ast.BitXor: operator.ixor, ast.LShift: operator.ilshift,
+    ast.RShift: operator.irshift,
+}
+UNARYOPS = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_,
+            ast.Invert: operator.invert}
+CMPOPS = {
+    ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Is: operator.is_, ast.IsNot: operator.is_not,
+}
+# methods that mutate their object: differentiating through them needs the
+# mutation support of the data-structure work; until then, refuse loudly
+MUTATING_METHODS = frozenset({
+    "append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault",
+    "sort", "reverse", "add", "discard", "popitem", "fill", "resize", "put", "itemset",
+})
+
+
+class _Undefined:
+    """Value of a variable read before it is assigned (Python raises UnboundLocalError)."""
+
+    def __repr__(self) -> str:
+        return "UNDEFINED"
+
+
+UNDEFINED = _Undefined()
+
+
+class _Self:
+    def __repr__(self) -> str:
+        return "SELF"
+
+
+SELF = _Self()
+
+
+def _merge(a: dict, b: dict) -> dict:
+    out = dict(a)
+    out.update(b)
+    return out
+
+
+class ExpressionLowering:
+    """Mixin of `frontend.Lowerer`: ``expr_<NodeType>`` methods and what they need."""
+
+
+    def name_load(self, name: str, node) -> ir.Operand:
+        for comp in reversed(self.comp_names):
+            if name in comp:
+                return self.env[name]
+        if name in self.locals:
+            v = self.env.get(name)
+            if v is None:
+                raise self.error(f"local variable {name!r} may be read before it is assigned", node)
+            return v
+        if name in self.freevars:
+            return self.op("free", name, name=name)
+        return self.global_load(name)
+
+    def global_load(self, name: str) -> ir.Value:
+        if name in self.globals:
+            obj = self.globals[name]
+        elif hasattr(builtins, name):
+            obj = getattr(builtins, name)
+        else:
+            obj = UNDEFINED
+        v = self.op("global", name, name=None)
+        v.name = None
+        self.resolved[name] = obj
+        v.static = obj
+        return v
+
+    def expr(self, e: ast.expr) -> ir.Operand:
+        line = getattr(e, "lineno", None)
+        if line:
+            self.line = line
+        m = getattr(self, "expr_" + type(e).__name__, None)
+        if m is None:
+            raise self.error(f"{type(e).__name__} expression is not supported yet", e)
+        return m(e)
+
+    def expr_Constant(self, e):
+        return ir.Const(e.value)
+
+    def expr_Name(self, e):
+        return self.name_load(e.id, e)
+
+    def expr_BinOp(self, e):
+        a = self.expr(e.left)
+        b = self.expr(e.right)
+        return self.call(BINOPS[type(e.op)], a, b)
+
+    def expr_UnaryOp(self, e):
+        v = self.expr(e.operand)
+        if isinstance(v, ir.Const) and isinstance(e.op, (ast.USub, ast.UAdd)) and type(v.value) in (int, float):
+            return ir.Const(-v.value if isinstance(e.op, ast.USub) else v.value)  # -1 is a constant
+        return self.call(UNARYOPS[type(e.op)], v)
+
+    def expr_BoolOp(self, e):
+        # a and b  ->  if a: b else: a      a or b  ->  if a: a else: b
+        v = self.expr(e.values[0])
+        for nxt in e.values[1:]:
+            env0 = self.env
+            holder = {}
+
+            def rhs(nxt=nxt):
+                holder["v"] = self.expr(nxt)
+
+            b_block, b_env = self.branch(rhs, env0)
+            a_block, a_env = self.branch(lambda: None, env0)
+            if isinstance(e.op, ast.And):
+                v = self.join(v, b_block, b_env, a_block, a_env, self.line,
+                              result=(None, holder["v"], v))
+            else:
+                v = self.join(v, a_block, a_env, b_block, b_env, self.line,
+                              result=(None, v, holder["v"]))
+        return v
+
+    def expr_IfExp(self, e):
+        cond = self.expr(e.test)
+        env0 = self.env
+        holder = {}
+        t_block, t_env = self.branch(lambda: holder.__setitem__("t", self.expr(e.body)), env0)
+        f_block, f_env = self.branch(lambda: holder.__setitem__("f", self.expr(e.orelse)), env0)
+        return self.join(cond, t_block, t_env, f_block, f_env, self.line,
+                         result=(None, holder["t"], holder["f"]))
+
+    def expr_Compare(self, e):
+        left = self.expr(e.left)
+        result = None
+        pairs = list(zip(e.ops, e.comparators))
+        # a < b < c  ->  (a < b) and (b < c), b evaluated once
+        def one(op, a, b):
+            if isinstance(op, ast.In):
+                return self.call(operator.contains, b, a)
+            if isinstance(op, ast.NotIn):
+                return self.call(operator.not_, self.call(operator.contains, b, a))
+            return self.call(CMPOPS[type(op)], a, b)
+
+        if len(pairs) == 1:
+            return one(pairs[0][0], left, self.expr(pairs[0][1]))
+        right = self.expr(pairs[0][1])
+        result = one(pairs[0][0], left, right)
+        for op, comp in pairs[1:]:
+            env0 = self.env
+            holder = {}
+            prev = right
+
+            def rhs(op=op, comp=comp, prev=prev):
+                r = self.expr(comp)
+                holder["r"] = r
+                holder["v"] = one(op, prev, r)
+
+            b_block, b_env = self.branch(rhs, env0)
+            a_block, a_env = self.branch(lambda: None, env0)
+            result = self.join(result, b_block, b_env, a_block, a_env, self.line,
+                               result=(None, holder["v"], result))
+            right = holder["r"]
+        return result
+
+    def expr_Call(self, e):
+        star = any(isinstance(a, ast.Starred) for a in e.args) or any(k.arg is None for k in e.keywords)
+        if isinstance(e.func, ast.Attribute) and not star:
+            obj = self.expr(e.func.value)
+            static_obj = getattr(obj, "static", None) if isinstance(obj, ir.Value) else None
+            if isinstance(static_obj, types.ModuleType):
+                # math.sin(x): a function of a module, resolved now, guarded at run time
+                fnv = self.op("attr", e.func.attr, [obj])
+                fnv.static = getattr(static_obj, e.func.attr, UNDEFINED)
+                self.note_resolved(static_obj, e.func.attr, fnv.static)
+                args, kwargs = self.call_args(e)
+                return self.op("call", fnv, args, kwargs, static=fnv.static)
+            args, kwargs = self.call_args(e)
+            if e.func.attr in MUTATING_METHODS:
+                m = self.op("method", e.func.attr, [obj, *args], kwargs)
+                self.block.stmts[-1].mutating = True
+                return m
+            return self.op("method", e.func.attr, [obj, *args], kwargs)
+        if (isinstance(e.func, ast.Name) and e.func.id == "super" and not e.args and not e.keywords
+                and "__class__" in self.freevars and self.node.args.args):
+            # zero-argument super() reads the __class__ cell and the first argument
+            cls = self.op("free", "__class__")
+            first = self.env[self.node.args.args[0].arg]
+            return self.call(super, cls, first)
+        fnv = self.expr(e.func)
+        static = getattr(fnv, "static", None) if isinstance(fnv, ir.Value) else (
+            fnv.value if isinstance(fnv, ir.Const) else None)
+        if star:
+            a = self.star_args(e)
+            out = self.op("call", fnv, [a[0], a[1]], {}, static=static)
+            self.block.stmts[-1].star = True
+            return out
+        args, kwargs = self.call_args(e)
+        return self.op("call", fnv, args, kwargs, static=static)
+
+    def note_resolved(self, module, attr, obj):
+        self.resolved[(module, attr)] = obj
+
+    def call_args(self, e):
+        args = [self.expr(a) for a in e.args]
+        kwargs = {k.arg: self.expr(k.value) for k in e.keywords}
+        return args, kwargs
+
+    def star_args(self, e):
+        parts = []
+        cur = []
+        for a in e.args:
+            if isinstance(a, ast.Starred):
+                if cur:
+                    parts.append(self.op("tuple", None, cur))
+                    cur = []
+                parts.append(self.call(tuple, self.expr(a.value)))
+            else:
+                cur.append(self.expr(a))
+        if cur or not parts:
+            parts.append(self.op("tuple", None, cur))
+        args = parts[0]
+        for p in parts[1:]:
+            args = self.call(operator.add, args, p)
+        kw = self.op("dict", [], [])
+        keys, vals = [], []
+        for k in e.keywords:
+            if k.arg is None:
+                if keys:
+                    kw = self.call(_merge, kw, self.op("dict", keys, vals))
+                    keys, vals = [], []
+                kw = self.call(_merge, kw, self.expr(k.value))
+            else:
+                keys.append(k.arg)
+                vals.append(self.expr(k.value))
+        if keys:
+            kw = self.call(_merge, kw, self.op("dict", keys, vals))
+        return args, kw
+
+    def expr_Attribute(self, e):
+        obj = self.expr(e.value)
+        v = self.op("attr", e.attr, [obj])
+        static_obj = getattr(obj, "static", None) if isinstance(obj, ir.Value) else None
+        if isinstance(static_obj, types.ModuleType):
+            v.static = getattr(static_obj, e.attr, UNDEFINED)
+            self.note_resolved(static_obj, e.attr, v.static)
+        return v
+
+    def expr_Subscript(self, e):
+        obj = self.expr(e.value)
+        idx = self.expr(e.slice)
+        return self.call(operator.getitem, obj, idx)
+
+    def expr_Slice(self, e):
+        parts = [self.expr(p) if p is not None else ir.Const(None) for p in (e.lower, e.upper, e.step)]
+        if all(isinstance(p, ir.Const) for p in parts):
+            return ir.Const(slice(*(p.value for p in parts)))
+        return self.call(slice, *parts)
+
+    def expr_Tuple(self, e):
+        if any(isinstance(x, ast.Starred) for x in e.elts):
+            raise self.error("starred expression in a tuple display is not supported yet", e)
+        return self.op("tuple", None, [self.expr(x) for x in e.elts])
+
+    def expr_List(self, e):
+        if any(isinstance(x, ast.Starred) for x in e.elts):
+            raise self.error("starred expression in a list display is not supported yet", e)
+        return self.op("list", None, [self.expr(x) for x in e.elts])
+
+    def expr_Dict(self, e):
+        if any(k is None for k in e.keys):
+            raise self.error("** in a dict display is not supported yet", e)
+        keys = [self.expr(k) for k in e.keys]
+        if not all(isinstance(k, ir.Const) for k in keys):
+            raise self.error("dict display with computed keys is not supported yet", e)
+        return self.op("dict", [k.value for k in keys], [self.expr(v) for v in e.values])
+
+    def expr_NamedExpr(self, e):
+        v = self.expr(e.value)
+        self.assign(e.target, v)
+        return v
+
+    def expr_Lambda(self, e):
+        return self.make_closure(e)
+
+    def expr_JoinedStr(self, e):
+        raise self.error("f-string in a differentiated function is not supported yet", e)
+
+    # comprehensions lower to loops appending to a fresh list
+
+    def expr_ListComp(self, e):
+        return self.comprehension(e, lambda acc: self.op("append", None, [acc, self.expr(e.elt)], nout=0))
+
+    expr_GeneratorExp = expr_ListComp
+
+    def expr_SetComp(self, e):
+        raise self.error("set comprehension is not supported", e)
+
+    def expr_DictComp(self, e):
+        def put(acc):
+            key = self.expr(e.key)
+            self.op("setitem", None, [acc, key, self.expr(e.value)], nout=0)
+
+        return self.comprehension(e, put, lambda: self.op("dict", [], []))
+
+    def comprehension(self, e, emit_elt, make=None):
+        acc = make() if make is not None else self.op("newlist", None, [], name=None)
+        scope = set()
+        for g in e.generators:
+            scope |= self._target_names(g.target)
+        self.comp_names.append(scope)
+        saved = {k: self.env.get(k) for k in scope}
+
+        def level(i):
+            if i == len(e.generators):
+                emit_elt(acc)
+                return
+            g = e.generators[i]
+            if g.is_async:
+                raise self.error("async comprehension", e)
+            iterable = self.expr(g.iter)
+            self._check_comp(e)
+            carried, inits = [], []  # comprehension variables live one iteration
+
+            def body():
+                self.comp_conds(g.ifs, lambda: level(i + 1))
+
+            def bind(item):
+                self._bind_comp_target(g.target, item)
+
+            fake = ast.For(target=g.target, iter=g.iter, body=[], orelse=[], lineno=self.line)
+            self.loop_body(fake, carried, inits, iterable, body, bind, None)
+
+        level(0)
+        self.comp_names.pop()
+        for k, v in saved.items():
+            if v is None:
+                self.env.pop(k, None)
+            else:
+                self.env[k] = v
+        return acc
+
+    def _check_comp(self, e):
+        for n in ast.walk(e):
+            if isinstance(n, ast.NamedExpr):
+                raise self.error("assignment expression inside a comprehension is not supported", e)
+
+    def _bind_comp_target(self, target, item):
+        if isinstance(target, ast.Name):
+            self.env[target.id] = item
+            if isinstance(item, ir.Value) and item.name is None:
+                item.name = target.id
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            n = len(target.elts)
+            outs = self.op("unpack", n, [item], nout=n)
+            outs = [outs] if n == 1 else outs
+            for t, o in zip(target.elts, outs):
+                self._bind_comp_target(t, o)
+        else:
+            raise self.error("unsupported comprehension target", target)
+
+    def comp_conds(self, ifs, inner):
+        if not ifs:
+            inner()
+            return
+        cond = self.expr(ifs[0])
+        env0 = self.env
+        then, then_env = self.branch(lambda: self.comp_conds(ifs[1:], inner), env0)
+        orelse, else_env = self.branch(lambda: None, env0)
+        self.join(cond, then, then_env, orelse, else_env, self.line)
+
+    # nested functions
+
+    def make_closure(self, node) -> ir.Value:
+        code = find_code(self.code, node)
+        if isinstance(node, ast.FunctionDef) and any(
+                isinstance(d, ast.Name) and d.id in ("staticmethod", "classmethod") for d in node.decorator_list):
+            raise self.error("decorated nested function is not supported", node)
+        a = node.args
+        defaults = [self.expr(d) for d in a.defaults]
+        kwdefaults = {arg.arg: self.expr(d) for arg, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None}
+        captured = []
+        self_name = node.name if isinstance(node, ast.FunctionDef) else None
+        for name in code.co_freevars:
+            if name == self_name and name not in self.env:
+                captured.append(ir.Const(SELF))
+            elif name in self.locals:
+                v = self.env.get(name)
+                if v is None:
+                    # assigned later in the enclosing function: only legal for itself
+                    raise self.error(f"nested function captures {name!r} before it is assigned", node)
+                captured.append(v)
+            elif name in self.freevars:
+                captured.append(self.op("free", name, name=name))
+            else:
+                raise self.error(f"cannot resolve captured variable {name!r}", node)
+        dtuple = self.op("tuple", None, defaults) if defaults else ir.Const(None)
+        kw = self.op("dict", list(kwdefaults), list(kwdefaults.values())) if kwdefaults else ir.Const(None)
+        v = self.op("closure", code, [dtuple, kw, *captured], name=self_name)
+        for d in getattr(node, "decorator_list", [])[::-1]:
+            dec = self.expr(d)
+            v = self.op("call", dec, [v], name=self_name, static=getattr(dec, "static", None))
+        return v
