@@ -81,9 +81,6 @@ def test_all_modes_agree(f, args):
 
 
 
-@pytest.mark.xfail(strict=True, reason="core: activity does not mark an array active when an alias "
-                                       "of it is updated in place by an active value (a += x after "
-                                       "held = [a]); source mode returns None")
 def test_source_mode_through_an_alias_updated_in_place():
     import numpy as np
     from test_forward import alias_then_update

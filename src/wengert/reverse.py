@@ -559,6 +559,14 @@ def _useful_block(block: ir.Block, useful, mark, info) -> bool:
                     for o in s.outs:
                         changed |= mark(o)
                 continue
+            if (s.kind == "call" and isinstance(s.fn, ir.Const) and s.fn.value in _INPLACE_PLAIN
+                    and _mutable_type(info.type_of(s.args[0])) and any(info.is_active(a) for a in s.args)):
+                # x op= y on an object changes it under every name it has
+                for a in s.args:
+                    changed |= mark(a)
+                for o in s.outs:
+                    changed |= mark(o)
+                continue
             if s.kind in ("call", "method") and any(
                     info.is_active(a) and _mutable_type(info.type_of(a)) for a in s.args) and not (
                     s.kind == "call" and get_rule(s.static if isinstance(s.fn, ir.Value) else s.fn.value)):
