@@ -207,8 +207,9 @@ def array_blocks(draw, depth=0):
 
 @st.composite
 def array_programs(draw):
-    body = ["u = x.copy()", "v = np.sin(x) * w", "s = 0.0"] + draw(array_blocks()) + [
-        "return np.sum(u * v) + s + np.max(u)"]
+    # `held` keeps the first u: in-place updates of u reach it, rebinding u does not
+    body = ["u = x.copy()", "held = [u]", "v = np.sin(x) * w", "s = 0.0"] + draw(array_blocks()) + [
+        "return np.sum(u * v) + s + np.max(u) + np.sum(held[0] * held[0])"]
     return "def f(x, w):\n" + "".join(f"    {line}\n" for line in body)
 
 
