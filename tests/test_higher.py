@@ -117,8 +117,6 @@ def test_hessian_of_array_function_against_differences():
     close(H, fd, 1e-5)
 
 
-@pytest.mark.xfail(strict=True, reason="the reverse rule of np.prod calls np.cumulative_prod, "
-                                       "which has no forward rule (rules/numpy.py)")
 def test_hessian_through_prod():
     x = np.array([0.5, -1.2, 0.8])
     close(hessian(lambda v: np.prod(v))(x), [[0, 0.8, -1.2], [0.8, 0, 0.5], [-1.2, 0.5, 0]])

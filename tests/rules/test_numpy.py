@@ -263,6 +263,17 @@ def test_cumulative(fn, data):
     check_array_rule(fn, x, kwargs={"axis": axis})
 
 
+@pytest.mark.parametrize("fn", [np.cumulative_sum, np.cumulative_prod])
+@pytest.mark.parametrize("include_initial", [False, True])
+@SETTINGS
+@given(data=st.data())
+def test_cumulative_array_api_forms(fn, include_initial, data):
+    x = data.draw(arrays(min_dims=1, min_side=1))
+    axis = data.draw(st.integers(-x.ndim, x.ndim - 1)) if x.ndim > 1 else data.draw(
+        st.one_of(st.none(), st.just(0)))
+    check_array_rule(fn, x, kwargs={"axis": axis, "include_initial": include_initial})
+
+
 @pytest.mark.parametrize(
     "x",
     [np.array([2.0, 0.0, 3.0, 4.0]), np.array([0.0, 2.0, 0.0, 3.0]), np.array([1.5, 2.0, 3.0, 0.0]),

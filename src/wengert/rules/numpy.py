@@ -325,6 +325,42 @@ def cumprod_tangent(t, y, x, axis=None):
     return xp.where(before, y * xp.cumulative_sum(t / safe, axis=axis), at_zero * skip_zero)
 
 
+def _without_initial(y, axis, include_initial):
+    """``y`` of ``np.cumulative_*(..., include_initial=True)`` without its leading entry."""
+    if not include_initial:
+        return y
+    ax = 0 if axis is None else axis % y.ndim
+    return y[(slice(None),) * ax + (slice(1, None),)]
+
+
+def _with_initial(t, axis, include_initial):
+    """Tangent or cotangent ``t`` with a zero leading entry (for ``include_initial=True``)."""
+    if not include_initial:
+        return t
+    ax = 0 if axis is None else axis % t.ndim
+    first = np.zeros_like(t[(slice(None),) * ax + (slice(0, 1),)])
+    return np.concatenate([first, t], axis=ax)
+
+
+def _cumsum_back(g, axis):
+    ax = 0 if axis is None else axis
+    return np.flip(np.cumsum(np.flip(g, axis=ax), axis=ax), axis=ax)
+
+
+# np.cumulative_* (NumPy 2.1): the reverse rule of prod uses cumulative_prod, so
+# forward over reverse needs its tangent
+defvjp(np.cumulative_prod, lambda g, y, x, axis=None, dtype=None, out=None, include_initial=False:
+       cumprod_back(_without_initial(g, axis, include_initial), _without_initial(y, axis, include_initial),
+                    x, axis))
+defjvp(np.cumulative_prod, lambda t, y, x, axis=None, dtype=None, out=None, include_initial=False:
+       _with_initial(cumprod_tangent(t, _without_initial(y, axis, include_initial), x, axis), axis,
+                     include_initial))
+defvjp(np.cumulative_sum, lambda g, y, x, axis=None, dtype=None, out=None, include_initial=False:
+       _cumsum_back(_without_initial(g, axis, include_initial), axis))
+defjvp(np.cumulative_sum, lambda t, y, x, axis=None, dtype=None, out=None, include_initial=False:
+       np.cumulative_sum(t, axis=axis, include_initial=include_initial))
+
+
 for _f in (np.sum, np.ndarray.sum):
     defvjp(_f, lambda g, y, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True:
                    sum_back(g, a, axis, keepdims, where))
