@@ -164,20 +164,21 @@ def _fast_path(f, nums, single):
             key = ("float",)
         else:  # arguments not asked for are constants: no adjoint work for them
             key = tuple(kind_of(a) if i in nums else ("const", kind_of(a)) for i, a in enumerate(args))
-        c = cache.get(key)
-        if c is None or not c.valid():
+        entry = cache.get(key)
+        if entry is None or not entry[0]():
             try:
                 c = compiled(f, key, ())
             except Exception:  # noqa: BLE001 - the general path reports it properly
                 return None
-            cache[key] = c
-        if c.uses_pass:
+            c.valid()  # builds the compiled guard check
+            entry = cache[key] = (c._check, c.grad, c.uses_pass)
+        if entry[2]:
             p = Pass()
-            y, _, bars = c.grad(p, *args)
+            y, _, bars = entry[1](p, *args)
             if p.log:
                 p.finish()
         else:
-            y, _, bars = c.grad(None, *args)
+            y, _, bars = entry[1](None, *args)
         if not isinstance(y, float):
             return None
         if single:
