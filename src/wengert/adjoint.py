@@ -15,7 +15,7 @@ from wengert import ir
 from wengert.activity import FLOAT
 from wengert.inline import instantiate
 from wengert.primal import Primal, _dict, _tuple
-from wengert.reverse import Plan
+from wengert.reverse import Plan, _plain_tuple
 
 class _Conflict(AssertionError):
     pass
@@ -396,7 +396,10 @@ class Adjoint(Primal):
             if all(b == "None" for b in bars):
                 return
             tup = "(" + ", ".join(bars) + ("," if len(bars) == 1 else "") + ")"
-            self.contribute(out, ind, state, s.args[0], f"unpack_grad({self.expr(s.args[0])}, {tup})", True)
+            if _plain_tuple(self.info.type_of(s.args[0])):
+                self.contribute(out, ind, state, s.args[0], tup, True)
+            else:
+                self.contribute(out, ind, state, s.args[0], f"unpack_grad({self.expr(s.args[0])}, {tup})", True)
             return
         y = s.outs[0]
         g = self.bar(y)

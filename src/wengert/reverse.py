@@ -269,7 +269,8 @@ class Generator:
             return True
         if k == "unpack":
             self.plans[id(s)] = Plan("unpack")
-            self.need(s.args[0])
+            if not _plain_tuple(self.info.type_of(s.args[0])):
+                self.need(s.args[0])  # its type (list, namedtuple, ...) shapes the cotangent
             return True
         if k == "closure":
             if info.is_active(s.args[0]) or info.is_active(s.args[1]):
@@ -473,6 +474,11 @@ _INPLACE_PLAIN = {
     operator.imod: operator.mod, operator.ipow: operator.pow, operator.imatmul: operator.matmul,
 }
 
+
+
+def _plain_tuple(t) -> bool:
+    """A kind that is certainly a plain tuple (a tuple display, an item of zip)."""
+    return isinstance(t, tuple) and t[0] == "tuple"
 
 
 def _is_obj(t) -> bool:
