@@ -484,6 +484,11 @@ def construct_pullback(cls, args: tuple, kwargs: dict, _pass):
         return y, dataclass_back
     init = cls.__init__
     if isinstance(init, types.FunctionType) and cls.__new__ is object.__new__:
+        if not _has_source(init):
+            # the tape would store tracked values in the new object: refuse instead
+            raise UnsupportedError(
+                f"{cls.__qualname__}.__init__ has no Python source to differentiate; define the class "
+                f"in a file or register a rule with wengert.rrule({cls.__qualname__})")
         obj = object.__new__(cls)
         _, init_back = pullback_of(init, (obj, *args), kwargs, _pass)
 
