@@ -323,6 +323,38 @@ def literal(v) -> str | None:
     return None
 
 
+class HelperNames:
+    """Objects the generated code needs, bound as closure variables under readable names.
+
+    Users set ``helpers`` (name -> object), ``helper_ids`` (id -> name) and ``namer``.
+    """
+
+    def helper(self, base: str, obj) -> str:
+        key = id(obj)
+        if key in self.helper_ids and self.helpers.get(self.helper_ids[key]) is obj:
+            return self.helper_ids[key]
+        base = base if base.isidentifier() else "_h"
+        if base in self.helpers and self.helpers[base] is obj:
+            return base
+        name = self.namer.fresh(base)
+        self.helpers[name] = obj
+        self.helper_ids[key] = name
+        return name
+
+    def const_expr(self, v) -> str:
+        """Source for constant ``v``: a literal, or the name of a helper holding it."""
+        lit = literal(v)
+        if lit is not None:
+            return lit
+        from wengert.expressions import SELF, UNDEFINED
+
+        if v is UNDEFINED:
+            return self.helper("UNDEFINED", v)
+        if v is SELF:
+            return self.helper("SELF", v)
+        return self.helper(getattr(v, "__name__", "_c"), v)
+
+
 def compile_source(src: str, name: str, filename: str, helpers: dict, globals_: dict):
     """Compile generated source defining ``name`` with ``helpers`` as closure variables."""
     fake = f"<wengert {name} from {filename}>"

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from wengert import ir
 from wengert.activity import ANY, BOOL, FLOAT, INT, Info, analyse, kind_of
 from wengert.codegen import (
+    HelperNames,
     INFIX,
     INPLACE,
     PREFIX,
@@ -53,9 +54,7 @@ from wengert.codegen import (
     assign_names,
     compile_source,
     expr_of_call,
-    literal,
 )
-from wengert.frontend import SELF, UNDEFINED
 from wengert.inline import instantiate, template, used_params
 from wengert.rules.operators import _pow_dx, _pow_dy
 from wengert.rules.table import get_rule
@@ -129,7 +128,7 @@ def _dict(kwargs) -> str:
     return "{" + ", ".join(f"{k!r}: {v}" for k, v in kwargs.items()) + "}"
 
 
-class Tangent:
+class Tangent(HelperNames):
     """Writes the tangent program of one function for one signature."""
 
     def __init__(self, fn: ir.Function, info: Info):
@@ -160,29 +159,9 @@ class Tangent:
             d = self.dots[n] = self.namer.fresh(n + "_dot")
         return d
 
-    def helper(self, base: str, obj) -> str:
-        key = id(obj)
-        if key in self.helper_ids and self.helpers.get(self.helper_ids[key]) is obj:
-            return self.helper_ids[key]
-        base = base if base.isidentifier() else "_h"
-        if base in self.helpers and self.helpers[base] is obj:
-            return base
-        name = self.namer.fresh(base)
-        self.helpers[name] = obj
-        self.helper_ids[key] = name
-        return name
-
     def expr(self, o) -> str:
         if isinstance(o, ir.Const):
-            v = o.value
-            lit = literal(v)
-            if lit is not None:
-                return lit
-            if v is UNDEFINED:
-                return self.helper("UNDEFINED", v)
-            if v is SELF:
-                return self.helper("SELF", v)
-            return self.helper(getattr(v, "__name__", "_c"), v)
+            return self.const_expr(o.value)
         return self.inline.get(o.id) or self.names[o.id]
 
     def active(self, o) -> bool:

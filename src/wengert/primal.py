@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from wengert import ir
 from wengert.activity import FLOAT
-from wengert.codegen import expr_of_call, literal
-from wengert.frontend import SELF, UNDEFINED
+from wengert.codegen import HelperNames, expr_of_call
 from wengert.reverse import _PURE_PRIMS, Generator, _DirectCall
 
 
-class Primal(Generator):
+class Primal(Generator, HelperNames):
     """Naming helpers and the forward pass (see the module docstring)."""
     def name(self, v: ir.Value) -> str:
         if self.reverse_mode and v.id in self.rev_names:
@@ -47,29 +46,9 @@ class Primal(Generator):
             s = self.stack_names[v.id] = self.namer.fresh(self.names[v.id] + "_stack")
         return s
 
-    def helper(self, base: str, obj) -> str:
-        key = id(obj)
-        if key in self.helper_ids and self.helpers.get(self.helper_ids[key]) is obj:
-            return self.helper_ids[key]
-        base = base if base.isidentifier() else "_h"
-        if base in self.helpers and self.helpers[base] is obj:
-            return base
-        name = self.namer.fresh(base)
-        self.helpers[name] = obj
-        self.helper_ids[key] = name
-        return name
-
     def expr(self, o) -> str:
         if isinstance(o, ir.Const):
-            v = o.value
-            lit = literal(v)
-            if lit is not None:
-                return lit
-            if v is UNDEFINED:
-                return self.helper("UNDEFINED", v)
-            if v is SELF:
-                return self.helper("SELF", v)
-            return self.helper(getattr(v, "__name__", "_c"), v)
+            return self.const_expr(o.value)
         if self.reverse_mode and o.id in self.rev_names:
             return self.rev_names[o.id]
         return self.inline_expr.get(o.id) or self.names[o.id]
@@ -270,6 +249,12 @@ class Primal(Generator):
         for o in s.outs:
             self._push(o, out, ind)
 
+    def _with_back(self, s, plan, rhs: str, out, ind, comment: str) -> None:
+        """``y, y_back = rhs``: a result and the pullback its adjoint calls, both saved."""
+        out.append("    " * ind + f"{self.name(s.outs[0])}, {self.name(plan.back)} = {rhs}" + comment)
+        self._push(s.outs[0], out, ind)
+        self._push(plan.back, out, ind)
+
     def line_comment(self, line, force: bool = False) -> str:
         if not line or (line == self.last_line and not force):
             return ""
@@ -297,11 +282,7 @@ class Primal(Generator):
             i = self.fn.freevars.index(s.fn)
             rhs = f"_cells[{i}].cell_contents"
         elif k == "attr" and plan is not None and plan.mode == "getattr":
-            back = self.name(plan.back)
-            out.append(f"{pad}{self.name(outs[0])}, {back} = _pass.getattr({self.expr(s.args[0])}, {s.fn!r})"
-                       + comment)
-            self._push(outs[0], out, ind)
-            self._push(plan.back, out, ind)
+            self._with_back(s, plan, f"_pass.getattr({self.expr(s.args[0])}, {s.fn!r})", out, ind, comment)
             return
         elif k == "attr":
             rhs = f"{self.expr(s.args[0])}.{s.fn}"
@@ -349,11 +330,8 @@ class Primal(Generator):
             args = [self.expr(a) for a in s.args[1:]]
             kwargs = {kk: self.expr(v) for kk, v in s.kwargs.items()}
             if plan is not None:
-                back = self.name(plan.back)
-                out.append(f"{pad}{self.name(outs[0])}, {back} = method_pullback(_pass, {obj}, {s.fn!r}, "
-                           f"{_tuple(args)}, {_dict(kwargs)})" + comment)
-                self._push(outs[0], out, ind)
-                self._push(plan.back, out, ind)
+                self._with_back(s, plan, f"method_pullback(_pass, {obj}, {s.fn!r}, {_tuple(args)}, {_dict(kwargs)})",
+                                out, ind, comment)
                 return
             rhs = expr_of_call(None, f"{obj}.{s.fn}", args, kwargs)
             if not outs:
@@ -366,11 +344,7 @@ class Primal(Generator):
             if s.star:
                 a, kw = self.expr(s.args[0]), self.expr(s.args[1])
                 if plan is not None and plan.mode in ("generic", "rrule"):
-                    back = self.name(plan.back)
-                    out.append(f"{pad}{self.name(outs[0])}, {back} = call_pullback(_pass, {fexpr}, {a}, {kw})"
-                               + comment)
-                    self._push(outs[0], out, ind)
-                    self._push(plan.back, out, ind)
+                    self._with_back(s, plan, f"call_pullback(_pass, {fexpr}, {a}, {kw})", out, ind, comment)
                     return
                 rhs = f"{fexpr}(*{a}, **{kw})"
             else:
@@ -385,35 +359,22 @@ class Primal(Generator):
                     checks = " and ".join(f"type({self.expr(a)}) is float" for a in s.args
                                           if self.info.type_of(a) == "any")
                     fast = expr_of_call(s.fn.value, fexpr, args, {})
-                    back = self.name(plan.back)
-                    out.append(f"{pad}{self.name(outs[0])}, {back} = ({fast}, None) if {checks} else "
-                               f"call_pullback(_pass, {fexpr}, {_tuple(args)}, None)" + comment)
-                    self._push(outs[0], out, ind)
-                    self._push(plan.back, out, ind)
+                    self._with_back(s, plan, f"({fast}, None) if {checks} else "
+                                             f"call_pullback(_pass, {fexpr}, {_tuple(args)}, None)", out, ind, comment)
                     return
                 if plan is not None and plan.mode == "direct":
                     fn, kinds = plan.rule
                     h = self.helper(f"{fn.__name__}_pullback", _DirectCall(fn, kinds))
                     self.directs[h] = (fn, kinds)
-                    back = self.name(plan.back)
-                    out.append(f"{pad}{self.name(outs[0])}, {back} = {h}(_pass, {', '.join(args)})" + comment)
-                    self._push(outs[0], out, ind)
-                    self._push(plan.back, out, ind)
+                    self._with_back(s, plan, f"{h}(_pass, {', '.join(args)})", out, ind, comment)
                     return
                 if plan is not None and plan.mode == "generic":
-                    back = self.name(plan.back)
-                    out.append(f"{pad}{self.name(outs[0])}, {back} = call_pullback(_pass, {fexpr}, {_tuple(args)}, "
-                               f"{_dict(kwargs)})" + comment)
-                    self._push(outs[0], out, ind)
-                    self._push(plan.back, out, ind)
+                    self._with_back(s, plan, f"call_pullback(_pass, {fexpr}, {_tuple(args)}, {_dict(kwargs)})",
+                                    out, ind, comment)
                     return
                 if plan is not None and plan.mode == "rrule":
                     rr = self.helper(f"{getattr(plan.rule.fn, '__name__', 'f')}_rrule", plan.rule.rrule)
-                    back = self.name(plan.back)
-                    out.append(f"{pad}{self.name(outs[0])}, {back} = {expr_of_call(None, rr, args, kwargs)}"
-                               + comment)
-                    self._push(outs[0], out, ind)
-                    self._push(plan.back, out, ind)
+                    self._with_back(s, plan, expr_of_call(None, rr, args, kwargs), out, ind, comment)
                     return
                 static = s.static if isinstance(s.fn, ir.Value) else fobj
                 rhs = expr_of_call(static if fobj is not None or s.static is not None else None,
