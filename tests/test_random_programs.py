@@ -87,6 +87,19 @@ def build(src: str):
     return ns["f"]
 
 
+def _agrees_with_forward_mode(src, x, y):
+    """Build the program; check its value, and its reverse-mode gradient against forward mode
+    (one unit tangent per argument). Returns the program and that gradient."""
+    f = build(src)
+    value, (gx, gy) = _run(src, wengert.value_and_grad(f, argnums=(0, 1)), x, y)
+    assert value == pytest.approx(f(x, y), rel=1e-12, abs=1e-12), src
+    _, tx = wengert.jvp(f, (x, y), (1.0, 0.0))
+    _, ty = wengert.jvp(f, (x, y), (0.0, 1.0))
+    assert gx == pytest.approx(tx, rel=1e-9, abs=1e-12), src
+    assert gy == pytest.approx(ty, rel=1e-9, abs=1e-12), src
+    return f, (gx, gy)
+
+
 def _run(src, fn, *args):
     try:
         return fn(*args)
@@ -97,13 +110,7 @@ def _run(src, fn, *args):
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(programs(), st.floats(-1.5, 1.5), st.floats(-1.5, 1.5))
 def test_reverse_agrees_with_forward_and_tape(src, x, y):
-    f = build(src)
-    value, (gx, gy) = _run(src, wengert.value_and_grad(f, argnums=(0, 1)), x, y)
-    assert value == pytest.approx(f(x, y), rel=1e-12, abs=1e-12), src
-    _, tx = wengert.jvp(f, (x, y), (1.0, 0.0))
-    _, ty = wengert.jvp(f, (x, y), (0.0, 1.0))
-    assert gx == pytest.approx(tx, rel=1e-9, abs=1e-12), src
-    assert gy == pytest.approx(ty, rel=1e-9, abs=1e-12), src
+    f, (gx, gy) = _agrees_with_forward_mode(src, x, y)
     tgx, tgy = wengert.grad(f, argnums=(0, 1), mode="tape")(x, y)
     assert gx == pytest.approx(tgx, rel=1e-9, abs=1e-12), src
     assert gy == pytest.approx(tgy, rel=1e-9, abs=1e-12), src
@@ -166,13 +173,7 @@ def stateful_programs(draw):
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stateful_programs(), st.floats(-1.2, 1.2), st.floats(-1.2, 1.2))
 def test_lists_objects_and_calls_agree_with_forward_mode(src, x, y):
-    f = build(src)
-    value, (gx, gy) = _run(src, wengert.value_and_grad(f, argnums=(0, 1)), x, y)
-    assert value == pytest.approx(f(x, y), rel=1e-12, abs=1e-12), src
-    _, tx = wengert.jvp(f, (x, y), (1.0, 0.0))
-    _, ty = wengert.jvp(f, (x, y), (0.0, 1.0))
-    assert gx == pytest.approx(tx, rel=1e-9, abs=1e-12), src
-    assert gy == pytest.approx(ty, rel=1e-9, abs=1e-12), src
+    _agrees_with_forward_mode(src, x, y)
 
 
 # ---- NumPy programs: elementwise, reductions, indexing, in-place updates ----
@@ -291,10 +292,4 @@ def mixed_programs(draw):
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mixed_programs(), st.floats(-1.2, 1.2), st.floats(-1.2, 1.2))
 def test_dicts_closures_comprehensions_and_exits_agree(src, x, y):
-    f = build(src)
-    value, (gx, gy) = _run(src, wengert.value_and_grad(f, argnums=(0, 1)), x, y)
-    assert value == pytest.approx(f(x, y), rel=1e-12, abs=1e-12), src
-    _, tx = wengert.jvp(f, (x, y), (1.0, 0.0))
-    _, ty = wengert.jvp(f, (x, y), (0.0, 1.0))
-    assert gx == pytest.approx(tx, rel=1e-9, abs=1e-12), src
-    assert gy == pytest.approx(ty, rel=1e-9, abs=1e-12), src
+    _agrees_with_forward_mode(src, x, y)
