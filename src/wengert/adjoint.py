@@ -14,7 +14,8 @@ import operator
 from wengert import ir
 from wengert.activity import FLOAT
 from wengert.inline import instantiate
-from wengert.primal import Primal, _dict, _tuple
+from wengert.codegen import _dict, _tuple
+from wengert.primal import Primal
 from wengert.reverse import Plan, _plain_tuple
 
 class _Conflict(AssertionError):

@@ -24,6 +24,7 @@ import builtins
 import keyword
 import linecache
 import operator
+import re
 import warnings
 
 from wengert import ir
@@ -306,6 +307,23 @@ def expr_of_call(fn_obj, fn_expr: str, args: list[str], kwargs: dict[str, str]) 
             return f"{args[1]} in {args[0]}"
     parts = list(args) + [f"{k}={v}" for k, v in kwargs.items()]
     return f"{fn_expr}({', '.join(parts)})"
+
+
+def _mentions(expr: str, name: str) -> bool:
+    """Does source ``expr`` use the variable ``name``?"""
+    return re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", expr) is not None
+
+
+def _tuple(items) -> str:
+    """Source of a tuple display of the expressions ``items``."""
+    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+
+
+def _dict(kwargs) -> str:
+    """Source of a dict display of ``kwargs`` (name -> expression), or ``None``."""
+    if not kwargs:
+        return "None"
+    return "{" + ", ".join(f"{k!r}: {v}" for k, v in kwargs.items()) + "}"
 
 
 def literal(v) -> str | None:

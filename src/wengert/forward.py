@@ -46,6 +46,9 @@ from wengert import ir
 from wengert.activity import ANY, BOOL, FLOAT, INT, Info, analyse, kind_of
 from wengert.codegen import (
     HelperNames,
+    _dict,
+    _mentions,
+    _tuple,
     INFIX,
     INPLACE,
     PREFIX,
@@ -114,18 +117,6 @@ _SCALAR_JVPS = {
 
 # ---- code generation ----
 
-def _mentions(expr: str, name: str) -> bool:
-    return re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", expr) is not None
-
-
-def _tuple(items) -> str:
-    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
-
-
-def _dict(kwargs) -> str:
-    if not kwargs:
-        return "None"
-    return "{" + ", ".join(f"{k!r}: {v}" for k, v in kwargs.items()) + "}"
 
 
 class Tangent(HelperNames):

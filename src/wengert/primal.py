@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from wengert import ir
 from wengert.activity import FLOAT
-from wengert.codegen import HelperNames, expr_of_call
+from wengert.codegen import HelperNames, _dict, _mentions, _tuple, expr_of_call
 from wengert.reverse import _PURE_PRIMS, Generator, _DirectCall
 
 
@@ -385,19 +385,3 @@ class Primal(Generator, HelperNames):
                 self._push(o, out, ind)
         else:
             out.append(pad + rhs + comment)
-
-
-def _mentions(expr: str, name: str) -> bool:
-    import re
-
-    return re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", expr) is not None
-
-
-def _tuple(items) -> str:
-    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
-
-
-def _dict(kwargs) -> str:
-    if not kwargs:
-        return "None"
-    return "{" + ", ".join(f"{k!r}: {v}" for k, v in kwargs.items()) + "}"
