@@ -194,16 +194,13 @@ class Adjoint(Primal):
             state.clear()
             state.update(merged)
             return
-        out.append(f"{pad}if {self.expr_rev(s.cond)}:")
+        out.append(f"{pad}if {self.expr(s.cond)}:")
         out.extend(then or [pad + "    pass"])
         if orelse:
             out.append(f"{pad}else:")
             out.extend(orelse)
         state.clear()
         state.update(merged)
-
-    def expr_rev(self, o) -> str:
-        return self.expr(o)
 
     def _carried(self, loop: ir.Loop):
         off = 1 if loop.iterable is not None else 0

@@ -20,7 +20,6 @@ source, so tracebacks point back to the user's code.
 
 from __future__ import annotations
 
-import builtins
 import keyword
 import linecache
 import operator
@@ -28,7 +27,6 @@ import re
 import warnings
 
 from wengert import ir
-from wengert.activity import FLOAT, Info
 
 INFIX = {
     operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/",
@@ -432,6 +430,4 @@ def _indent(src: str, n: int) -> str:
     return "".join(pad + line if line.strip() else line for line in src.splitlines(keepends=True))
 
 
-RESERVED_BUILTINS = set(dir(builtins))
-
-__all__ = ["FLOAT", "Info", "Layout", "Namer", "assign_names", "compile_source", "expr_of_call", "literal"]
+__all__ = ["HelperNames", "Layout", "Namer", "assign_names", "compile_source", "expr_of_call", "literal"]

@@ -70,7 +70,6 @@ class Primal(Generator, HelperNames):
     def forward(self) -> list[str]:
         self.inline_expr: dict[int, str] = {}
         self.pushed_stacks: list[ir.Value] = []
-        self.popped: set[int] = set()
         self.directs: dict[str, tuple] = {}
         self.group_seen: dict[int, set] = {}
         self.group_stacks: list[str] = []
@@ -97,12 +96,7 @@ class Primal(Generator, HelperNames):
         if self.saved_in_loop(v):
             if v not in self.pushed_stacks:
                 self.pushed_stacks.append(v)
-            zipped = any(v in vs for vs in self.zipped.values())
             out.append("    " * ind + f"{self.stack(v)}.append({self.name(v)})")
-            if not zipped:
-                self.popped.add(v.id)
-
-    popped: set
 
     def _pure(self, s) -> bool:
         if not isinstance(s, ir.Op):
