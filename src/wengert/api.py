@@ -285,7 +285,9 @@ def _example_kinds(f, args) -> tuple:
         values, _ = bind(f, args, {})
         return tuple(kind_of(v) for v in values)
     code = f.__code__
-    per_code = __import__("wengert.transform", fromlist=["_CACHE"])._CACHE.get(code)
+    from wengert.transform import _CACHE
+
+    per_code = _CACHE.get(code)
     if per_code:
         return list(per_code)[-1][0]
     n = code.co_argcount + code.co_kwonlyargcount

@@ -94,7 +94,6 @@ class ExpressionLowering:
         else:
             obj = UNDEFINED
         v = self.op("global", name, name=None)
-        v.name = None
         self.resolved[name] = obj
         v.static = obj
         return v

@@ -163,9 +163,7 @@ def compiled(fn, kinds: tuple, fkinds: tuple | None = None) -> Compiled:
     c = per_code.get(key)
     if c is not None and c.globals is fn.__globals__ and c.valid():
         return _with_variant(c)
-    if c is not None and c.globals is not fn.__globals__:
-        _IR.pop(code, None)
-    if c is not None and not c.valid():
+    if c is not None:  # other globals, or a guard failed: lower the source again too
         _IR.pop(code, None)
     f_ir = get_ir(fn)
     info = analyse(f_ir, kinds, dict(zip(code.co_freevars, fkinds)))
