@@ -178,8 +178,6 @@ class Adjoint(Primal):
                     claims = [(o, v) for o, v in zip(s.outs, b.term.values)
                               if o in live and self.is_useful(v) and self.bar(v) == self.bar(o)]
                     for o, v in claims:
-                        if self.info.type_of(v) == FLOAT and self.info.type_of(o) != FLOAT:
-                            lines_.append("    " * ind_ + f"{self.bar(o)} = nz({self.bar(o)})")
                         st_[self.bar(o)] = v.id
                     for o, v in zip(s.outs, b.term.values):
                         if o in live and self.is_useful(v) and self.bar(v) != self.bar(o):
@@ -351,8 +349,6 @@ class Adjoint(Primal):
             init = s.inits[i]
             if isinstance(init, ir.Value) and self.is_useful(init):
                 if self.bar(init) == P[i]:
-                    if self.info.type_of(init) == FLOAT and self.info.type_of(s.outs[i]) != FLOAT:
-                        out.append(f"{pad}{P[i]} = nz({P[i]})")  # one variable, a float from here on
                     state[P[i]] = init.id
                 else:
                     del state[P[i]]

@@ -25,10 +25,13 @@ class Primal(Generator, HelperNames):
         return self.names[v.id]
 
     def bar(self, v: ir.Value) -> str:
+        # one cotangent variable per Python variable and kind: a float's (zero 0.0) is
+        # never the variable of a value whose cotangent may be None
         n = self.names[v.id]
-        b = self.bars.get(n)
+        key = (n, self.info.type_of(v) == FLOAT)
+        b = self.bars.get(key)
         if b is None:
-            b = self.bars[n] = self.namer.fresh(n + "_bar")
+            b = self.bars[key] = self.namer.fresh(n + "_bar")
         return b
 
     def group_of(self, v: ir.Value):
