@@ -203,12 +203,33 @@ def test_show_prints_ir_and_adjoint(funcs):
     assert out.index("# IR of") < out.index("# adjoint of")
 
 
-def test_demo_passes_and_shows_pow(capsys):
+def test_demo_follows_the_talk():
+    # The Wengert list of 5 sin(log x) first, then its derivative, then pow's IR and adjoint.
     rc, out = run_main(["demo"])
     assert rc == 0, out
     assert "PASS" in out and "FAIL" not in out and "MISMATCH" not in out
-    assert wengert.show_ir(examples.pow).rstrip() in out
-    assert wengert.show_adjoint(examples.pow).rstrip() in out
+    wengert_list = "y1 = log(x)\ny2 = sin(y1)\ny3 = 5 * y2"
+    assert str(wengert.trace(examples.sin_log, 2.0)) == wengert_list
+    parts = [
+        wengert_list,
+        wengert.show_adjoint(examples.sin_log, 2.0).rstrip(),
+        "5 cos(log x) / x",
+        wengert.show_ir(examples.pow).rstrip(),
+        wengert.show_adjoint(examples.pow, 2.0, 3).rstrip(),
+        "n x^(n-1)",
+        "PASS",
+    ]
+    where = [out.find(p) for p in parts]
+    assert -1 not in where, [p for p, w in zip(parts, where) if w == -1]
+    assert where == sorted(where)
+    assert out.startswith("f(x) = 5 sin(log x) as a Wengert list")
+
+
+def test_trace_is_public():
+    t = wengert.trace(examples.sin_log, 2.0)
+    assert "trace" in wengert.__all__
+    assert t.value == pytest.approx(5 * math.sin(math.log(2.0)))
+    assert t.backward(1.0)[0] == pytest.approx(5 * math.cos(math.log(2.0)) / 2.0)
 
 
 def test_demo_fails_loudly_on_a_wrong_gradient():
@@ -241,7 +262,7 @@ def run_module(*args, cwd):
 def test_module_demo(tmp_path):
     p = run_module("demo", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
-    assert "PASS" in p.stdout and "show_adjoint(pow):" in p.stdout
+    assert "PASS" in p.stdout and "y1 = log(x)" in p.stdout and "show_adjoint(pow, 2.0, 3)" in p.stdout
 
 
 def test_module_grad_and_show(funcs, tmp_path):

@@ -24,6 +24,7 @@ from wengert.dual import Dual
 from wengert.errors import UnsupportedError
 from wengert.rules.table import defjvp, defvjp, frule, linear, nondiff, rrule
 from wengert.runtime import Tangent
+from wengert.tape import trace
 
 __all__ = [
     "Dual",
@@ -46,6 +47,7 @@ __all__ = [
     "show_adjoint",
     "show_ir",
     "show_tangent",
+    "trace",
     "value_and_grad",
     "vjp",
 ]

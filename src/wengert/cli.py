@@ -1,6 +1,6 @@
 """The ``wengert`` command line: a demo, and gradients of functions in files.
 
-    wengert demo                          check two gradients, print IR and adjoint
+    wengert demo                          the talk: a Wengert list, its derivative, pow's IR and adjoint
     wengert show path/to/file.py:f        print f's IR and its adjoint code
     wengert grad path/to/file.py:f 3.0 2  print f(3.0, 2) and its gradient
 
@@ -123,12 +123,19 @@ def cmd_demo(args, out) -> int:
 
 
 def run_demo(out, grad: Callable | None = None) -> int:
-    """The demo; ``grad`` replaces `wengert.grad` (tests use it to show the check can fail)."""
+    """The demo, in the order of the talk: the Wengert list of ``5 sin(log x)``, its
+    derivative, then the ``pow`` loop's IR and adjoint; each gradient is checked against its
+    closed form. ``grad`` replaces `wengert.grad` (tests use it to show the check can fail)."""
     from wengert import examples
 
     grad = wengert.grad if grad is None else grad
     ok = True
-    print("f(x) = 5 sin(log x); wengert's df/dx against 5 cos(log x) / x", file=out)
+    print("f(x) = 5 sin(log x) as a Wengert list, recorded by wengert.trace(f, 2.0):", file=out)
+    print(wengert.trace(examples.sin_log, 2.0), file=out)
+
+    print("\nIts derivative: the adjoint wengert generates, show_adjoint(f, 2.0):", file=out)
+    print(wengert.show_adjoint(examples.sin_log, 2.0).rstrip(), file=out)
+    print("\nwengert's df/dx against 5 cos(log x) / x", file=out)
     df = grad(examples.sin_log)
     print(f"  {'x':>6}  {'wengert':>24}  {'5 cos(log x) / x':>24}", file=out)
     for x in (0.5, 1.0, 2.0, 3.7, 10.0):
@@ -137,7 +144,11 @@ def run_demo(out, grad: Callable | None = None) -> int:
         ok &= good
         print(f"  {x:>6}  {got!r:>24}  {want!r:>24}  {'ok' if good else 'MISMATCH'}", file=out)
 
-    print("\npow(x, n), a while loop; wengert's d/dx against n x^(n-1)", file=out)
+    print("\npow(x, n), a while loop; its IR, show_ir(pow):", file=out)
+    print(wengert.show_ir(examples.pow).rstrip(), file=out)
+    print("\nIts adjoint, show_adjoint(pow, 2.0, 3): the adjoint of the loop is a loop", file=out)
+    print(wengert.show_adjoint(examples.pow, 2.0, 3).rstrip(), file=out)
+    print("\nwengert's d/dx pow(x, n) against n x^(n-1)", file=out)
     dpow = grad(examples.pow)
     print(f"  {'x':>6} {'n':>4}  {'wengert':>24}  {'n x^(n-1)':>24}", file=out)
     for x, n in ((2.0, 3), (1.5, 5), (0.9, 10), (1.001, 1000)):
@@ -147,11 +158,6 @@ def run_demo(out, grad: Callable | None = None) -> int:
         print(
             f"  {x:>6} {n:>4}  {got!r:>24}  {want!r:>24}  {'ok' if good else 'MISMATCH'}", file=out
         )
-
-    print("\nshow_ir(pow):", file=out)
-    print(wengert.show_ir(examples.pow).rstrip(), file=out)
-    print("\nshow_adjoint(pow):", file=out)
-    print(wengert.show_adjoint(examples.pow).rstrip(), file=out)
     print(
         f"\n{'PASS' if ok else 'FAIL'}: wengert's gradients "
         f"{'match' if ok else 'do NOT match'} the closed forms",
@@ -195,7 +201,7 @@ def make_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--traceback", action="store_true", help="show the full traceback on errors")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
-    d = sub.add_parser("demo", help="check two gradients against closed forms, show the code")
+    d = sub.add_parser("demo", help="the talk's examples: a Wengert list, pow's IR and adjoint, checked")
     d.set_defaults(run=cmd_demo)
     s = sub.add_parser("show", help="print a function's IR and its adjoint code")
     s.add_argument("function", metavar="FILE.py:FUNCTION")
