@@ -23,6 +23,8 @@ from wengert.api import (
 from wengert.dual import Dual
 from wengert.errors import UnsupportedError
 from wengert.rules.table import defjvp, defvjp, frule, linear, nondiff, rrule
+from wengert.rules.hooks import checkpoint, hook, stop_gradient
+from wengert.interop import to_jax, to_torch
 from wengert.runtime import Tangent
 from wengert.tape import trace
 
@@ -30,6 +32,7 @@ __all__ = [
     "Dual",
     "Tangent",
     "UnsupportedError",
+    "checkpoint",
     "clear_cache",
     "defjvp",
     "defvjp",
@@ -38,6 +41,7 @@ __all__ = [
     "grad",
     "gradient",
     "hessian",
+    "hook",
     "jacobian",
     "jvp",
     "linear",
@@ -47,6 +51,9 @@ __all__ = [
     "show_adjoint",
     "show_ir",
     "show_tangent",
+    "stop_gradient",
+    "to_jax",
+    "to_torch",
     "trace",
     "value_and_grad",
     "vjp",
