@@ -119,7 +119,7 @@ def differentiable(t) -> bool:
     if t in (FLOAT, ANY, ARRAY):
         return True
     if isinstance(t, tuple):
-        if t[0] == "seq":
+        if t[0] in ("seq", "dict"):
             return differentiable(t[1])
         if t[0] == "obj":
             return any(differentiable(k) for _, k in t[2])
@@ -138,8 +138,8 @@ def join(a, b):
     if (a == ARRAY and b in nums) or (b == ARRAY and a in nums):
         return ARRAY
     if isinstance(a, tuple) and isinstance(b, tuple):
-        if a[0] == b[0] == "seq":
-            return ("seq", join(a[1], b[1]))
+        if a[0] == b[0] and a[0] in ("seq", "dict"):
+            return (a[0], join(a[1], b[1]))
         if a[0] == b[0] == "tuple" and len(a[1]) == len(b[1]):
             return ("tuple", tuple(join(x, y) for x, y in zip(a[1], b[1])))
         if a[0] == b[0] == "obj" and a[1] is b[1]:
@@ -151,7 +151,7 @@ def join(a, b):
 
 def element(t, index=None):
     if isinstance(t, tuple):
-        if t[0] == "seq":
+        if t[0] in ("seq", "dict"):
             return t[1]
         if t[0] == "tuple":
             if isinstance(index, int) and -len(t[1]) <= index < len(t[1]):
@@ -171,18 +171,124 @@ def _join_all(ts):
 
 @dataclass
 class Info:
-    """Result of the analysis: per value id, its type and whether it is active."""
+    """Result of the analysis: per value id, its type and whether it is active.
+
+    Heap soundness (type-based alias analysis): a mutable object may be reached
+    through names the analysis cannot follow (an alias in a list, a field of
+    another object, a callee's argument, a closure cell). So activity is also
+    decided per *kind* of container: ``tainted`` holds the container kinds that
+    may have received a value carrying a derivative through any name, and every
+    value of such a kind (or of unknown kind ``any``) is active. ``tainted_all``
+    says that any container may have (an unknown object was written, or code
+    the analysis cannot see ran with active arguments). ``kinds_unsure`` says
+    that a container may have been given an element or field of another kind
+    than the one its kind records (a write the analysis cannot show to keep
+    kinds, or a call that may write anything): reads from the heap are then
+    typed ``any`` and checked at run time.
+    """
 
     type: dict = field(default_factory=dict)
     active: dict = field(default_factory=dict)
+    tainted: set = field(default_factory=set)
+    tainted_all: bool = False
+    kinds_unsure: bool = False
+    effects: bool = False      # writes to objects it did not create, or calls that may
+    fresh: set = field(default_factory=set)   # ids of containers made here (displays)
+    effectful: set = field(default_factory=set)  # id() of calls that may write to the heap
+    ctx: dict = field(default_factory=dict)   # shared by one analysis and its callees'
 
     def is_active(self, o) -> bool:
-        return isinstance(o, ir.Value) and self.active.get(o.id, False)
+        if not isinstance(o, ir.Value):
+            return False
+        if self.active.get(o.id, False):
+            return True
+        return self.heap_active(self.type.get(o.id))
+
+    def heap_active(self, t) -> bool:
+        """May a value of kind ``t`` reach a derivative stored on the heap?"""
+        if t is None or not (self.tainted or self.tainted_all):
+            return False
+        if t == ANY:
+            return True
+        if not is_container(t):
+            return False
+        return self.tainted_all or t in self.tainted
 
     def type_of(self, o):
         if isinstance(o, ir.Const):
             return const_type(o.value)
         return self.type.get(o.id, ANY)
+
+    def elem(self, t, index=None):
+        """The kind of an element read from a container of kind ``t`` (``any`` where a
+        write the analysis could not follow may have changed it)."""
+        if self.kinds_unsure and isinstance(t, tuple) and t[0] in ("seq", "obj", "dict"):
+            return ANY
+        return element(t, index)
+
+    def field(self, t, name):
+        if self.kinds_unsure:
+            return None
+        return field_kind(t, name)
+
+
+def is_container(t) -> bool:
+    """Kinds whose values are references to mutable state (arrays included)."""
+    if t in (ANY, ARRAY):
+        return True
+    return isinstance(t, tuple) and (t[0] in ("seq", "obj", "dict") or (
+        t[0] == "tuple" and any(is_container(e) for e in t[1])))
+
+
+def reachable_kinds(t, out=None) -> set:
+    """Container kinds reachable from a value of kind ``t`` (itself included)."""
+    out = set() if out is None else out
+    if not is_container(t) or t in out:
+        return out
+    if t != ANY and not (isinstance(t, tuple) and t[0] == "tuple"):
+        out.add(t)
+    if isinstance(t, tuple):
+        subs = t[1] if t[0] == "tuple" else ((k for _, k in t[2]) if t[0] == "obj" else (t[1],))
+        for e in subs:
+            reachable_kinds(e, out)
+    return out
+
+
+def _taint(info: Info, t) -> bool:
+    """Containers of kind ``t`` (and what they reach) may now hold a derivative."""
+    if info.tainted_all:
+        return False
+    if t is _HEAP:
+        if _HEAP in info.tainted:
+            return False
+        info.tainted.add(_HEAP)
+        return True
+    if t == ANY or (isinstance(t, tuple) and t[0] == "tuple" and any(e == ANY for e in t[1])):
+        info.tainted_all = True
+        return True
+    new = reachable_kinds(t) - info.tainted
+    if ANY in new:
+        info.tainted_all = True
+        return True
+    if new:
+        info.tainted |= new
+        return True
+    return False
+
+
+_HEAP = "heap"  # a marker in `tainted`: something on the heap may be active (values of kind any are)
+
+
+def _unsure(info: Info) -> bool:
+    if info.kinds_unsure:
+        return False
+    info.kinds_unsure = True
+    return True
+
+
+def _fits(slot, k) -> bool:
+    """Does storing a value of kind ``k`` into a slot of kind ``slot`` keep the slot's kind?"""
+    return slot is not None and k is not None and join(slot, k) == slot and slot != ANY
 
 
 def const_type(v):
@@ -201,8 +307,11 @@ def const_type(v):
     return ANY
 
 
-def analyse(fn: ir.Function, arg_kinds, free_kinds: dict) -> Info:
-    info = Info()
+def analyse(fn: ir.Function, arg_kinds, free_kinds: dict, ctx: dict | None = None) -> Info:
+    info = Info(ctx={} if ctx is None else ctx)
+    for _, st in ir.walk(fn.body):
+        if isinstance(st, ir.Op) and st.kind in ("list", "dict", "newlist") and st.outs:
+            info.fresh.add(st.outs[0].id)
     for p, k in zip(fn.params, arg_kinds):
         if isinstance(k, tuple) and k and k[0] == "const":  # an argument not differentiated
             info.type[p.id] = k[1]
@@ -210,6 +319,13 @@ def analyse(fn: ir.Function, arg_kinds, free_kinds: dict) -> Info:
             continue
         info.type[p.id] = k
         info.active[p.id] = differentiable(k)
+        if info.active[p.id]:
+            # what an argument holds may also be reached through another argument,
+            # a closure cell or a global: every container of these kinds may be active
+            _taint(info, k)
+    for k in free_kinds.values():
+        if differentiable(k):
+            _taint(info, k)
     changed = True
     while changed:
         changed = _block(fn.body, info, free_kinds)
@@ -261,7 +377,7 @@ def _loop(s: ir.Loop, info: Info, free_kinds) -> bool:
     if s.iterable is not None:
         off = 1
         item = s.body.args[0]
-        changed |= _set(info, item, element(info.type_of(s.iterable)), info.is_active(s.iterable))
+        changed |= _set(info, item, info.elem(info.type_of(s.iterable)), info.is_active(s.iterable))
     carried_sets = [s.body.args[off:], s.outs] + ([s.header.args] if s.header is not None else [])
     for i, init in enumerate(s.inits):
         for group in carried_sets:
@@ -279,6 +395,11 @@ def _loop(s: ir.Loop, info: Info, free_kinds) -> bool:
 def _op(s: ir.Op, info: Info, free_kinds) -> bool:
     if any(isinstance(a, ir.Value) and a.id not in info.type for a in s.args):
         return False  # an argument not typed yet (a pending recursive call): wait
+    changed = _effects(s, info)
+    return _transfer(s, info, free_kinds) or changed
+
+
+def _transfer(s: ir.Op, info: Info, free_kinds) -> bool:
     act = [info.is_active(a) for a in s.args] + [info.is_active(v) for v in s.kwargs.values()]
     any_active = any(act)
     k = s.kind
@@ -293,7 +414,7 @@ def _op(s: ir.Op, info: Info, free_kinds) -> bool:
     if k == "attr":
         if out.static is not None:
             return _set(info, out, NONE, False)
-        fk = field_kind(info.type_of(s.args[0]), s.fn)
+        fk = info.field(info.type_of(s.args[0]), s.fn)
         if fk is not None:
             return _set(info, out, fk, any_active and differentiable(fk))
         if info.type_of(s.args[0]) == ARRAY:
@@ -313,7 +434,7 @@ def _op(s: ir.Op, info: Info, free_kinds) -> bool:
         st = info.type_of(src)
         changed = False
         for i, o in enumerate(s.outs):
-            changed |= _set(info, o, element(st, i), info.is_active(src))
+            changed |= _set(info, o, info.elem(st, i), info.is_active(src))
         return changed
     if k == "closure":
         return _set(info, out, ANY, any_active)
@@ -350,6 +471,138 @@ def _op(s: ir.Op, info: Info, free_kinds) -> bool:
     if k == "call":
         return _call(s, info, act, any_active)
     raise AssertionError(k)
+
+
+# ---- effects on the heap: what a statement may write, and whether kinds survive it ----
+
+_PURE_CONTAINER_METHODS = frozenset({"get", "copy", "keys", "values", "items", "index", "count"})
+_KEEPS_KINDS = frozenset({"pop", "remove", "clear", "sort", "reverse", "popitem", "discard"})
+_PURE_BUILTINS = {builtins.range, builtins.len, builtins.slice, builtins.zip, builtins.enumerate,
+                  builtins.reversed, builtins.list, builtins.tuple, builtins.sorted, builtins.isinstance,
+                  builtins.print}
+
+
+def _effects(s: ir.Op, info: Info) -> bool:
+    """Taint and kind changes caused by ``s`` writing to the heap (or calling code that may)."""
+    k = s.kind
+    if k in ("setattr", "setitem"):
+        obj, val = s.args[0], s.args[-1]
+        t = info.type_of(obj)
+        if k == "setattr" and isinstance(t, tuple) and t[0] == "obj":
+            slot = field_kind(t, s.fn)
+            fits = slot is None or _fits(slot, info.type_of(val))
+        elif t == ARRAY:
+            fits = True
+        else:
+            slot = t[1] if isinstance(t, tuple) and t[0] in ("seq", "dict") and k == "setitem" else None
+            fits = _fits(slot, info.type_of(val))
+        return _write(info, obj, fits, info.is_active(val))
+    if k == "method":
+        obj = s.args[0]
+        t = info.type_of(obj)
+        inputs = list(s.args[1:]) + list(s.kwargs.values())
+        if s.mutating:
+            fits = t == ARRAY or s.fn in _KEEPS_KINDS
+            if not fits and isinstance(t, tuple) and t[0] == "seq" and s.args[1:]:
+                vk = info.type_of(s.args[-1])
+                fits = _fits(t[1], info.elem(vk) if s.fn == "extend" else vk)
+            return _write(info, obj, fits, any(info.is_active(a) for a in inputs))
+        if t == ARRAY or (isinstance(t, tuple) and t[0] in ("seq", "dict", "tuple")
+                          and s.fn in _PURE_CONTAINER_METHODS):
+            return False
+        if isinstance(t, tuple) and t[0] == "obj":
+            meth = getattr(t[1], s.fn, None)
+            if isinstance(meth, types.FunctionType) and _pure(meth, (t, *(info.type_of(a) for a in s.args[1:])),
+                                                               info, bool(s.kwargs)):
+                return False
+        return _opaque(info, s, [*s.args, *s.kwargs.values()])
+    if k != "call":
+        return False
+    fn = s.static if isinstance(s.fn, ir.Value) else s.fn.value
+    if "out" in s.kwargs:  # NumPy's out=: the result is written into that array
+        ins = [*s.args, *(v for n, v in s.kwargs.items() if n != "out")]
+        return _write(info, s.kwargs["out"], info.type_of(s.kwargs["out"]) == ARRAY,
+                      any(info.is_active(a) for a in ins))
+    if fn in _INPLACE_OPS and len(s.args) == 2 and not s.star:
+        t0 = info.type_of(s.args[0])
+        if t0 in (FLOAT, INT, BOOL, NONE) or (isinstance(t0, tuple) and t0[0] == "tuple"):
+            return False
+        fits = t0 == ARRAY or (isinstance(t0, tuple) and t0[0] == "seq"
+                               and _fits(t0[1], info.elem(info.type_of(s.args[1]))))
+        return _write(info, s.args[0], fits, info.is_active(s.args[1]))
+    if fn is not None and not s.star:
+        rule = get_rule(fn)
+        if (rule is not None and not _is_user_method(fn)) or fn in _PURE_BUILTINS:
+            return False  # rules and these builtins write nothing
+        if isinstance(fn, types.FunctionType) and _pure(fn, tuple(info.type_of(a) for a in s.args), info,
+                                                         bool(s.kwargs)):
+            return False
+        if isinstance(fn, type) and _constructed_kind(fn, [info.type_of(a) for a in s.args], s.kwargs,
+                                                      info) is not None:
+            return False  # a dataclass's generated __init__ stores its numbers in a new object
+    return _opaque(info, s, [s.fn, *s.args, *s.kwargs.values()])
+
+
+def _is_user_method(fn) -> bool:
+    return False
+
+
+def _write(info: Info, obj, fits: bool, active: bool) -> bool:
+    """A write into container ``obj`` of a value that is (``active``) differentiated and
+    does (``fits``) or may not keep the kind recorded for the slot."""
+    changed = False
+    fresh = isinstance(obj, ir.Value) and obj.id in info.fresh
+    if not fresh and not info.effects:
+        info.effects = changed = True
+    if active:
+        changed |= _taint(info, info.type_of(obj))
+    if not fits and not fresh:
+        changed |= _unsure(info)
+    return changed
+
+
+def _opaque(info: Info, s: ir.Op, operands) -> bool:
+    """A call the analysis cannot see into: it may write anything it can reach (its
+    arguments, their contents, its own closure, globals) into anything it can reach.
+    Such a call gets an adjoint whenever an operand is active, used result or not."""
+    changed = False
+    info.effectful.add(id(s))
+    if not info.effects:
+        info.effects = changed = True
+    kinds = [info.type_of(a) for a in operands]
+    if any(info.is_active(a) for a in operands):
+        changed |= _taint(info, _HEAP)
+        for t in kinds:
+            changed |= _taint(info, t)
+    if any(is_container(t) for t in kinds):
+        changed |= _unsure(info)
+    return changed
+
+
+def _pure(fn, kinds: tuple, info: Info, has_kwargs: bool) -> bool:
+    """Does calling Python function ``fn`` with arguments of ``kinds`` write nothing the
+    caller can see (analysed from its source, callees included)?"""
+    code = fn.__code__
+    if has_kwargs or code.co_flags & 0x0C or code.co_kwonlyargcount or code.co_argcount != len(kinds):
+        return False
+    if any(isinstance(k, tuple) and k[0] == "const" for k in kinds):
+        return False
+    memo = info.ctx.setdefault("pure", {})
+    key = (code, kinds)
+    if key in memo:
+        return memo[key]  # while in progress (recursion): no write found so far
+    from wengert.transform import _has_source, free_kinds, get_ir
+
+    if not _has_source(fn):
+        memo[key] = False
+        return False
+    memo[key] = True
+    try:
+        sub = analyse(get_ir(fn), kinds, dict(zip(code.co_freevars, free_kinds(fn))), info.ctx)
+        memo[key] = not sub.effects
+    except Exception:  # noqa: BLE001 - not analysable: it may do anything
+        memo[key] = False
+    return memo[key]
 
 
 _INPLACE_OPS = {operator.iadd, operator.isub, operator.imul, operator.itruediv, operator.ifloordiv,
@@ -394,12 +647,12 @@ def _call(s: ir.Op, info: Info, act, any_active) -> bool:
             t = ANY
         return _set(info, out, t, False)
     if fn is builtins.zip:
-        return _set(info, out, ("seq", ("tuple", tuple(element(t) for t in types_))), any_active)
+        return _set(info, out, ("seq", ("tuple", tuple(info.elem(t) for t in types_))), any_active)
     if fn is builtins.enumerate:
-        return _set(info, out, ("seq", ("tuple", (INT, element(types_[0]) if types_ else ANY))), any_active)
+        return _set(info, out, ("seq", ("tuple", (INT, info.elem(types_[0]) if types_ else ANY))), any_active)
     if fn in (builtins.reversed, builtins.list, builtins.tuple, builtins.sorted):
         t = types_[0] if types_ else ANY
-        t = ("seq", element(t)) if isinstance(t, tuple) else ANY
+        t = ("seq", info.elem(t)) if isinstance(t, tuple) else ANY
         return _set(info, out, t, any_active)
     if rule is not None and ARRAY in types_ and not s.kwargs.get("__never__"):
         arrayish = all(t in (ARRAY, FLOAT, INT, BOOL, NONE) or (isinstance(t, tuple)) for t in types_)
@@ -413,8 +666,8 @@ def _call(s: ir.Op, info: Info, act, any_active) -> bool:
                               or fn is builtins.float) else INT
                 return _set(info, out, t, any_active and t == FLOAT)
             if fn in (builtins.min, builtins.max, builtins.sum) and len(types_) == 1:
-                return _set(info, out, element(types_[0]), any_active)
-        if fn is builtins.sum and len(types_) >= 1 and element(types_[0]) == FLOAT:
+                return _set(info, out, info.elem(types_[0]), any_active)
+        if fn is builtins.sum and len(types_) >= 1 and info.elem(types_[0]) == FLOAT:
             return _set(info, out, FLOAT, any_active)
         if fn is operator.getitem:
             idx = s.args[1]
@@ -422,7 +675,7 @@ def _call(s: ir.Op, info: Info, act, any_active) -> bool:
             if isinstance(idx, ir.Const) and isinstance(idx.value, slice):
                 et = t if isinstance(t, tuple) and t[0] == "seq" else ANY
             else:
-                et = element(t, idx.value if isinstance(idx, ir.Const) else None) \
+                et = info.elem(t, idx.value if isinstance(idx, ir.Const) else None) \
                     if isinstance(t, tuple) else ANY
             return _set(info, out, et, act[0] if act else False)
         return _set(info, out, ANY, any_active)
@@ -491,24 +744,65 @@ def _constructed_kind(cls, types_, kwargs, info):
 
 
 _PENDING = object()
-_RET: dict = {}
-_IN_PROGRESS: set = set()
+_RET: dict = {}  # (code, kinds) -> (return type, guards): fixpoints reached (cleared by clear_cache)
+_IN_PROGRESS: dict = {}  # thread id -> that thread's fixpoints being iterated, outermost first
+
+
+class _Fixpoint:
+    """A return type being found by iteration: the approximation so far, the globals it was
+    found with (``(globals dict or module, name, object)``), and whether it read another
+    fixpoint's approximation (then it is not final, and not cached)."""
+
+    __slots__ = ("key", "type", "guards", "tentative")
+
+    def __init__(self, key):
+        self.key = key
+        self.type = _PENDING
+        self.guards: dict = {}  # (id of where, name) -> (where, name, object)
+        self.tentative = False
+
+
+def _guards_hold(guards: dict) -> bool:
+    for where, name, obj in guards.values():
+        if isinstance(where, dict):
+            cur = where.get(name, _PENDING)
+            if cur is _PENDING:
+                cur = getattr(builtins, name, _PENDING)
+        else:
+            cur = getattr(where, name, _PENDING)
+        if cur is not obj:
+            return False
+    return True
 
 
 def return_type(fn, kinds: tuple):
     """The type of what Python function ``fn`` returns for argument kinds ``kinds``
     (scalars only), by analysing it; recursion is resolved by iterating from the
-    base cases. None when unknown."""
+    base cases. None when unknown.
+
+    Each thread iterates its own fixpoints (another thread's approximations are never
+    read); a result is cached only when final, with the globals it depends on (callees
+    included), and is found again only while they hold."""
     if not all(k in (FLOAT, INT, BOOL, NONE) for k in kinds) or fn.__closure__:
         return None
     code = fn.__code__
     if code.co_argcount != len(kinds) or code.co_kwonlyargcount or code.co_flags & 0x0C:
         return None
+    import threading
+
     key = (code, kinds)
-    if key in _IN_PROGRESS:
-        return _RET.get(key, _PENDING)
-    if key in _RET:
-        return _RET[key]
+    stack = _IN_PROGRESS.get(threading.get_ident())
+    if stack:
+        for depth, frame in enumerate(stack):
+            if frame.key == key:  # recursion: the approximation so far
+                for inner in stack[depth + 1:]:
+                    inner.tentative = True
+                return frame.type
+    done = _RET.get(key)
+    if done is not None and _guards_hold(done[1]):
+        if stack:
+            stack[-1].guards.update(done[1])
+        return done[0]
     from wengert.transform import _has_source, get_ir
 
     if not _has_source(fn):
@@ -517,20 +811,28 @@ def return_type(fn, kinds: tuple):
         f_ir = get_ir(fn)
     except Exception:  # noqa: BLE001 - not analysable: unknown type
         return None
-    _IN_PROGRESS.add(key)
+    frame = _Fixpoint(key)
+    for name, obj in f_ir.globals_resolved.items():
+        where, attr = (fn.__globals__, name) if isinstance(name, str) else name
+        frame.guards[(id(where), attr)] = (where, attr, obj)
+    if stack is None:
+        stack = _IN_PROGRESS[threading.get_ident()] = []
+    stack.append(frame)
     try:
         for _ in range(6):
             info = analyse(f_ir, kinds, {})
             r = f_ir.body.term.values[0]
             t = info.type_of(r) if isinstance(r, ir.Const) or r.id in info.type else _PENDING
-            if t is _PENDING:
+            if t is _PENDING or t == frame.type:
                 break
-            if _RET.get(key) == t:
-                break
-            _RET[key] = t
+            frame.type = t
     finally:
-        _IN_PROGRESS.discard(key)
-    t = _RET.get(key)
-    if t is None:
-        _RET[key] = None
-    return t if t in (FLOAT, INT, BOOL, NONE) else None
+        stack.pop()
+        if not stack:
+            del _IN_PROGRESS[threading.get_ident()]
+    t = frame.type if frame.type in (FLOAT, INT, BOOL, NONE) else None
+    if stack:
+        stack[-1].guards.update(frame.guards)
+    if not frame.tentative:
+        _RET[key] = (t, frame.guards)
+    return t

@@ -12,6 +12,7 @@ from __future__ import annotations
 import operator
 
 from wengert import ir
+from wengert.expressions import SELF
 from wengert.activity import FLOAT
 from wengert.inline import instantiate
 from wengert.codegen import _dict, _tuple
@@ -397,7 +398,7 @@ class Adjoint(Primal):
             return
         y = s.outs[0]
         g = self.bar(y)
-        self._take_buffered(y, out, pad, state)
+        self._take_buffered(s, y, out, pad, state)
         if state.get(g) != y.id:
             return
         del state[g]
@@ -425,10 +426,16 @@ class Adjoint(Primal):
             state.clear()
             state.update(st)
 
-    def _take_buffered(self, y: ir.Value, out, pad: str, state) -> None:
+    def _take_buffered(self, s: ir.Op, y: ir.Value, out, pad: str, state) -> None:
         """For a result whose cotangent lives in the pass's buffers: its whole cotangent,
         including what reached it by other names (an item read back from a container
-        that holds y gives it back to y's own buffer: nothing is lost)."""
+        that holds y gives it back to y's own buffer: nothing is lost). When no operand
+        of ``s`` takes a cotangent (an object read from a container that is not
+        differentiated), the buffer stays: the object lives on, and other names for it
+        (read earlier, written earlier) find their cotangents there."""
+        if not any(self.is_useful(a) for a in (*s.args, *s.kwargs.values())) and not (
+                s.kind == "call" and self.is_useful(s.fn)):
+            return
         if self.route(y) == "buf":
             g = self.bar(y)
             prev = g if state.get(g) == y.id else "None"
@@ -440,15 +447,16 @@ class Adjoint(Primal):
         every other argument is a Python number (or ``i`` is the only argument)."""
         if self.info.type_of(s.args[i]) == FLOAT:
             return True  # a float against an array result: summed
-        return any(self.info.type_of(a) not in (FLOAT, "int", "bool", "none")
-                   for j, a in enumerate(s.args) if j != i)
+        # "none" covers integer arrays (not differentiated, but they broadcast)
+        return any(self.info.type_of(a) not in (FLOAT, "int", "bool") and not (
+            isinstance(a, ir.Const) and a.value is None) for j, a in enumerate(s.args) if j != i)
 
     def _rev_guarded(self, s: ir.Op, plan: Plan, out, ind, state):
         """Floats took the inlined path (no pullback saved); anything else the pullback."""
         pad = "    " * ind
         y = s.outs[0]
         g = self.bar(y)
-        self._take_buffered(y, out, pad, state)
+        self._take_buffered(s, y, out, pad, state)
         if state.get(g) != y.id:
             out.append(f"{pad}{g} = None")
         state.pop(g, None)
@@ -608,6 +616,9 @@ class Adjoint(Primal):
             return [(v, f"{g}.get({k!r})", True) for k, v in zip(s.fn, s.args)]
         if mode == "closure":
             names = s.fn.co_freevars
+            selves = tuple(n for n, a in zip(names, s.args[2:]) if isinstance(a, ir.Const) and a.value is SELF)
+            if selves:  # a recursive nested function: its calls of itself hand back what they captured
+                out.append(f"{pad}{g} = fold_self({g}, {selves!r})")
             return [(a, f"{g}.get({n!r})", True) for n, a in zip(names, s.args[2:])]
         if mode == "free":
             out.append(f"{pad}self_bar[{s.fn!r}] = accum(self_bar.get({s.fn!r}), {g})")

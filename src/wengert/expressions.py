@@ -197,7 +197,7 @@ class ExpressionLowering:
                 fnv.static = getattr(static_obj, e.func.attr, UNDEFINED)
                 self.note_resolved(static_obj, e.func.attr, fnv.static)
                 args, kwargs = self.call_args(e)
-                return self.op("call", fnv, args, kwargs, static=fnv.static)
+                return self.call_out(fnv, args, kwargs, fnv.static)
             args, kwargs = self.call_args(e)
             if e.func.attr in MUTATING_METHODS:
                 m = self.op("method", e.func.attr, [obj, *args], kwargs)
@@ -219,7 +219,31 @@ class ExpressionLowering:
             self.block.stmts[-1].star = True
             return out
         args, kwargs = self.call_args(e)
-        return self.op("call", fnv, args, kwargs, static=static)
+        if static in (builtins.getattr, builtins.setattr) and not kwargs and len(args) == (
+                2 if static is builtins.getattr else 3) and isinstance(args[1], ir.Const) \
+                and type(args[1].value) is str:
+            # getattr(o, "w") and setattr(o, "w", v) with a constant name are o.w and o.w = v
+            if static is builtins.getattr:
+                return self.op("attr", args[1].value, [args[0]])
+            self.op("setattr", args[1].value, [args[0], args[2]], nout=0)
+            return ir.Const(None)
+        return self.call_out(fnv, args, kwargs, static)
+
+    def call_out(self, fnv, args, kwargs, static):
+        """A call; NumPy's ``f(a, b, out=c)`` becomes ``c[...] = f(a, b)``, which is
+        what it does: an in-place write the mutation machinery knows."""
+        out = kwargs.get("out")
+        mod = (getattr(static, "__module__", None) or "").split(".")[0]
+        if out is None or not (mod == "numpy" or type(static).__name__ == "ufunc"):
+            return self.op("call", fnv, args, kwargs, static=static)
+        kwargs = {k: v for k, v in kwargs.items() if k != "out"}
+        if isinstance(out, ir.Const) and out.value is None:
+            return self.op("call", fnv, args, kwargs, static=static)
+        if isinstance(out, ir.Const):
+            raise self.error("out= must name an array", None)
+        r = self.op("call", fnv, args, kwargs, static=static)
+        self.op("setitem", None, [out, ir.Const(Ellipsis), r], nout=0)
+        return out
 
     def note_resolved(self, module, attr, obj):
         self.resolved[(module, attr)] = obj

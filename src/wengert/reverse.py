@@ -55,6 +55,7 @@ RUNTIME_HELPERS = {
     "make_closure": runtime.make_closure,
     "rev_items": runtime.rev_items,
     "getitem_grad": runtime.getitem_grad,
+    "fold_self": runtime.fold_self,
 }
 
 
@@ -419,15 +420,7 @@ class Generator:
 
     def _passes_mutable(self, s: ir.Op) -> bool:
         """A call handing an active mutable object to code that may change it."""
-        if s.kind not in ("call", "method") or s.mutating:
-            return False
-        if s.kind == "call":
-            fn = s.static if isinstance(s.fn, ir.Value) else s.fn.value
-            rule = get_rule(fn) if fn is not None else None
-            if rule is not None or (fn is not None and not isinstance(fn, (types.FunctionType, type))
-                                    and type(fn).__module__ == "builtins"):
-                return False
-        return any(self.info.is_active(a) and _mutable_type(self.info.type_of(a)) for a in s.args)
+        return _may_write(s, self.info)
 
     def _fits(self, t, s: ir.Op) -> bool:
         n = len(s.args) + 2
@@ -483,6 +476,18 @@ def _plain_tuple(t) -> bool:
 
 def _is_obj(t) -> bool:
     return isinstance(t, tuple) and t[0] == "obj"
+
+
+def _inputs(s: ir.Op) -> list:
+    return [*((s.fn,) if s.kind == "call" else ()), *s.args, *s.kwargs.values()]
+
+
+def _may_write(s: ir.Op, info: Info) -> bool:
+    """A call (not a mutating method: those are logged) that code the analysis cannot
+    see into runs with active operands: it may have written them anywhere, so it gets an
+    adjoint (its pullback) whether or not its result is used."""
+    return (s.kind in ("call", "method") and not s.mutating and id(s) in info.effectful
+            and any(info.is_active(a) for a in _inputs(s)))
 
 
 def _mutable_type(t) -> bool:
@@ -573,10 +578,8 @@ def _useful_block(block: ir.Block, useful, mark, info) -> bool:
                 for o in s.outs:
                     changed |= mark(o)
                 continue
-            if s.kind in ("call", "method") and any(
-                    info.is_active(a) and _mutable_type(info.type_of(a)) for a in s.args) and not (
-                    s.kind == "call" and get_rule(s.static if isinstance(s.fn, ir.Value) else s.fn.value)):
-                for a in s.args:
+            if _may_write(s, info):
+                for a in _inputs(s):
                     changed |= mark(a)
             if not any(o.id in useful for o in s.outs):
                 continue

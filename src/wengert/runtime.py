@@ -336,6 +336,24 @@ def rev_items(list_bar, n: int):
     return reversed(list_bar).__next__
 
 
+def fold_self(bar, selves: tuple):
+    """The cotangent of a nested function that calls itself: what its calls of itself
+    captured (the entries ``selves``, nested dicts of the same shape) is added to its own."""
+    if not bar:
+        return bar
+    out = {}
+    todo = [bar]
+    while todo:
+        b = todo.pop()
+        for k, v in b.items():
+            if k in selves:
+                if v:
+                    todo.append(v)
+            else:
+                out[k] = accum(out.get(k), v)
+    return out
+
+
 def make_closure(code, globals_, defaults, kwdefaults, captured: tuple):
     """Build a nested function from its code object, capturing ``captured`` by value."""
     import types
