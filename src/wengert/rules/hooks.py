@@ -141,7 +141,7 @@ def checkpoint(fn):
     >>> import wengert, math
     >>> step = wengert.checkpoint(lambda x: math.sin(x) * x)
     >>> round(wengert.grad(lambda x: step(step(x)))(1.0), 6)
-    1.267765
+    1.805083
     """
 
     def checkpointed(*args):

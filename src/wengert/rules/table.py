@@ -82,12 +82,31 @@ def _entry(fn: Any) -> Rule:
     return rule
 
 
+# Functions called when a lookup misses; each returns a `Rule` for ``fn`` (made on first use, then kept
+# in the table) or ``None``. interop/ adds one for torch, so torch functions, tensor methods and
+# nn.Modules get rules without wengert importing torch.
+_PROVIDERS: list[Callable[[Any], Rule | None]] = []
+
+
 def get_rule(fn: Any) -> Rule | None:
     """The rule registered for ``fn``, or ``None``."""
     try:
-        return _RULES.get(fn)
+        rule = _RULES.get(fn)
     except TypeError:
-        return _RULES.get(("id", id(fn)))
+        rule = _RULES.get(("id", id(fn)))
+    if rule is None and _PROVIDERS:
+        for provide in _PROVIDERS:
+            rule = provide(fn)
+            if rule is not None:
+                _RULES[_key(fn)] = rule
+                break
+    return rule
+
+
+def add_provider(provide: Callable[[Any], Rule | None]) -> None:
+    """Have ``provide(fn) -> Rule | None`` make rules for callables the table does not know yet."""
+    if provide not in _PROVIDERS:
+        _PROVIDERS.append(provide)
 
 
 def defvjp(fn: Any, *vjps: Callable | None, broadcast: bool = False) -> Any:
