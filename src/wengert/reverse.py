@@ -260,8 +260,8 @@ class Generator:
         depth = self.layout.depth[s.outs[0].id]
         pos = self.layout.defpos[s.outs[0].id]
         k = s.kind
-        if k == "newlist":
-            return False
+        if k in ("newlist", "global"):
+            return False  # a global's cotangent stays in the pass's buffers: nothing to hand on
         if k == "free":
             self.plans[id(s)] = Plan("free")
             return True
