@@ -69,7 +69,7 @@ from wengert.tangents import (  # noqa: F401  (re-exported: the run-time half of
     jvp_call,
     rule_jvp,
 )
-from wengert.transform import _IR, _has_source, free_kinds, get_ir
+from wengert.transform import _EPOCH, _has_source, build, free_kinds, get_ir, lookup
 
 __all__ = ["Tangent", "call_jvp", "compiled_jvp", "jvp", "jvp_call", "show_tangent"]
 
@@ -671,10 +671,14 @@ class CompiledJVP:
     globals: dict
     helpers: dict
     variants: dict = field(default_factory=dict)
+    directs: dict = field(default_factory=dict)  # direct-call helper name -> (callee, kinds)
+    epoch: int = field(default_factory=lambda: _EPOCH[0])
 
     def valid(self) -> bool:
         """Do the globals and module attributes the code was specialised to still hold?
-        (Reverse mode's guards: rebinding a global retransforms.)"""
+        (Reverse mode's guards: rebinding a global retransforms; so does `clear_cache`.)"""
+        if self.epoch != _EPOCH[0]:
+            return False
         g = self.globals
         for key, obj in self.guards:
             if isinstance(key, str):
@@ -686,31 +690,30 @@ class CompiledJVP:
         return True
 
 
-_CACHE: dict = {}
+_CACHE: dict = {}  # code -> {(kinds, free kinds): CompiledJVP}, complete entries only
+_BUILDING: dict = {}  # entries being linked by the thread transforming (see `transform.build`)
 
 
 def compiled_jvp(fn, kinds: tuple, fkinds: tuple | None = None) -> CompiledJVP:
     """The compiled tangent code of Python function ``fn`` for parameter kinds ``kinds``."""
     if fkinds is None:
         fkinds = free_kinds(fn) if fn.__closure__ else ()
-    code = fn.__code__
     key = (kinds, fkinds)
-    per_code = _CACHE.setdefault(code, {})
-    c = per_code.get(key)
-    if c is not None and c.globals is fn.__globals__ and c.valid():
-        return c
-    if c is not None:
-        _IR.pop(code, None)
+    c = lookup(_CACHE, fn, key)
+    if c is None:
+        c = build(_CACHE, _BUILDING, fn, key, lambda: _make(fn, kinds, fkinds), _link_direct_calls)
+    return c
+
+
+def _make(fn, kinds: tuple, fkinds: tuple) -> CompiledJVP:
+    code = fn.__code__
     f_ir = get_ir(fn)
     info, float_globals = _analyse(f_ir, kinds, dict(zip(code.co_freevars, fkinds)), fn.__globals__)
     gen = Tangent(f_ir, info)
     src, name = gen.generate()
     compiled_fn, _ = compile_source(src, name, f_ir.filename, gen.helpers, fn.__globals__)
     guards = list(f_ir.globals_resolved.items()) + float_globals
-    c = CompiledJVP(f_ir, compiled_fn, src, guards, fn.__globals__, dict(gen.helpers))
-    per_code[key] = c
-    _link_direct_calls(c, gen.directs)
-    return c
+    return CompiledJVP(f_ir, compiled_fn, src, guards, fn.__globals__, dict(gen.helpers), directs=gen.directs)
 
 
 class _DirectJVP:
@@ -736,8 +739,8 @@ def _has_tracked(args) -> bool:
     return any(isinstance(a, Tracked) for a in args)
 
 
-def _link_direct_calls(c: CompiledJVP, directs: dict) -> None:
-    for name, (target, kinds) in directs.items():
+def _link_direct_calls(c: CompiledJVP) -> None:
+    for name, (target, kinds) in c.directs.items():
         try:
             t = compiled_jvp(target, kinds, ())
         except Exception:  # noqa: BLE001, S112 - the helper transforms on first use, and reports then
@@ -790,10 +793,6 @@ def _aliases(f_ir: ir.Function, info: Info, free_kinds) -> None:
                 pass
 
 
-def clear_cache() -> None:
-    _CACHE.clear()
-
-
 def _dual_variant(c: CompiledJVP) -> CompiledJVP:
     """The same tangent code compiled against routed globals and helpers (see `higher`)."""
     v = c.variants.get("dual")
@@ -803,7 +802,8 @@ def _dual_variant(c: CompiledJVP) -> CompiledJVP:
         name = c.source.split("(", 1)[0][4:]
         fn, _ = compile_source(c.source, name, c.ir.filename, routed_helpers(c.helpers),
                                routed_globals(c.globals))
-        v = c.variants["dual"] = CompiledJVP(c.ir, fn, c.source, c.guards, c.globals, c.helpers)
+        v = c.variants["dual"] = CompiledJVP(c.ir, fn, c.source, c.guards, c.globals, c.helpers,
+                                             epoch=c.epoch)
     return v
 
 

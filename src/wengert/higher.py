@@ -46,7 +46,7 @@ __all__ = ["derivative", "hessian", "hvp", "jacobian", "routed_globals", "routed
 
 # ---- the "dual" variant ----
 
-_GLOBALS: dict[int, tuple[dict, dict]] = {}
+_GLOBALS: dict[int, RoutedGlobals] = {}  # id of a module's globals -> its routed view
 
 
 def _route_global(value):
@@ -61,17 +61,31 @@ def _route_global(value):
     return dual.routed(value) if rule is not None else value
 
 
+class RoutedGlobals(dict):
+    """The globals the dual variant of generated code runs with: a view of a module's
+    globals in which modules and primitives are routed through `dual_call`.
+
+    Holds only the routed builtins; every other name is read from the module's globals
+    when the code reads it (``__missing__``), so rebinding a global or redefining a
+    function (a notebook cell run again) is seen at once, as by the plain code."""
+
+    __slots__ = ("source",)
+
+    def __init__(self, source: dict):
+        super().__init__(dual.ROUTED_BUILTINS)
+        self.source = source
+
+    def __missing__(self, name):
+        value = self.source[name]  # a KeyError sends Python on to the builtins
+        return value if name.startswith("__") else _route_global(value)
+
+
 def routed_globals(g: dict) -> dict:
-    """A copy of globals dict ``g`` with modules and primitives routed through `dual_call`."""
-    entry = _GLOBALS.get(id(g))
-    if entry is None or entry[0] is not g:
-        entry = _GLOBALS[id(g)] = (g, dict(dual.ROUTED_BUILTINS))
-    copy = entry[1]
-    if len(copy) != len(g) + len(dual.ROUTED_BUILTINS):
-        for name, value in list(g.items()):
-            if name not in copy:
-                copy[name] = value if name.startswith("__") else _route_global(value)
-    return copy
+    """A view of globals dict ``g`` with modules and primitives routed through `dual_call`."""
+    routed = _GLOBALS.get(id(g))
+    if routed is None or routed.source is not g:
+        routed = _GLOBALS[id(g)] = RoutedGlobals(g)
+    return routed
 
 
 def _runtime_objects() -> set[int]:
@@ -121,7 +135,7 @@ def _dual_builder(c: transform.Compiled) -> transform.Compiled:
     pb, _ = compile_source(c.source_pullback, _name_of(c.source_pullback), c.ir.filename, helpers, g)
     gr, _ = compile_source(c.source_grad, _name_of(c.source_grad), c.ir.filename, helpers, g)
     return transform.Compiled(c.ir, pb, gr, c.source_pullback, c.source_grad, c.guards, c.globals,
-                              helpers, c.fn)
+                              helpers, c.fn, epoch=c.epoch)
 
 
 transform.VARIANT_BUILDERS["dual"] = _dual_builder

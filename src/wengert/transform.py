@@ -19,6 +19,7 @@ import builtins
 import contextlib
 import contextvars
 import inspect
+import threading
 import types
 from dataclasses import dataclass, field
 
@@ -32,8 +33,14 @@ from wengert.adjoint import Adjoint
 from wengert.rules.table import get_rule
 from wengert.runtime import Pass, unbroadcast
 
-_IR: dict = {}
-_CACHE: dict = {}
+# The compile cache. Lookups take no lock; transforming, publishing and clearing hold
+# `LOCK` (re-entrant, for recursion), so one thread transforms at a time (a transform
+# is pure Python: the GIL serialises it anyway) and an entry is published only complete.
+LOCK = threading.RLock()
+_IR: dict = {}     # code -> (IR, the globals it was lowered for)
+_CACHE: dict = {}  # code -> {(kinds, free kinds): Compiled}, complete entries only
+_BUILDING: dict = {}  # (code, key) -> Compiled still being linked, seen only by the thread holding LOCK
+_EPOCH = [0]  # bumped by clear_cache: every Compiled made before is invalid (fast paths hold some)
 
 
 @dataclass
@@ -48,13 +55,17 @@ class Compiled:
     helpers: dict = field(default_factory=dict)     # closure variables of the generated code
     fn: object = None                                # a function object of this code
     variants: dict = field(default_factory=dict)     # variant name -> Compiled (see `variant`)
+    directs: dict = field(default_factory=dict)      # direct-call helper name -> (callee, kinds)
+    epoch: int = field(default_factory=lambda: _EPOCH[0])
 
     def valid(self) -> bool:
-        """Do the globals and module attributes the code was specialised to still hold?"""
+        """Do the globals and module attributes the code was specialised to still hold
+        (and has `clear_cache` not run since)?"""
         check = self._check
         if check is None or self._checked != len(self.guards):
-            check = self._check = _guard_check(self.guards, self.globals)
-            self._checked = len(self.guards)
+            n = len(self.guards)
+            check = self._check = _guard_check(self.guards, self.globals, self.epoch)
+            self._checked = n
         return check()
 
     _check: object = None
@@ -70,10 +81,10 @@ class Compiled:
         return u
 
 
-def _guard_check(guards: list, g: dict):
+def _guard_check(guards: list, g: dict, epoch: int):
     """One compiled expression testing every guard (faster than a loop)."""
-    ns = {"g": g, "MISSING": _MISSING}
-    terms = []
+    ns = {"g": g, "MISSING": _MISSING, "EPOCH": _EPOCH}
+    terms = [f"EPOCH[0] == {epoch}"]
     for i, (key, obj) in enumerate(guards):
         ns[f"o{i}"] = obj
         if isinstance(key, str):
@@ -82,7 +93,7 @@ def _guard_check(guards: list, g: dict):
         else:
             ns[f"m{i}"] = key[0]
             terms.append(f"getattr(m{i}, {key[1]!r}, MISSING) is o{i}")
-    return eval("lambda: " + (" and ".join(terms) or "True"), ns)
+    return eval("lambda: " + " and ".join(terms), ns)
 
 
 _MISSING = object()
@@ -116,24 +127,34 @@ def _with_variant(c: Compiled) -> Compiled:
         return c
     v = c.variants.get(name)
     if v is None:
-        v = c.variants[name] = VARIANT_BUILDERS[name](c)
+        with LOCK:
+            v = c.variants.get(name)
+            if v is None:
+                v = c.variants[name] = VARIANT_BUILDERS[name](c)
     return v
 
 
 def clear_cache() -> None:
-    """Forget every transformed function (the next call transforms again)."""
-    from wengert import activity
+    """Forget every transformed function and every cache derived from one (the next call
+    transforms again). Safe while other threads differentiate: it waits for transforms
+    in progress, and code they already hold finishes with what it has."""
+    from wengert import activity, dual, forward, higher, inline, mutation, source
 
-    _IR.clear()
-    _CACHE.clear()
-    activity._RET.clear()
+    with LOCK:
+        _EPOCH[0] += 1
+        for cache in (_IR, _CACHE, _SOURCE, forward._CACHE, activity._RET, inline._CACHE, source._TREES,
+                      higher._GLOBALS, dual._MODULES, mutation._RECORD, mutation._GETTERS):
+            cache.clear()
 
 
 def get_ir(fn) -> ir.Function:
     code = fn.__code__
     entry = _IR.get(code)
     if entry is None or entry[1] is not fn.__globals__:
-        entry = _IR[code] = (lower(fn), fn.__globals__)
+        with LOCK:  # lowering normalises the cached source tree in place
+            entry = _IR.get(code)
+            if entry is None or entry[1] is not fn.__globals__:
+                entry = _IR[code] = (lower(fn), fn.__globals__)
     return entry[0]
 
 
@@ -153,18 +174,59 @@ def free_kinds(fn) -> tuple:
     return tuple(out)
 
 
+def lookup(cache: dict, fn, key):
+    """The complete, still valid entry of ``cache`` for ``fn`` and ``key``, or None (no lock)."""
+    per_code = cache.get(fn.__code__)
+    c = per_code.get(key) if per_code is not None else None
+    if c is not None and c.globals is fn.__globals__ and c.valid():
+        return c
+    return None
+
+
+def build(cache: dict, building: dict, fn, key, make, link):
+    """``cache``'s entry for ``fn`` and ``key``, made by ``make()`` and linked by ``link(c)``
+    if needed, under `LOCK`. While linking, the entry is in ``building`` (so a function
+    that calls itself finds itself); the outermost build publishes every entry it made
+    at once, when all are linked, and none if it fails."""
+    with LOCK:
+        code = fn.__code__
+        c = building.get((code, key))
+        if c is not None and c.globals is fn.__globals__:
+            return c
+        c = lookup(cache, fn, key)  # another thread may have made it meanwhile
+        if c is not None:
+            return c
+        if key in cache.get(code, ()):  # other globals, or a guard failed: lower the source again too
+            _IR.pop(code, None)
+        outermost = not building
+        token = _VARIANT.set(None)  # the plain code is made and linked first; variants derive from it
+        try:
+            c = make()
+            building[(code, key)] = c
+            link(c)
+            if outermost:
+                for (code_, key_), made in building.items():
+                    cache.setdefault(code_, {})[key_] = made
+        finally:
+            _VARIANT.reset(token)
+            if outermost:
+                building.clear()
+        return c
+
+
 def compiled(fn, kinds: tuple, fkinds: tuple | None = None) -> Compiled:
     """The compiled adjoint of Python function ``fn`` for parameter kinds ``kinds``."""
     if fkinds is None:
         fkinds = free_kinds(fn)
-    code = fn.__code__
     key = (kinds, fkinds)
-    per_code = _CACHE.setdefault(code, {})
-    c = per_code.get(key)
-    if c is not None and c.globals is fn.__globals__ and c.valid():
-        return _with_variant(c)
-    if c is not None:  # other globals, or a guard failed: lower the source again too
-        _IR.pop(code, None)
+    c = lookup(_CACHE, fn, key)
+    if c is None:
+        c = build(_CACHE, _BUILDING, fn, key, lambda: _make(fn, kinds, fkinds), _link)
+    return _with_variant(c)
+
+
+def _make(fn, kinds: tuple, fkinds: tuple) -> Compiled:
+    code = fn.__code__
     f_ir = get_ir(fn)
     info = analyse(f_ir, kinds, dict(zip(code.co_freevars, fkinds)))
     gen = Adjoint(f_ir, info)
@@ -173,20 +235,16 @@ def compiled(fn, kinds: tuple, fkinds: tuple | None = None) -> Compiled:
     gr, _ = compile_source(src_grad, name_grad, f_ir.filename, gen.helpers, fn.__globals__)
     c = Compiled(f_ir, pb, gr, src_pb, src_grad, list(f_ir.globals_resolved.items()), fn.__globals__,
                  dict(gen.helpers), fn)
-    per_code[key] = c
-    _link_direct_calls(c, gen.directs)
-    return _with_variant(c)
+    c.directs = gen.directs
+    return c
 
 
-def _link_direct_calls(c: Compiled, directs: dict) -> None:
-    """Point direct-call helpers of ``c``'s code at their targets' compiled pullbacks
-    (``c`` is cached already, so a function calling itself finds itself)."""
-    for name, (target, kinds) in directs.items():
+def _link(c: Compiled) -> None:
+    """Point direct-call helpers of ``c``'s code at their targets' compiled pullbacks."""
+    for name, (target, kinds) in c.directs.items():
         try:
             t = compiled(target, kinds, ())
         except Exception:  # noqa: BLE001 - the helper keeps transforming on first use
-            continue
-        if _VARIANT.get() is not None:
             continue
         for f in (c.pullback, c.grad):
             names = f.__code__.co_freevars
