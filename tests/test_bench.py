@@ -53,6 +53,31 @@ def test_quick_bench_writes_results(tmp_path):
     assert "wengert/primal" in p.stdout  # the table was printed
 
 
+FASTPATH_ROWS = (
+    "dict_params", "particles_drag", "particles_ps", "mlp", "sin_log", "contfrac", "pow", "rk4",
+)
+
+
+def test_quick_fastpath_bench_prints_every_row():
+    # Only that it runs and checks every gradient; its timings are never asserted.
+    p = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "bench", "fastpath.py"), "--quick", "--markdown"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    lines = p.stdout.splitlines()
+    for name in FASTPATH_ROWS:  # one table line and one status line per row, its gradient checked
+        assert any(line.split()[:1] == [name] for line in lines), name
+        assert any(line.startswith(f"{name}: ") and line.endswith("; ok") for line in lines), name
+    assert "FAILED" not in p.stdout
+    md = [line for line in lines if line.startswith("| ")]
+    assert md[0] == "| workload | wengert / primal | wengert / hand | target | met? |"
+    assert len(md) == 1 + len(FASTPATH_ROWS)  # the header and one line per row
+
+
 def test_bench_rejects_unknown_method(tmp_path):
     p = subprocess.run(
         [sys.executable, os.path.join(ROOT, "bench", "scalar.py"), "--only", "wengert,nope"],
