@@ -775,6 +775,29 @@ def _guards_hold(guards: dict) -> bool:
     return True
 
 
+class CalleeGuards:
+    """``with CalleeGuards() as found:`` gathers the globals that the return types of the
+    callees typed by the analyses in the block depend on (callees of callees included):
+    ``found[(id of where, name)] = (where, name, object)``, where is a globals dict or a
+    module. Code specialised to those types must be guarded by them too."""
+
+    def __enter__(self) -> dict:
+        import threading
+
+        self.frame = _Fixpoint(None)
+        _IN_PROGRESS.setdefault(threading.get_ident(), []).append(self.frame)
+        return self.frame.guards
+
+    def __exit__(self, *exc) -> None:
+        import threading
+
+        me = threading.get_ident()
+        stack = _IN_PROGRESS[me]
+        stack.remove(self.frame)
+        if not stack:
+            del _IN_PROGRESS[me]
+
+
 def return_type(fn, kinds: tuple):
     """The type of what Python function ``fn`` returns for argument kinds ``kinds``
     (scalars only), by analysing it; recursion is resolved by iterating from the

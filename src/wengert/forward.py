@@ -43,7 +43,7 @@ import types
 from dataclasses import dataclass, field
 
 from wengert import ir
-from wengert.activity import ANY, BOOL, FLOAT, INT, Info, analyse, kind_of
+from wengert.activity import ANY, BOOL, FLOAT, INT, CalleeGuards, Info, analyse, kind_of
 from wengert.codegen import (
     HelperNames,
     _dict,
@@ -69,7 +69,7 @@ from wengert.tangents import (  # noqa: F401  (re-exported: the run-time half of
     jvp_call,
     rule_jvp,
 )
-from wengert.transform import _EPOCH, _has_source, build, free_kinds, get_ir, lookup
+from wengert.transform import _EPOCH, _has_source, add_guards, build, free_kinds, get_ir, guards_of, lookup
 
 __all__ = ["Tangent", "call_jvp", "compiled_jvp", "jvp", "jvp_call", "show_tangent"]
 
@@ -683,6 +683,8 @@ class CompiledJVP:
         for key, obj in self.guards:
             if isinstance(key, str):
                 cur = g[key] if key in g else getattr(builtins, key, _MISSING)
+            elif isinstance(key[0], dict):
+                cur = key[0][key[1]] if key[1] in key[0] else getattr(builtins, key[1], _MISSING)
             else:
                 cur = getattr(key[0], key[1], _MISSING)
             if cur is not obj:
@@ -708,11 +710,12 @@ def compiled_jvp(fn, kinds: tuple, fkinds: tuple | None = None) -> CompiledJVP:
 def _make(fn, kinds: tuple, fkinds: tuple) -> CompiledJVP:
     code = fn.__code__
     f_ir = get_ir(fn)
-    info, float_globals = _analyse(f_ir, kinds, dict(zip(code.co_freevars, fkinds)), fn.__globals__)
+    with CalleeGuards() as found:
+        info, float_globals = _analyse(f_ir, kinds, dict(zip(code.co_freevars, fkinds)), fn.__globals__)
     gen = Tangent(f_ir, info)
     src, name = gen.generate()
     compiled_fn, _ = compile_source(src, name, f_ir.filename, gen.helpers, fn.__globals__)
-    guards = list(f_ir.globals_resolved.items()) + float_globals
+    guards = guards_of(f_ir, found, fn.__globals__) + float_globals
     return CompiledJVP(f_ir, compiled_fn, src, guards, fn.__globals__, dict(gen.helpers), directs=gen.directs)
 
 
@@ -749,7 +752,7 @@ def _link_direct_calls(c: CompiledJVP) -> None:
         if name in names:
             c.fn.__closure__[names.index(name)].cell_contents = t.fn
         if t is not c:
-            c.guards.extend(g for g in t.guards if g not in c.guards)
+            add_guards(c.guards, c.globals, t.guards, t.globals)
 
 
 def _analyse(f_ir: ir.Function, kinds, free_kinds, globals_: dict):

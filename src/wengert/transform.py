@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import wengert.rules  # noqa: F401  (registers the rule files)
 from wengert import ir
-from wengert.activity import ANY, analyse, kind_of
+from wengert.activity import ANY, CalleeGuards, analyse, kind_of
 from wengert.codegen import compile_source
 from wengert.errors import UnsupportedError
 from wengert.frontend import lower
@@ -90,10 +90,42 @@ def _guard_check(guards: list, g: dict, epoch: int):
         if isinstance(key, str):
             ns[f"b{i}"] = getattr(builtins, key, _MISSING)
             terms.append(f"g.get({key!r}, b{i}) is o{i}")
+        elif isinstance(key[0], dict):  # a name in another module's globals
+            ns[f"m{i}"] = key[0]
+            ns[f"b{i}"] = getattr(builtins, key[1], _MISSING)
+            terms.append(f"m{i}.get({key[1]!r}, b{i}) is o{i}")
         else:
             ns[f"m{i}"] = key[0]
             terms.append(f"getattr(m{i}, {key[1]!r}, MISSING) is o{i}")
     return eval("lambda: " + " and ".join(terms), ns)
+
+
+def guards_of(f_ir: ir.Function, found: dict, g: dict) -> list:
+    """The guards of code made from ``f_ir`` for globals ``g``: the objects its global names
+    and module attributes resolved to, and what the return types of its callees depend on
+    (``found`` by `activity.CalleeGuards`). A name in ``g`` is a string; one elsewhere
+    ``(globals dict or module, name)``."""
+    guards = list(f_ir.globals_resolved.items())
+    add_guards(guards, g, [(name if where is g else (where, name), obj) for where, name, obj in found.values()], g)
+    return guards
+
+
+def add_guards(guards: list, g: dict, more, more_g: dict) -> None:
+    """Add guards ``more`` (names relative to globals ``more_g``) to ``guards`` (relative to ``g``)."""
+    seen = {_guard_id(key, obj, g) for key, obj in guards}
+    for key, obj in more:
+        if isinstance(key, str) and more_g is not g:
+            key = (more_g, key)
+        k = _guard_id(key, obj, g)
+        if k not in seen:
+            seen.add(k)
+            guards.append((key, obj))
+
+
+def _guard_id(key, obj, g: dict) -> tuple:
+    if isinstance(key, str):
+        return id(g), key, id(obj)
+    return id(key[0]), key[1], id(obj)
 
 
 _MISSING = object()
@@ -148,13 +180,16 @@ def clear_cache() -> None:
 
 
 def get_ir(fn) -> ir.Function:
+    """The IR of ``fn``, lowered again when a global it resolved (a callee) was rebound."""
     code = fn.__code__
     entry = _IR.get(code)
-    if entry is None or entry[1] is not fn.__globals__:
+    if entry is None or entry[1] is not fn.__globals__ or not entry[2]():
         with LOCK:  # lowering normalises the cached source tree in place
             entry = _IR.get(code)
-            if entry is None or entry[1] is not fn.__globals__:
-                entry = _IR[code] = (lower(fn), fn.__globals__)
+            if entry is None or entry[1] is not fn.__globals__ or not entry[2]():
+                f_ir = lower(fn)
+                check = _guard_check(list(f_ir.globals_resolved.items()), fn.__globals__, _EPOCH[0])
+                entry = _IR[code] = (f_ir, fn.__globals__, check)
     return entry[0]
 
 
@@ -228,12 +263,13 @@ def compiled(fn, kinds: tuple, fkinds: tuple | None = None) -> Compiled:
 def _make(fn, kinds: tuple, fkinds: tuple) -> Compiled:
     code = fn.__code__
     f_ir = get_ir(fn)
-    info = analyse(f_ir, kinds, dict(zip(code.co_freevars, fkinds)))
+    with CalleeGuards() as found:
+        info = analyse(f_ir, kinds, dict(zip(code.co_freevars, fkinds)))
     gen = Adjoint(f_ir, info)
     src_pb, src_grad, name_pb, name_grad = gen.generate()
     pb, _ = compile_source(src_pb, name_pb, f_ir.filename, gen.helpers, fn.__globals__)
     gr, _ = compile_source(src_grad, name_grad, f_ir.filename, gen.helpers, fn.__globals__)
-    c = Compiled(f_ir, pb, gr, src_pb, src_grad, list(f_ir.globals_resolved.items()), fn.__globals__,
+    c = Compiled(f_ir, pb, gr, src_pb, src_grad, guards_of(f_ir, found, fn.__globals__), fn.__globals__,
                  dict(gen.helpers), fn)
     c.directs = gen.directs
     return c
@@ -251,7 +287,7 @@ def _link(c: Compiled) -> None:
             if name in names:
                 f.__closure__[names.index(name)].cell_contents = t.pullback
         if t is not c:
-            c.guards.extend(g for g in t.guards if g not in c.guards)
+            add_guards(c.guards, c.globals, t.guards, t.globals)
 
 
 # ---- binding call arguments to parameters ----
