@@ -69,3 +69,51 @@ def test_custom_rule_is_used():
         return softplus(x) * 2
     assert wengert.grad(f)(0.0) == pytest.approx(1.0)
     assert calls
+
+
+# ---- a rule registered for the differentiated function itself (issue 8) ----
+
+def log1pexp(x):
+    return np.log(1.0 + np.exp(x))  # overflows for large x: inf, and its source gradient inf / inf
+
+
+def scaled_log1pexp(x, s):
+    return s * np.log(1.0 + np.exp(x))
+
+
+wengert.defvjp(log1pexp, lambda g, y, x: g / (1.0 + np.exp(-x)))
+wengert.defjvp(log1pexp, lambda t, y, x: t / (1.0 + np.exp(-x)))
+wengert.defvjp(scaled_log1pexp, lambda g, y, x, s: g * s / (1.0 + np.exp(-x)),
+               lambda g, y, x, s: g * np.logaddexp(0.0, x))
+
+
+def _fd(f, x, h=1e-6):
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_rule_registered_for_the_differentiated_function_is_used():
+    assert wengert.grad(log1pexp)(1000.0) == 1.0
+    assert wengert.grad(lambda x: log1pexp(x))(1000.0) == 1.0
+    assert wengert.value_and_grad(log1pexp)(1000.0)[1] == 1.0
+    assert wengert.grad(log1pexp, mode="tape")(1000.0) == 1.0
+    assert wengert.jvp(log1pexp, (1000.0,), (2.0,))[1] == 2.0
+    assert wengert.derivative(log1pexp)(1000.0) == 1.0
+    assert wengert.gradient(log1pexp, 1000.0) == (1.0,)
+    assert wengert.hessian(log1pexp)(1000.0) == pytest.approx(0.0)  # sigmoid'(1000), not nan
+    # where the source is fine, the rule agrees with finite differences, to second order
+    assert wengert.grad(log1pexp)(0.3) == pytest.approx(_fd(log1pexp, 0.3), rel=1e-8)
+    sigmoid = 1.0 / (1.0 + math.exp(-0.3))
+    assert wengert.hessian(log1pexp)(0.3) == pytest.approx(sigmoid * (1.0 - sigmoid))
+    assert wengert.grad(wengert.grad(log1pexp))(0.3) == pytest.approx(sigmoid * (1.0 - sigmoid))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_rule_registered_for_the_differentiated_function_wrt_one_argument():
+    assert wengert.grad(scaled_log1pexp, argnums=0)(1000.0, 2.0) == 2.0
+    assert wengert.grad(scaled_log1pexp, argnums=1)(1000.0, 2.0) == 1000.0
+    v, (gx, gs) = wengert.value_and_grad(scaled_log1pexp, argnums=(0, 1))(1000.0, 2.0)
+    assert (gx, gs) == (2.0, 1000.0)
+    assert wengert.grad(scaled_log1pexp, argnums=1, mode="tape")(1000.0, 2.0) == 1000.0
+    gs = wengert.grad(scaled_log1pexp, argnums=1)(0.3, 2.0)
+    assert gs == pytest.approx(_fd(lambda s: scaled_log1pexp(0.3, s), 2.0), rel=1e-8)

@@ -14,6 +14,7 @@ from typing import Any
 
 from wengert import ir
 from wengert.activity import FLOAT, kind_of
+from wengert.rules.table import get_rule
 from wengert.runtime import Pass
 from wengert.transform import bind, clear_cache, compiled, get_ir, pullback_of
 
@@ -105,7 +106,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
     fast = _fast_path(f, nums, single) if mode == "source" and not has_aux else None
 
     def value_and_grad_f(*args, **kwargs):
-        if fast is not None and not kwargs:
+        if fast is not None and not kwargs and not _has_reverse_rule(f):
             done = fast(args)
             if done is not None:
                 return done
@@ -189,6 +190,12 @@ def _fast_path(f, nums, single):
     return fast
 
 
+def _has_reverse_rule(f) -> bool:
+    """Was a rule registered for ``f`` itself (``defvjp(f, ...)``)? Then it is used, not f's source."""
+    rule = get_rule(f)
+    return rule is not None and rule.has_reverse
+
+
 def _zero_if_none(g, x):
     if g is None and type(x) is float:
         return 0.0
@@ -218,7 +225,8 @@ def _seed(value):
 def _source_grad(f, args, kwargs, has_aux):
     import types
 
-    if isinstance(f, types.FunctionType) and not has_aux and "_wengert_pullback" not in f.__dict__:
+    if isinstance(f, types.FunctionType) and not has_aux and "_wengert_pullback" not in f.__dict__ \
+            and not _has_reverse_rule(f):
         from wengert.transform import _has_source
 
         if _has_source(f):
