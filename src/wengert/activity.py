@@ -210,8 +210,8 @@ class Info:
             return False
         if t == ANY:
             return True
-        if not is_container(t):
-            return False
+        if not is_container(t) or not differentiable(t):
+            return False  # a list of ints stays one unless a write changes kinds (then reads are `any`)
         return self.tainted_all or t in self.tainted
 
     def type_of(self, o):
