@@ -242,7 +242,7 @@ def attr_to_obj(f_bar, obj, name):
     """Cotangent of ``obj`` given the cotangent of its attribute ``name``."""
     if f_bar is None:
         return None
-    return Tangent(**{name: f_bar})
+    return Tangent(type(obj), **{name: f_bar})
 
 
 def attr_grad(g, obj, name: str):
@@ -256,24 +256,40 @@ def attr_grad(g, obj, name: str):
     fields = getattr(type(obj), "_fields", None)
     if isinstance(obj, tuple) and fields and name in fields:  # namedtuple: its own type
         return type(obj)(**{f: (g if f == name else None) for f in fields})
-    return Tangent(**{name: g})
+    return Tangent(type(obj), **{name: g})
 
 
 class Tangent:
-    """The cotangent of an object with attributes: its differentiable fields by name.
+    """The cotangent (or tangent) of an object with attributes: its fields' gradients by name.
 
-    >>> t = Tangent(w=1.0)
-    >>> t.w
-    1.0
+    It answers only its fields: a field of the primal's type (given as the first
+    argument, when known) that got no gradient reads as None, and any other name
+    raises AttributeError, so code that duck-types a gradient (``hasattr(t, "detach")``)
+    sees no method the gradient does not have.
+
+    >>> class P:
+    ...     def __init__(self, w, b):
+    ...         self.w, self.b = w, b
+    >>> t = Tangent(P, w=1.0)
+    >>> t.w, t.b, hasattr(t, "detach")
+    (1.0, None, False)
     """
 
-    __slots__ = ("__dict__",)
+    __slots__ = ("__dict__", "_wengert_type")
 
-    def __init__(self, **fields):
+    def __init__(self, _type=None, /, **fields):
+        self._wengert_type = _type
         self.__dict__.update(fields)
 
     def __getattr__(self, name):
-        return None
+        # called only for names that are not fields with a gradient (or an unset slot)
+        if name == "_wengert_type":
+            raise AttributeError(name)
+        cls = getattr(self, "_wengert_type", None)
+        if not name.startswith("__") and name in field_names(cls):
+            return None
+        what = "an object" if cls is None else f"a {cls.__qualname__}"
+        raise AttributeError(f"the gradient of {what} has no field {name!r}")
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items())
@@ -290,9 +306,44 @@ class Tangent:
         out = dict(self.__dict__)
         for k, v in other.__dict__.items():
             out[k] = accum(out.get(k), v)
-        return Tangent(**out)
+        return Tangent(self._wengert_type or other._wengert_type, **out)
 
     __radd__ = __add__
+
+
+_FIELD_NAMES: dict = {}  # type -> names its instances may have as fields
+
+
+def field_names(cls) -> frozenset:
+    """Names an instance of ``cls`` may hold as fields: dataclass and namedtuple fields,
+    slots, annotations, and attributes its methods assign on an object (``self.w = ...``)."""
+    if cls is None:
+        return frozenset()
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = frozenset(_field_names(cls))
+    return names
+
+
+def _field_names(cls) -> set:
+    import dataclasses
+    import dis
+    import types
+
+    out = set(getattr(cls, "_fields", ()) or ())
+    if dataclasses.is_dataclass(cls):
+        out.update(f.name for f in dataclasses.fields(cls))
+    for klass in cls.__mro__[:-1]:
+        slots = klass.__dict__.get("__slots__", ())
+        out.update((slots,) if isinstance(slots, str) else slots)
+        out.update(klass.__dict__.get("__annotations__", {}))
+        for member in klass.__dict__.values():
+            fn = getattr(member, "__func__", member)
+            if isinstance(fn, types.FunctionType):
+                out.update(i.argval for i in dis.get_instructions(fn) if i.opname == "STORE_ATTR")
+    out.discard("__dict__")
+    out.discard("__weakref__")
+    return out
 
 
 def iter_grad(iterable, bars: list):

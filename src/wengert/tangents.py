@@ -63,7 +63,7 @@ def tz(y, t):
     if numeric(y) and not isinstance(y, (str, bool)):
         return zero_like(y)
     if hasattr(y, "__dict__") and not callable(y) and not isinstance(y, types.ModuleType):
-        return runtime.Tangent()  # a user object: its fields' tangents, by name
+        return runtime.Tangent(type(y))  # a user object: its fields' tangents, by name
     return None
 
 
@@ -185,7 +185,7 @@ def attr_tangent(obj, t, name: str):
     if t is None:
         return None
     if isinstance(t, runtime.Tangent):
-        return getattr(t, name)
+        return t.__dict__.get(name)  # None: that field has no tangent
     if name in ("T", "mT", "real") and hasattr(obj, "shape"):
         return getattr(t, name)
     if hasattr(t, "__dict__") and not hasattr(obj, "shape") and hasattr(t, name):
@@ -306,11 +306,11 @@ def _construct_jvp(cls, args, tangents, kwargs):
     if dataclasses.is_dataclass(cls) and not _has_source(init):
         names = list(inspect.signature(cls).parameters)
         fields = {n: tz(a, t) for n, a, t in zip(names, args, tangents)}
-        return cls(*args, **kwargs), runtime.Tangent(**fields)
+        return cls(*args, **kwargs), runtime.Tangent(cls, **fields)
     if isinstance(init, types.FunctionType) and _has_source(init) and \
             inspect.getattr_static(cls, "__new__", None) in (None, object.__new__):
         obj = cls.__new__(cls)
-        t = runtime.Tangent()
+        t = runtime.Tangent(cls)
         call_jvp(init, (obj, *args), (t, *tangents), kwargs)
         return obj, t
     raise UnsupportedError(

@@ -170,12 +170,12 @@ def clear_cache() -> None:
     """Forget every transformed function and every cache derived from one (the next call
     transforms again). Safe while other threads differentiate: it waits for transforms
     in progress, and code they already hold finishes with what it has."""
-    from wengert import activity, dual, forward, higher, inline, mutation, source
+    from wengert import activity, dual, forward, higher, inline, mutation, runtime, source
 
     with LOCK:
         _EPOCH[0] += 1
         for cache in (_IR, _CACHE, _SOURCE, forward._CACHE, activity._RET, inline._CACHE, source._TREES,
-                      higher._GLOBALS, dual._MODULES, mutation._RECORD, mutation._GETTERS):
+                      higher._GLOBALS, dual._MODULES, mutation._RECORD, mutation._GETTERS, runtime._FIELD_NAMES):
             cache.clear()
 
 
