@@ -30,7 +30,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from wengert.rules.numpy_namespaces import register_namespace
+
 __all__ = ["to_jax"]
+
+register_namespace(jnp)  # JAX bodies: jnp.sin and the rest get NumPy's rules (also when wengert came first)
 
 
 def _struct(x) -> jax.ShapeDtypeStruct:
