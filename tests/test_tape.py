@@ -1,5 +1,6 @@
 """The run-time tape against analytic gradients and float64 central differences."""
 
+import dataclasses
 import math
 import operator
 from textwrap import dedent
@@ -323,3 +324,108 @@ def test_hessian_vector_product_by_reverse_over_reverse():
     hv = tape_grad(lambda z: np.sum(grad(z) * v))(x)
     # f is separable: its Hessian is diagonal with (sin e^z)''
     close(hv, v * 2 * np.cos(x) * np.exp(x))
+
+
+# ---- objects (issue 8): the tape gives them a gradient shaped as the source transform does ----
+
+class Pt:
+    def __init__(self, x, y):
+        self.x = x
+        self.y = y
+
+
+class Slotted:
+    __slots__ = ("x", "y")
+
+    def __init__(self, x, y):
+        self.x = x
+        self.y = y
+
+
+@dataclasses.dataclass
+class DPt:
+    x: float
+    y: float
+
+
+def no_source(text):
+    """A function without source, which `grad` differentiates on the tape."""
+    return eval(text)  # noqa: S307 - the point of the test
+
+
+def _fd_field(f, obj, name, h=1e-6):
+    def at(v):
+        before = getattr(obj, name)
+        setattr(obj, name, v)
+        try:
+            return f(obj)
+        finally:
+            setattr(obj, name, before)
+
+    return fd(at, getattr(obj, name), h)
+
+
+def test_tape_returns_a_gradient_for_an_object_without_source():
+    f = no_source("lambda a: a.x * a.y")
+    p = Pt(3.0, 4.0)
+    g = wengert.grad(f)(p)
+    assert isinstance(g, wengert.Tangent)
+    assert (g.x, g.y) == (pytest.approx(_fd_field(f, p, "x")), pytest.approx(_fd_field(f, p, "y")))
+    assert (p.x, p.y) == (3.0, 4.0) and type(p.x) is float  # the object holds plain values again
+    assert not hasattr(g, "detach")
+    assert wengert.grad(f, mode="tape")(p) == g
+    assert wengert.grad(f)(Slotted(3.0, 4.0)) == g
+
+
+def test_tape_gradient_of_a_dataclass_is_that_dataclass():
+    f = no_source("lambda a: a.x * a.x * a.y")
+    g = wengert.grad(f)(DPt(3.0, 4.0))
+    assert g == DPt(pytest.approx(24.0), pytest.approx(9.0))
+
+
+def test_tape_objects_in_containers_wrt_one_argument():
+    f = no_source("lambda ps, d, s: sum(p.x * p.y for p in ps) * s + d['a'].x * s * s")
+    ps, d = [Pt(1.0, 2.0), Pt(3.0, 4.0)], {"a": Pt(5.0, 6.0)}
+    gps, gd = wengert.grad(f, argnums=(0, 1))(ps, d, 2.0)
+    assert [(g.x, g.y) for g in gps] == [(4.0, 2.0), (8.0, 6.0)]
+    assert gd["a"].x == pytest.approx(4.0) and gd["a"].y is None
+    gs = wengert.grad(f, argnums=2)(ps, d, 2.0)
+    assert gs == pytest.approx(fd(lambda s: f(ps, d, s), 2.0))
+
+
+def test_tape_nested_objects_and_lists_in_fields():
+    f = no_source("lambda a: a.inner.x * a.ws[0] + a.ws[1] * a.inner.y")
+    a = Pt(0.0, 0.0)
+    a.inner, a.ws = Pt(2.0, 3.0), [5.0, 7.0]
+    ws = a.ws
+    g = wengert.grad(f)(a)
+    assert (g.inner.x, g.inner.y) == (5.0, 7.0) and g.ws == [2.0, 3.0]
+    assert a.ws is ws and a.ws == [5.0, 7.0] and type(a.inner.x) is float
+
+
+def test_tape_keeps_what_the_function_writes_into_an_object():
+    def f(a, s):
+        a.x = a.x * s
+        a.ws[0] = a.ws[0] * s
+        a.z = a.y * s  # a new field
+        return a.x * a.y + a.ws[0] + a.z
+
+    a = Pt(3.0, 4.0)
+    a.ws = [1.0]
+    g = wengert.grad(f, argnums=1, mode="tape")(a, 2.0)
+    assert g == pytest.approx(3.0 * 4.0 + 1.0 + 4.0)
+    assert (a.x, a.ws, a.z) == (6.0, [2.0], 8.0)  # written once, as plain floats
+    assert all(type(v) is float for v in (a.x, a.ws[0], a.z))
+
+
+def test_tape_object_twice_in_a_list_gets_one_gradient():
+    f = no_source("lambda ps: ps[0].x * ps[1].x")
+    p = Pt(3.0, 1.0)
+    g = wengert.grad(f)([p, p])
+    assert g[0] is g[1] or g[0] == g[1]
+    assert g[0].x == pytest.approx(_fd_field(lambda q: f([q, q]), p, "x"))
+
+
+def test_tape_object_trace_names_fields():
+    t = trace(no_source("lambda a: a.x * a.y"), Pt(3.0, 4.0))
+    assert str(t) == "y1 = a.x * a.y"

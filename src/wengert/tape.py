@@ -25,7 +25,11 @@ of an outer tape.
 
 Only floats, complex numbers and inexact arrays (or values already tracked at
 a lower level) are tracked; ints, bools and strings get ``None`` cotangents.
-``float(var)`` raises rather than silently untracking.
+``float(var)`` raises rather than silently untracking. Containers handed to
+`Tape.track` are copied with their leaves tracked; objects (instances of Python
+classes) keep their identity: their fields hold Vars while ``f`` runs and get
+plain values back after (`Tape.restore`), and their gradient has the source
+transform's shape (a dataclass for a dataclass, a `Tangent` otherwise).
 """
 
 from __future__ import annotations
@@ -86,6 +90,8 @@ class Tape:
     nodes: list[Node] = field(default_factory=list)
     inputs: list = field(default_factory=list)  # one spec (id / structure of ids / None) per track()
     count: int = 0
+    objects: dict = field(default_factory=dict)  # id of a tracked object -> its _Fields spec
+    patched: list = field(default_factory=list)  # (object, field, value before, what track put there)
 
     def var(self, value) -> Var:
         """A new Var of this tape holding ``value``."""
@@ -93,19 +99,107 @@ class Tape:
         return Var(value, self, self.count)
 
     def track(self, x):
-        """``x`` with its differentiable leaves replaced by new input Vars (recorded in ``inputs``)."""
-        wrapped, spec = self._wrap(x)
+        """``x`` with its differentiable leaves replaced by new input Vars (recorded in ``inputs``);
+        an object's fields are tracked in place until `restore`."""
+        wrapped, spec = self._wrap(x, True)
         self.inputs.append(spec)
         return wrapped
 
-    def _wrap(self, x):
+    def _wrap(self, x, objects: bool = False):
         if _differentiable(x):
             v = self.var(x)
             return v, v.id
         if isinstance(x, _CONTAINERS):
-            parts = [self._wrap(v) for v in _items(x)]
+            parts = [self._wrap(v, objects) for v in _items(x)]
             return rebuild(x, [w for w, _ in parts]), _spec(x, [s for _, s in parts])
+        if objects and _is_object(x):
+            return x, self._wrap_fields(x)
         return x, None
+
+    def _wrap_fields(self, obj):
+        """Track ``obj``'s fields in place (the object keeps its identity, so aliases and
+        ``is`` behave as without the tape); their old values come back in `restore`."""
+        known = self.objects.get(id(obj))
+        if known is not None or id(obj) in self.objects:
+            return known
+        self.objects[id(obj)] = None  # an object reachable from itself is wrapped once
+        specs = {}
+        for name, value in _fields_of(obj).items():
+            wrapped, spec = self._wrap(value, True)
+            if spec is not None:
+                self.patched.append((obj, name, value, wrapped))
+                object.__setattr__(obj, name, wrapped)
+                specs[name] = spec
+        spec = self.objects[id(obj)] = _Fields(obj, specs) if specs else None
+        return spec
+
+    def restore(self) -> None:
+        """Plain values back in the fields of tracked objects: the value before where ``f``
+        left the field as tracked, else what ``f`` stored, with this tape's Vars unwrapped."""
+        for obj, name, before, wrapped in reversed(self.patched):
+            now = getattr(obj, name, before)
+            if now is wrapped:
+                if isinstance(before, (list, dict)):
+                    _write_back(before, value_of(wrapped, self))
+                object.__setattr__(obj, name, before)
+            elif at_level(now, self.level):
+                object.__setattr__(obj, name, value_of(now, self))
+        for obj, spec in [(s.like, s) for s in self.objects.values() if s is not None]:
+            for name, value in _fields_of(obj).items():  # fields f added
+                if name not in spec.fields and at_level(value, self.level):
+                    object.__setattr__(obj, name, value_of(value, self))
+        self.patched.clear()
+
+
+@dataclass(slots=True, eq=False)
+class _Fields:
+    """The spec of an object whose fields are tracked: field name -> spec."""
+
+    like: Any
+    fields: dict
+
+
+def _is_object(x) -> bool:
+    """An instance of a Python class whose fields may hold numbers (not a function, class,
+    module, array or tracked value)."""
+    t = type(x)
+    if not t.__flags__ & (1 << 9) or isinstance(x, (Tracked, type, types.FunctionType, types.MethodType,
+                                                    types.ModuleType)) or hasattr(x, "shape"):
+        return False
+    return hasattr(x, "__dict__") or hasattr(t, "__slots__")
+
+
+def _fields_of(obj) -> dict:
+    out = dict(vars(obj)) if hasattr(obj, "__dict__") else {}
+    for klass in type(obj).__mro__[:-1]:
+        slots = klass.__dict__.get("__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name not in ("__dict__", "__weakref__") and hasattr(obj, name):
+                out[name] = getattr(obj, name)
+    return out
+
+
+def _write_back(before, after) -> None:
+    """Changes ``f`` made to a copy of list or dict ``before``, made to ``before`` itself."""
+    if isinstance(before, list):
+        if len(before) != len(after) or any(a is not b for a, b in zip(before, after)):
+            before[:] = after
+    elif before.keys() != after.keys() or any(before[k] is not after[k] for k in before):
+        before.clear()
+        before.update(after)
+
+
+def _object_grad(spec: _Fields, fields: dict):
+    """The gradient of a tracked object, shaped as the source transform shapes it."""
+    import dataclasses
+
+    from wengert.mutation import structure_like
+    from wengert.runtime import Tangent
+
+    fields = {k: v for k, v in fields.items() if v is not None}
+    if dataclasses.is_dataclass(spec.like):
+        return structure_like(spec.like, fields)
+    return Tangent(type(spec.like), **fields)
 
 
 def _items(x):
@@ -257,6 +351,13 @@ def _scatter(spec, c, grads, x, broadcast):
             c = unbroadcast(c, x)
         grads[spec] = accum(grads.get(spec), c)
         return
+    if isinstance(spec, _Fields):
+        from wengert.mutation import _fields
+
+        cs = _fields(c)
+        for name, s in spec.fields.items():
+            _scatter(s, cs.get(name), grads, None, False)
+        return
     cs = _items(c) if not isinstance(spec, dict) else [c.get(k) for k in spec]
     xs = _items(x) if isinstance(x, _CONTAINERS) else [None] * len(cs)
     for s, ci, xi in zip(_items(spec), cs, xs):
@@ -268,6 +369,9 @@ def _gather(spec, grads, pop):
         return None
     if isinstance(spec, int):
         return grads.pop(spec, None) if pop else grads.get(spec)
+    if isinstance(spec, _Fields):
+        fields = {name: _gather(s, grads, pop) for name, s in spec.fields.items()}
+        return None if all(v is None for v in fields.values()) else _object_grad(spec, fields)
     parts = [_gather(s, grads, pop) for s in _items(spec)]
     return None if all(p is None for p in parts) else rebuild(spec, parts)
 
@@ -310,6 +414,10 @@ def _name(spec, name, names):
         return
     if isinstance(spec, int):
         names[spec] = name
+        return
+    if isinstance(spec, _Fields):
+        for field_name, s in spec.fields.items():
+            _name(s, f"{name}.{field_name}", names)
         return
     keys = spec.keys() if isinstance(spec, dict) else range(len(spec))
     for k, s in zip(keys, _items(spec)):
@@ -416,7 +524,10 @@ def trace(f: Callable, *args, argnums=None) -> Trace:
                 tape.inputs.append(None)
     else:
         inputs = [tape.track(a) for a in args]
-    output = f(*inputs)
+    try:
+        output = f(*inputs)
+    finally:
+        tape.restore()
     return Trace(tape, tuple(inputs), output, _arg_names(f, len(args)))
 
 
