@@ -53,13 +53,15 @@ def kind_of(x) -> object:
         return NONE
     if t is str or isinstance(x, (types.ModuleType, type)):
         return NONE
-    if t in (list, tuple) and 0 < len(x) <= 64 and all(type(e) is float for e in x):
+    if t in (list, tuple) and 0 < len(x) <= _MAX_LEN and all(type(e) is float for e in x):
         return ("seq", FLOAT) if t is list else ("tuple", (FLOAT,) * len(x))
-    if t is list and 0 < len(x) <= 64:
-        first = _record_kind(x[0]) if type(x[0]) is not list else kind_of(x[0])
-        if _nested_ok(first) and all((_record_kind(e) if type(e) is not list else kind_of(e)) == first
-                                     for e in x[1:]):
-            return ("seq", first)  # a list of lists of floats, or of objects of one class
+    if t is list and 0 < len(x) <= _MAX_LEN:
+        first = _element_kind(x[0])
+        if _nested_ok(first) and all(_element_kind(e) == first for e in x[1:]):
+            return ("seq", first)  # a list of lists or tuples of floats, or of objects of one class
+    if t is dict and 0 < len(x) <= 64 and all(type(v) is float for v in x.values()) \
+            and all(type(k) is str for k in x):
+        return ("dict", FLOAT)  # a dict of float parameters: reading one gives a float
     rec = _record_kind(x)
     if rec is not None:
         return rec
@@ -69,6 +71,16 @@ def kind_of(x) -> object:
             kind = "f" if getattr(x.dtype, "is_floating_point", None) or "float" in str(x.dtype) else "i"
         return ARRAY if kind in "fc" else NONE
     return ANY
+
+
+_MAX_LEN = 1024  # longer lists are not looked through at every call: kind `any`
+
+
+def _element_kind(e):
+    te = type(e)
+    if te is list or (te is tuple and len(e) <= 16):
+        return kind_of(e)
+    return _record_kind(e)
 
 
 def _record_kind(x):
@@ -98,6 +110,8 @@ def _nested_ok(k) -> bool:
         return False
     if k == FLOAT:
         return True
+    if isinstance(k, tuple) and k[0] == "tuple":
+        return all(e in (FLOAT, INT) for e in k[1])
     return isinstance(k, tuple) and k[0] in ("seq", "obj")
 
 
@@ -151,8 +165,10 @@ def join(a, b):
 
 def element(t, index=None):
     if isinstance(t, tuple):
-        if t[0] in ("seq", "dict"):
+        if t[0] == "seq":
             return t[1]
+        if t[0] == "dict":
+            return NONE  # iterating a dict gives its keys (str)
         if t[0] == "tuple":
             if isinstance(index, int) and -len(t[1]) <= index < len(t[1]):
                 return t[1][index]
@@ -302,8 +318,10 @@ def const_type(v):
         return INT
     if type(v) is bool:
         return BOOL
-    if v is None:
+    if v is None or type(v) is str:
         return NONE
+    if type(v) is tuple and len(v) <= 64:
+        return ("tuple", tuple(const_type(e) or ANY for e in v))
     return ANY
 
 
@@ -673,7 +691,9 @@ def _call(s: ir.Op, info: Info, act, any_active) -> bool:
             idx = s.args[1]
             t = types_[0]
             if isinstance(idx, ir.Const) and isinstance(idx.value, slice):
-                et = t if isinstance(t, tuple) and t[0] == "seq" else ANY
+                et = ("seq", info.elem(t)) if isinstance(t, tuple) and t[0] == "seq" else ANY
+            elif isinstance(t, tuple) and t[0] == "dict":
+                et = ANY if info.kinds_unsure else t[1]
             else:
                 et = info.elem(t, idx.value if isinstance(idx, ir.Const) else None) \
                     if isinstance(t, tuple) else ANY

@@ -126,8 +126,12 @@ class Pass:
             return bar
         t = type(obj)
         if t is list or t is dict or id(obj) in self.mutated:
-            entry = self.buf(obj)
+            entry = self.bufs.get(id(obj)) or self.buf(obj)
             b = entry[1]
+            if type(g) is float and type(b) is dict:  # the common case: a float parameter
+                old = b.get(key)
+                b[key] = g if old is None else old + g
+                return bar
             if isinstance(b, list):
                 if isinstance(key, slice):
                     for i, gi in zip(range(*key.indices(len(b))), g):

@@ -103,7 +103,7 @@ class Generator:
         t = self.info.type_of(v)
         if t == FLOAT:
             return "float"
-        if isinstance(t, tuple) and t[0] in ("seq", "obj"):
+        if isinstance(t, tuple) and t[0] in ("seq", "obj", "dict"):
             return "buf"
         if t in ("any", "array") and self.may_mutate:
             return "buf"
