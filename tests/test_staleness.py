@@ -151,3 +151,36 @@ def test_clear_cache_forgets_rules_registered_after_a_transform(ns):
     wengert.clear_cache()
     assert g(3.0) == 101.0
     assert wengert.jvp(f, (3.0,), (1.0,))[1] == 101.0
+
+
+def test_tape_and_its_second_order_see_a_rebound_global_and_a_redefined_helper(ns):
+    """A function without source runs on the tape with its globals routed: read live."""
+    run_cell(ns, """
+        C = 2.0
+        def helper(x):
+            return x * x
+    """)
+    f = eval("lambda x, y: C * helper(x) * y + math.sin(x)", ns)  # noqa: S307 - no source: the tape
+    assert wengert.grad(f)(1.0, 1.0) == pytest.approx(4.0 + math.cos(1.0))
+    assert wengert.hessian(f)(1.0, 1.0) == pytest.approx(4.0 - math.sin(1.0))
+    ns["C"] = 3.0
+    run_cell(ns, """
+        def helper(x):
+            return x * x * x
+    """)
+    assert wengert.grad(f)(1.0, 1.0) == pytest.approx(9.0 + math.cos(1.0))
+    assert wengert.grad(f, argnums=1)(1.0, 2.0) == pytest.approx(3.0)
+    assert wengert.grad(f, mode="tape")(1.0, 1.0) == pytest.approx(9.0 + math.cos(1.0))
+    assert wengert.hessian(f)(1.0, 1.0) == pytest.approx(18.0 - math.sin(1.0))
+
+
+def test_second_order_sees_a_rebound_module_attribute():
+    import types
+
+    lib = types.ModuleType("lib")
+    lib.h = math.sin
+    f = eval("lambda x: lib.h(x) * x", {"lib": lib})  # noqa: S307 - no source: the tape
+    assert wengert.hessian(f)(0.5) == pytest.approx(2 * math.cos(0.5) - 0.5 * math.sin(0.5))
+    lib.h = math.cos
+    assert wengert.grad(f)(0.5) == pytest.approx(math.cos(0.5) - 0.5 * math.sin(0.5))
+    assert wengert.hessian(f)(0.5) == pytest.approx(-2 * math.sin(0.5) - 0.5 * math.cos(0.5))

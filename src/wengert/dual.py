@@ -26,6 +26,7 @@ What cannot work raises, never drops a tangent: ``float(dual)`` (so
 
 from __future__ import annotations
 
+import builtins
 import functools
 import itertools
 import math
@@ -423,24 +424,52 @@ _SCAN = (Tracked, tuple, list, dict)
 
 _LIFTED: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()  # closures die
 _ROUTED: dict[Any, Any] = {}
-_ROUTED_NAMESPACES: set[int] = set()
 _NAMESPACES: dict[int, dict] = {}
 _MODULES: dict[str, Any] = {}
 
 
 class _RoutedModule:
-    """A module whose functions with rules go through `dual_call`."""
+    """A module whose functions with rules go through `dual_call`. Attributes are read
+    from the module when used (rebinding one is seen at once); routing is cached."""
+
+    __slots__ = ("_module", "_seen")
 
     def __init__(self, module: types.ModuleType):
         self._module = module
+        self._seen: dict = {}  # name -> (value, routed value)
 
     def __getattr__(self, name):
-        value = _route(getattr(self._module, name))
-        setattr(self, name, value)
-        return value
+        value = getattr(self._module, name)
+        seen = self._seen.get(name)
+        if seen is not None and seen[0] is value:
+            return seen[1]
+        routed = _route(value)
+        self._seen[name] = (value, routed)
+        return routed
 
     def __repr__(self):
         return f"<routed {self._module.__name__}>"
+
+
+class RoutedNamespace(dict):
+    """A module's globals as routed code sees them: each name is read from the module's
+    globals when the code reads it (``__missing__``), so rebinding a global or redefining
+    a function (a notebook cell run again) is seen at once, and passed through ``route``;
+    ``float``, ``int`` and ``complex`` are `ROUTED_BUILTINS` unless the module defines them."""
+
+    __slots__ = ("source", "route")
+
+    def __init__(self, source: dict, route: Callable):
+        super().__init__(__builtins__=source.get("__builtins__", builtins))
+        self.source = source
+        self.route = route
+
+    def __missing__(self, name):
+        source = self.source
+        if name in source:
+            value = source[name]
+            return value if name.startswith("__") else self.route(value)
+        return ROUTED_BUILTINS[name]  # a KeyError sends Python on to the builtins
 
 
 def _routed_module(module):
@@ -563,13 +592,8 @@ ROUTED_BUILTINS = {t.__name__: _routed_type(t) for t in (float, int, complex)}
 
 def _namespace(globals_: dict) -> dict:
     ns = _NAMESPACES.get(id(globals_))
-    if ns is None:
-        ns = _NAMESPACES[id(globals_)] = dict(ROUTED_BUILTINS)
-        _ROUTED_NAMESPACES.add(id(ns))
-    if len(ns) != len(globals_) + len(ROUTED_BUILTINS):  # first use, or new names since
-        for name, value in list(globals_.items()):
-            if name not in ns:
-                ns[name] = value if name.startswith("__") else _route(value)
+    if ns is None or ns.source is not globals_:
+        ns = _NAMESPACES[id(globals_)] = RoutedNamespace(globals_, _route)
     return ns
 
 
@@ -579,7 +603,7 @@ def lifted(fn: Callable) -> Callable:
         return _LIFTED[fn]
     except (KeyError, TypeError):
         pass
-    if isinstance(fn, types.FunctionType) and id(fn.__globals__) in _ROUTED_NAMESPACES:
+    if isinstance(fn, types.FunctionType) and isinstance(fn.__globals__, RoutedNamespace):
         return fn  # lifted already
     if isinstance(fn, types.MethodType):
         out = types.MethodType(lifted(fn.__func__), fn.__self__)

@@ -6,10 +6,9 @@ generated code calls ``math.sin(x)``, which cannot see a Dual, so the
 ``"dual"`` *variant* (registered in `transform.VARIANT_BUILDERS`) compiles
 the same source against
 
-- a copy of the user's globals dict in which modules are replaced by routed
-  proxies (``math.sin`` is ``dual_call(math.sin, ·)``) and functions with rules
-  by routed partials (the copy is refreshed when the module defines new names;
-  rebinding a name the code resolved at transform time retransforms, as usual);
+- a live view of the user's globals dict (`dual.RoutedNamespace`: every name is
+  read when the code reads it) in which modules are routed proxies (``math.sin``
+  is ``dual_call(math.sin, ·)``) and functions with rules routed partials;
 - helpers in which rule bodies and helper functions are `dual.lifted` (their
   module globals routed the same way) and modules routed; the runtime helpers
   stay, except ``make_closure``, which builds closures over the *original*
@@ -46,7 +45,7 @@ __all__ = ["derivative", "hessian", "hvp", "jacobian", "routed_globals", "routed
 
 # ---- the "dual" variant ----
 
-_GLOBALS: dict[int, RoutedGlobals] = {}  # id of a module's globals -> its routed view
+_GLOBALS: dict[int, dual.RoutedNamespace] = {}  # id of a module's globals -> its routed view
 
 
 def _route_global(value):
@@ -61,30 +60,12 @@ def _route_global(value):
     return dual.routed(value) if rule is not None else value
 
 
-class RoutedGlobals(dict):
-    """The globals the dual variant of generated code runs with: a view of a module's
-    globals in which modules and primitives are routed through `dual_call`.
-
-    Holds only the routed builtins; every other name is read from the module's globals
-    when the code reads it (``__missing__``), so rebinding a global or redefining a
-    function (a notebook cell run again) is seen at once, as by the plain code."""
-
-    __slots__ = ("source",)
-
-    def __init__(self, source: dict):
-        super().__init__(dual.ROUTED_BUILTINS)
-        self.source = source
-
-    def __missing__(self, name):
-        value = self.source[name]  # a KeyError sends Python on to the builtins
-        return value if name.startswith("__") else _route_global(value)
-
-
 def routed_globals(g: dict) -> dict:
-    """A view of globals dict ``g`` with modules and primitives routed through `dual_call`."""
+    """A live view of globals dict ``g`` with modules and primitives routed through
+    `dual_call` (user functions stay: they get their own variant when called)."""
     routed = _GLOBALS.get(id(g))
     if routed is None or routed.source is not g:
-        routed = _GLOBALS[id(g)] = RoutedGlobals(g)
+        routed = _GLOBALS[id(g)] = dual.RoutedNamespace(g, _route_global)
     return routed
 
 

@@ -175,7 +175,8 @@ def clear_cache() -> None:
     with LOCK:
         _EPOCH[0] += 1
         for cache in (_IR, _CACHE, _SOURCE, forward._CACHE, activity._RET, inline._CACHE, source._TREES,
-                      higher._GLOBALS, dual._MODULES, mutation._RECORD, mutation._GETTERS, runtime._FIELD_NAMES):
+                      higher._GLOBALS, dual._MODULES, dual._NAMESPACES, dual._LIFTED, mutation._RECORD,
+                      mutation._GETTERS, runtime._FIELD_NAMES):
             cache.clear()
 
 
