@@ -14,6 +14,7 @@ import operator
 import types
 
 from wengert import ir
+from wengert.rules.containers import _merge
 from wengert.source import find_code
 
 
@@ -61,12 +62,6 @@ class _Self:
 
 
 SELF = _Self()
-
-
-def _merge(a: dict, b: dict) -> dict:
-    out = dict(a)
-    out.update(b)
-    return out
 
 
 class ExpressionLowering:
@@ -219,6 +214,8 @@ class ExpressionLowering:
             self.block.stmts[-1].star = True
             return out
         args, kwargs = self.call_args(e)
+        if static is builtins.dict and not args and kwargs:  # dict(a=x): a display
+            return self.op("dict", list(kwargs), list(kwargs.values()))
         if static in (builtins.getattr, builtins.setattr) and not kwargs and len(args) == (
                 2 if static is builtins.getattr else 3) and isinstance(args[1], ir.Const) \
                 and type(args[1].value) is str:

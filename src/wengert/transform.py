@@ -398,6 +398,41 @@ def rule_pullback(fn, rule, args: tuple, kwargs: dict):
                            f"with wengert.defvjp({_callable_name(fn)}, lambda g, y, x: ...)")
 
 
+def _attr_pullback(fn, args: tuple, _pass):
+    """``getattr(o, name[, default])`` and ``setattr(o, name, v)`` with a name known only at
+    run time: the same buffers and mutation log as ``o.w`` and ``o.w = v``."""
+    n = len(args)
+    if fn is builtins.setattr:
+        if n != 3:
+            raise TypeError(f"setattr expected 3 arguments, got {n}")
+        obj, name, value = args
+        _pass.setattr(obj, name, value)
+
+        def setattr_back(g):
+            return None, (None, None, _pass.back_setattr(obj, name, value)), None
+
+        return None, setattr_back
+    if n not in (2, 3):
+        raise TypeError(f"getattr expected 2 or 3 arguments, got {n}")
+    obj, name = args[0], args[1]
+    if n == 3 and not hasattr(obj, name):
+        return args[2], lambda g: (None, (None, None, g), None)
+    prop = getattr(type(obj), name, None)
+    if isinstance(prop, property) and prop.fget is not None:
+        y, back = pullback_of(prop.fget, (obj,), {}, _pass)
+
+        def property_back(g):
+            _, a, _ = back(g)
+            return None, (a[0], None) + ((None,) * (n - 2)), None
+
+        return y, property_back
+
+    def getattr_back(g):
+        return None, (_pass.add_attr(obj, None, name, g), None) + ((None,) * (n - 2)), None
+
+    return getattr(obj, name), getattr_back
+
+
 def pullback_of(fn, args: tuple, kwargs: dict, _pass=None):
     """``(y, back)`` with ``back(g) -> (fn_bar, args_bar, kwargs_bar)``.
 
@@ -417,6 +452,8 @@ def pullback_of(fn, args: tuple, kwargs: dict, _pass=None):
                 p.finish()
 
         return y, outer_back
+    if (fn is builtins.getattr or fn is builtins.setattr) and not kwargs:
+        return _attr_pullback(fn, args, _pass)
     rule = get_rule(fn)
     if rule is not None and rule.has_reverse:
         if fn in _DUNDERS and args and not kwargs and not all(type(a) in _PLAIN_TYPES for a in args):

@@ -207,3 +207,67 @@ nondiff(dict.keys, list.index, list.count, dict.__contains__, list.__contains__,
 
 defvjp(super, None, lambda g, y, cls, obj: g)
 defjvp(super, None, lambda t, y, cls, obj: t)
+
+
+# ---- dict(mapping), and the merging of ** arguments in calls ----
+
+def _dict_part(g, keys):
+    """The cotangent of the entries ``keys`` of a dict whose cotangent is ``g``."""
+    if g is None:
+        return None
+    out = {k: g.get(k) for k in keys}
+    return out if any(v is not None for v in out.values()) else None
+
+
+@rrule(dict)
+def dict_rrule(mapping=()):
+    y = dict(mapping)
+
+    def dict_pullback(g):
+        if not hasattr(mapping, "keys"):
+            # pairs: each pair's value gets the entry's cotangent
+            return (None if g is None else iter_grad(mapping, [
+                None if g.get(k) is None else (None, g.get(k)) for k, _ in mapping]),)
+        return (_dict_part(g, mapping.keys()),)
+
+    return y, dict_pullback
+
+
+@frule(dict)
+def dict_frule(tangents, mapping=()):
+    t = tangents[0] if tangents else None
+    if t is None:
+        return dict(mapping), None
+    if not hasattr(mapping, "keys"):
+        return dict(mapping), {k: (tk[1] if tk is not None else None) for (k, _), tk in zip(mapping, t)}
+    return dict(mapping), dict(t)
+
+
+def _merge(a: dict, b: dict) -> dict:
+    """``{**a, **b}``: what a call's ``**`` arguments become (the frontend calls this)."""
+    out = dict(a)
+    out.update(b)
+    return out
+
+
+@rrule(_merge)
+def merge_rrule(a, b):
+    y = _merge(a, b)
+
+    def merge_pullback(g):
+        return _dict_part(g, [k for k in a if k not in b]), _dict_part(g, b.keys())
+
+    return y, merge_pullback
+
+
+@frule(_merge)
+def merge_frule(tangents, a, b):
+    ta, tb = tangents
+    if ta is None and tb is None:
+        return _merge(a, b), None
+    out = {k: None for k in _merge(a, b)}
+    for src, t in ((a, ta), (b, tb)):
+        if t is not None:
+            for k in src:
+                out[k] = t.get(k)
+    return _merge(a, b), out
