@@ -697,6 +697,9 @@ def _forward(fn, args, kwargs, level):
         raise no_rule(fn, forward=True)
     if rule.nondiff:
         return fn(*base(args), **base(kwargs))
+    if kwargs.get("out") is not None:
+        raise UnsupportedError(f"{qualified_name(fn)}(..., out=...) on dual numbers: the array written into "
+                               "cannot carry a tangent; write c = f(...) instead")
     for k, v in kwargs.items():
         if at_level(v, level):
             raise UnsupportedError(

@@ -259,6 +259,12 @@ def _record(tape: Tape, fn, args, kwargs):
         raise no_rule(fn, forward=False)
     if rule.nondiff:
         return fn(*base(args), **base(kwargs))
+    if kwargs.get("out") is not None:
+        # the result would be written into an array the tape does not track: its
+        # derivative would be lost, so say so instead
+        raise UnsupportedError(f"{qualified_name(fn)}(..., out=...) on the tape: the array written into "
+                               "cannot carry a derivative; write c = f(...) instead (or give the function "
+                               "source, where out= is differentiated)")
     for k, v in kwargs.items():
         if at_level(v, tape.level):
             raise UnsupportedError(
