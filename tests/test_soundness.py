@@ -335,3 +335,25 @@ def test_unknown_call_widens_kinds():
 
 def opaque(ps, d):
     ps[0].x = np.asarray(ps[0].x) * d  # the field is a 0-d array now: float code would be wrong
+
+
+# ---- being careful is not refusing ----
+
+def noisy(x, rs):
+    return np.sum(x * rs.randn(3))
+
+
+def noisy_closure(x):
+    r = np.random.RandomState(1)
+
+    def inner(y):
+        return np.sum(y * r.randn(3))
+    return inner(x)
+
+
+def test_random_state_argument_or_captured_needs_no_rule():
+    x = np.array([1.0, 2.0, 3.0])
+    g = wengert.grad(noisy)(x, np.random.RandomState(0))
+    np.testing.assert_allclose(g, np.random.RandomState(0).randn(3))
+    g = wengert.grad(noisy_closure)(x)
+    np.testing.assert_allclose(g, np.random.RandomState(1).randn(3))

@@ -51,7 +51,7 @@ def kind_of(x) -> object:
         return INT
     if x is None:
         return NONE
-    if t is str or isinstance(x, (types.ModuleType, type)):
+    if t is str or isinstance(x, (types.ModuleType, type)) or t in _RANDOM_STATES:
         return NONE
     if t in (list, tuple) and 0 < len(x) <= _MAX_LEN and all(type(e) is float for e in x):
         return ("seq", FLOAT) if t is list else ("tuple", (FLOAT,) * len(x))
@@ -73,6 +73,15 @@ def kind_of(x) -> object:
     return ANY
 
 
+def _random_states():
+    import random
+
+    import numpy as np
+
+    return frozenset({random.Random, np.random.RandomState, np.random.Generator})
+
+
+_RANDOM_STATES = _random_states()  # their methods make numbers with no derivative
 _MAX_LEN = 1024  # longer lists are not looked through at every call: kind `any`
 
 
@@ -211,6 +220,7 @@ class Info:
     effects: bool = False      # writes to objects it did not create, or calls that may
     fresh: set = field(default_factory=set)   # ids of containers made here (displays)
     effectful: set = field(default_factory=set)  # id() of calls that may write to the heap
+    untainted: set = field(default_factory=set)  # value ids no heap write can reach (fresh, inactive)
     ctx: dict = field(default_factory=dict)   # shared by one analysis and its callees'
 
     def is_active(self, o) -> bool:
@@ -218,7 +228,7 @@ class Info:
             return False
         if self.active.get(o.id, False):
             return True
-        return self.heap_active(self.type.get(o.id))
+        return o.id not in self.untainted and self.heap_active(self.type.get(o.id))
 
     def heap_active(self, t) -> bool:
         """May a value of kind ``t`` reach a derivative stored on the heap?"""
@@ -468,6 +478,10 @@ def _transfer(s: ir.Op, info: Info, free_kinds) -> bool:
             changed |= _set(info, s.args[0], ANY, True)
         if out is not None:
             t = ARRAY if (info.type_of(s.args[0]) == ARRAY and s.fn in _ARRAY_METHODS) else ANY
+            if info.type_of(s.args[0]) == NONE and not any_active:
+                # a method of a value with no derivative (a str, a random generator) handed
+                # none: what it makes carries none, whatever the heap holds
+                info.untainted.add(out.id)
             changed |= _set(info, out, t, any_active)
         return changed
     if k == "setattr" and isinstance(s.args[0], ir.Value) and info.type_of(s.args[0])[0:1] == ("obj",):

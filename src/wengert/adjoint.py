@@ -504,7 +504,8 @@ class Adjoint(Primal):
             call = f"_pass.back_setitem({args[0]}, {args[1]}, {args[2]})"
             targets = [(s.args[2], None)]
         elif mode == "setattr":
-            call = f"_pass.back_setattr({args[0]}, {s.fn!r}, {args[1]})"
+            call = (f"_pass.pop_attr({args[0]}, {s.fn!r})" if self.float_field_write(s) else
+                    f"_pass.back_setattr({args[0]}, {s.fn!r}, {args[1]})")
             targets = [(s.args[1], None)]
         elif mode == "mutmethod":
             g = self._consume(s.outs[0], state)

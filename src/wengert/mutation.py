@@ -301,6 +301,12 @@ class Pass:
         b[key] = 0
         return unbroadcast(g, value)
 
+    def pop_attr(self, obj, name):
+        """The cotangent of a float field written without a log entry (see
+        `primal.Primal.float_field_write`), taken from its slot."""
+        entry = self.bufs.get(id(obj))
+        return None if entry is None else entry[1].pop(name, None)
+
     def back_setattr(self, obj, name, value):
         self._undo("setattr", obj)
         entry = self.bufs.get(id(obj))

@@ -246,6 +246,18 @@ class Primal(Generator, HelperNames):
         for o in s.outs:
             self._push(o, out, ind)
 
+    def float_field_write(self, s: ir.Op) -> bool:
+        """``o.x = v`` with float ``v`` into a field known to hold floats: written plainly,
+        not logged. Nothing reads a float field back in the adjoint (the values it needs
+        are saved), so it needs no undo; its cotangent slot is taken as usual."""
+        from wengert.activity import field_kind
+
+        t = self.info.type_of(s.args[0])
+        # (no call here may log a write to the same field, which a redo would replay over this one)
+        return (not self.info.kinds_unsure and not self.info.effectful and isinstance(t, tuple) and t[0] == "obj"
+                and field_kind(t, s.fn) == FLOAT and self.info.type_of(s.args[1]) == FLOAT
+                and s.fn.isidentifier() and not s.fn.startswith("__"))
+
     def _with_back(self, s, plan, rhs: str, out, ind, comment: str) -> None:
         """``y, y_back = rhs``: a result and the pullback its adjoint calls, both saved."""
         out.append("    " * ind + f"{self.name(s.outs[0])}, {self.name(plan.back)} = {rhs}" + comment)
@@ -312,7 +324,10 @@ class Primal(Generator, HelperNames):
             return
         elif k == "setattr":
             obj, val = (self.expr(a) for a in s.args)
-            out.append(f"{pad}_pass.setattr({obj}, {s.fn!r}, {val})" + comment)
+            if self.float_field_write(s):
+                out.append(f"{pad}{obj}.{s.fn} = {val}" + comment)
+            else:
+                out.append(f"{pad}_pass.setattr({obj}, {s.fn!r}, {val})" + comment)
             return
         elif k == "method" and plan is not None and plan.mode == "mutmethod":
             obj = self.expr(s.args[0])
