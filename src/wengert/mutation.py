@@ -476,7 +476,7 @@ def structure_like(obj, fields: dict):
         for f in dataclasses.fields(obj):
             object.__setattr__(out, f.name, fields.get(f.name))
         return out
-    return Tangent(**fields)
+    return Tangent(type(obj), **fields)
 
 
 def _array_copy(a):
