@@ -17,12 +17,12 @@ from wengert import fuzz
 N = 100
 SEED = 20240
 
-PASSING = [
-    ("scalar", "source"), ("scalar", "tape"), ("scalar", "gradient"),
-    ("objects", "source"), ("objects", "gradient"), ("holders", "source"), ("holders", "gradient"),
-    ("aliases", "source"), ("aliases", "gradient"), ("numpy", "source"), ("numpy", "gradient"),
+FAILING = [  # pairs that still find failures; their tests are in tests/test_fuzz_pending.py
+    ("aliases", "tape"), ("callees", "source"), ("callees", "gradient"),
+    ("recursion", "source"), ("recursion", "gradient"), ("numpy", "tape"),
 ]
-PENDING = [(gen, mode) for gen in fuzz.GENERATORS for mode in fuzz.MODES if (gen, mode) not in PASSING]
+PASSING = [(gen, mode) for gen in fuzz.GENERATORS for mode in fuzz.MODES if (gen, mode) not in FAILING]
+PENDING = FAILING
 
 
 def fuzz_failures(gen, mode, n=N, seed=SEED):

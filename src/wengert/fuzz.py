@@ -244,6 +244,7 @@ CALLEES = {
     "bump_all": "def bump_all(s, *objs):\n    for o in objs:\n        o.v = o.v + o.x * s",
     "bump_kw": "def bump_kw(s, **kw):\n    for k in kw:\n        kw[k].x = kw[k].x * s",
     "push": "def push(xs, s):\n    xs.append(xs[-1] * s)\n    xs[0] = xs[0] + s",
+    "first": "def first(u, v):\n    return u * math.cos(v)",
     "scale": "def scale(xs, s=1.0):\n    for i in range(len(xs)):\n        xs[i] = xs[i] * s\n    return xs[0]",
 }
 
@@ -259,9 +260,11 @@ def gen_callees(g: _Gen) -> Program:
         lambda g: ["push(xs, d)"],
         lambda g: ["acc = acc + scale(xs, s=d)"],
         lambda g: [f"bump(*({g.r.choice('ab')}, d))"],
+        lambda g: ["u, v = pair", f"acc = acc + {g.r.choice(['first(u, v)', 'scale([u, v], d)'])}"],
+        lambda g: [f"acc = acc + first(*pair) * {g.r.choice(['d', 'pair[1]'])}"],
     ]
-    args = f"({g.obj()}, {g.obj()}, {g.floats(2)}, {g.num()})"
-    return Program("callees", ["a", "b", "xs", "d"], args, [["acc = 0.0"]] + g.some(pool, 1, 4),
+    args = f"({g.obj()}, {g.obj()}, {g.floats(2)}, {g.num()}, ({g.num()}, {g.num()}))"
+    return Program("callees", ["a", "b", "xs", "d", "pair"], args, [["acc = 0.0"]] + g.some(pool, 1, 4),
                    "acc + a.x * a.v + b.x * b.v + sum(xs)", helpers=CALLEES)
 
 
@@ -321,9 +324,11 @@ def gen_numpy(g: _Gen) -> Program:
         lambda g: ["np.matmul(m, b, out=c)"], lambda g: ["c[1:] += a[:-1] * s"],
         lambda g: ["acc = acc + np.sum(c * b)"], lambda g: ["np.tanh(c, out=c)"],
         lambda g: ["np.multiply(a, a, out=c)"], lambda g: ["np.exp(a * 0.1, out=c)"],
+        lambda g: ["acc = acc + np.sum(np.exp(s * 0.5 + np.arange(3)))"],  # a scalar meets an int array
     ]
     arr = lambda: f"np.array({g.floats(3)})"  # noqa: E731
-    args = f"({arr()}, {arr()}, {g.num()}, np.array([{', '.join(g.floats(3) for _ in range(3))}]))"
+    s = f"np.float64({g.num()})" if g.r.random() < 0.5 else g.num()  # as scipy's solvers pass it
+    args = f"({arr()}, {arr()}, {s}, np.array([{', '.join(g.floats(3) for _ in range(3))}]))"
     return Program("numpy", ["a", "b", "s", "m"], args, [["acc = 0.0", "c = np.zeros(3)"]] + g.some(pool, 1, 5),
                    "acc + np.sum(c * c) + np.sum(a * b)")
 
