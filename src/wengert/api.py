@@ -190,6 +190,61 @@ def _fast_path(f, nums, single):
     return fast
 
 
+def _quick_grad(f, num: int):
+    """``grad(f)(x, ...)`` when every argument is a plain float: the compiled fused
+    gradient called directly, with one guard check. ``None`` from it means "take the
+    general path" (other argument types, a rule registered for ``f``, a non-float
+    result, or an exception, which the general path raises again with its note)."""
+    import types
+
+    from wengert.rules import table
+
+    if not isinstance(f, types.FunctionType):
+        return None
+    code = f.__code__
+    if code.co_flags & 0x0C or code.co_kwonlyargcount or code.co_freevars or not 0 <= num < code.co_argcount:
+        return None
+    n = code.co_argcount
+    key = tuple("float" if i == num else ("const", "float") for i in range(n))
+    state: list = [None]  # (rule table version, guard check, fused gradient)
+
+    def quick(args):
+        if len(args) != n:
+            return None
+        for a in args:
+            if type(a) is not float:
+                return None
+        st = state[0]
+        if st is None or st[0] != table.VERSION or not st[1]():
+            st = _rebuild()
+            if st is None:
+                return None
+        try:
+            y, _, bars = st[2](None, *args)
+        except Exception:  # noqa: BLE001 - raised again by the general path, with the user's line
+            return None
+        if type(y) is not float:
+            return None
+        g = bars[num]
+        return 0.0 if g is None else g
+
+    def _rebuild():
+        version = table.VERSION
+        if _has_reverse_rule(f):
+            return None
+        try:
+            c = compiled(f, key, ())
+        except Exception:  # noqa: BLE001 - the general path reports it
+            return None
+        if c.uses_pass:
+            return None
+        c.valid()
+        st = state[0] = (version, c._check, c.grad)
+        return st
+
+    return quick
+
+
 def _has_reverse_rule(f) -> bool:
     """Was a rule registered for ``f`` itself (``defvjp(f, ...)``)? Then it is used, not f's source."""
     rule = get_rule(f)
@@ -266,10 +321,17 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
     12.0
     """
     vg = value_and_grad(f, argnums, has_aux, mode)
+    quick = _quick_grad(f, argnums) if mode == "source" and not has_aux and isinstance(argnums, int) else None
 
     def grad_f(*args, **kwargs):
+        if quick is not None and not kwargs:
+            g = quick(args)
+            if g is not None:
+                return g
         y, g = vg(*args, **kwargs)
         return (g, y[1]) if has_aux else g
+
+    grad_f._quick = quick
 
     grad_f.__name__ = f"grad_{getattr(f, '__name__', 'f')}"
     grad_f.__wrapped__ = f

@@ -75,11 +75,16 @@ def _key(fn: Any) -> Any:
 
 
 def _entry(fn: Any) -> Rule:
+    global VERSION
+    VERSION += 1
     k = _key(fn)
     rule = _RULES.get(k)
     if rule is None:
         rule = _RULES[k] = Rule(fn)
     return rule
+
+
+VERSION = 0  # counts registrations: code that cached a decision about a rule checks it
 
 
 # Functions called when a lookup misses; each returns a `Rule` for ``fn`` (made on first use, then kept
