@@ -430,6 +430,17 @@ def _set(x, step, value):
         x[key] = value
 
 
+def _replace(x, path, value):
+    """``x`` with the leaf at ``path`` set to ``value``: tuples are rebuilt, the rest changed in place."""
+    if not path:
+        return value
+    new = _replace(_get(x, path[0]), path[1:], value)
+    if isinstance(x, tuple):
+        return tuple(new if i == path[0][1] else v for i, v in enumerate(x))
+    _set(x, path[0], new)
+    return x
+
+
 def _at(args, path):
     x = args
     for step in path:
@@ -459,10 +470,9 @@ def central_difference(f, fresh: Callable[[], tuple], path: tuple) -> tuple[floa
         vals = []
         for sign in (1, -1):
             args = fresh()
-            container = _at(args, path[:-1])
-            v = float(_get(container, path[-1]))
+            v = float(_at(args, path))
             step = h * max(1.0, abs(v))
-            _set(container, path[-1], v + sign * step)
+            _replace(args, path, v + sign * step)
             try:
                 vals.append(_call(f, args))
             except Exception:  # noqa: BLE001 - a domain error at the perturbed point: no estimate
