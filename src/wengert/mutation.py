@@ -48,17 +48,22 @@ class Pass:
 
     Every mutation is logged in order (``log``). The backward pass undoes
     each one as it passes it, so rules that read a mutated object see it as it
-    was at that point of the forward pass; `finish` redoes them all at the
-    end, leaving objects as the forward pass left them.
+    was at that point of the forward pass; `finish` puts back what the forward
+    pass left. It does not replay the log: writes that were not logged (calls
+    that ran plainly, float fields written directly) may have come after a
+    logged one. The first undo of a place (an object's attribute, a container, an
+    array) records what is there, which is what the forward pass left, since the
+    backward pass undoes in reverse order (``finals``).
     """
 
-    __slots__ = ("bufs", "cursor", "log", "mutated")
+    __slots__ = ("bufs", "cursor", "finals", "log", "mutated")
 
     def __init__(self):
         self.bufs: dict[int, list] = {}
         self.mutated: set[int] = set()
         self.log: list = []
         self.cursor = 0
+        self.finals: dict = {}
 
     # -- cotangent buffers --
 
@@ -273,6 +278,9 @@ class Pass:
         entry = self.log[self.cursor]
         if entry[0] != kind or entry[1] is not obj:
             raise RuntimeError("wengert: mutation log out of order (internal error)")
+        place = _place(entry)
+        if place not in self.finals:
+            self.finals[place] = (entry, _final(entry))
         _restore(entry)
         return entry
 
@@ -397,9 +405,10 @@ class Pass:
         return tuple(out)
 
     def finish(self) -> None:
-        """Redo every mutation undone by the backward pass."""
-        for entry in self.log[self.cursor:]:
-            _redo(entry)
+        """Put back what the forward pass left in every place the backward pass undid."""
+        for entry, final in self.finals.values():
+            _put_final(entry, final)
+        self.finals.clear()
         self.cursor = len(self.log)
         self.bufs.clear()
 
@@ -539,14 +548,43 @@ def _restore(entry) -> None:
         _set_contents(obj, old)
 
 
-def _redo(entry) -> None:
-    kind, obj, key, old, new = entry
-    if kind == "setitem":
-        obj[key] = new
-    elif kind == "setattr":
-        setattr(obj, key, new)
+def _whole(obj) -> bool:
+    return isinstance(obj, (list, dict)) or (hasattr(obj, "shape") and hasattr(obj, "dtype"))
+
+
+def _place(entry):
+    """What an entry changed: an attribute, one item of an object with its own
+    ``__setitem__``, or the whole contents of a list, dict or array."""
+    kind, obj, key = entry[0], entry[1], entry[2]
+    if kind == "setattr":
+        return (id(obj), "attr", key)
+    if kind == "setitem" and not _whole(obj):
+        return (id(obj), "item", key)
+    return id(obj)
+
+
+def _final(entry):
+    """What is in ``entry``'s place now (before the backward pass first undoes it)."""
+    kind, obj, key = entry[0], entry[1], entry[2]
+    if kind == "setattr":
+        return getattr(obj, key, _MISSING)
+    if kind == "setitem" and not _whole(obj):
+        return obj[key]
+    return _copy_container(obj)
+
+
+def _put_final(entry, final) -> None:
+    kind, obj, key = entry[0], entry[1], entry[2]
+    if kind == "setattr":
+        if final is _MISSING:
+            if hasattr(obj, key):
+                delattr(obj, key)
+        else:
+            setattr(obj, key, final)
+    elif kind == "setitem" and not _whole(obj):
+        obj[key] = final
     else:
-        _set_contents(obj, new)
+        _set_contents(obj, final)
 
 
 def _set_contents(obj, contents) -> None:
