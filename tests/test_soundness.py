@@ -390,3 +390,28 @@ def test_arguments_left_as_a_plain_call_leaves_them():
         y, _ = wengert.value_and_grad(logged_then_plain, argnums=argnums)(*args)
         assert y == pytest.approx(logged_then_plain(*plain))
         assert args[1] == plain[1]
+
+
+def first_square(xs):
+    for x in xs:
+        return x * x
+    return 0.0
+
+
+def squares_until(xs, t):
+    s = 0.0
+    for x in xs:
+        if x > t:
+            break
+        s = s + x * x
+    return s
+
+
+def test_leaving_a_loop_over_a_list_early():
+    assert wengert.grad(first_square)([3.0, 1.0]) == [6.0, None]
+    g = wengert.grad(squares_until)([1.0, 2.0, 5.0, 1.0], 3.0)
+    assert [v or 0.0 for v in g] == [2.0, 4.0, 0.0, 0.0]
+    g = wengert.grad(squares_until)((1.0, 2.0, 5.0, 1.0), 3.0)
+    assert [v or 0.0 for v in g] == [2.0, 4.0, 0.0, 0.0]
+    g = wengert.grad(squares_until)(np.array([1.0, 2.0, 5.0, 1.0]), 3.0)
+    np.testing.assert_allclose(g, [2.0, 4.0, 0.0, 0.0])

@@ -350,6 +350,9 @@ def iter_grad(iterable, bars: list):
     """Cotangent of an iterable given the cotangents of its items, in order."""
     if all(b is None for b in bars):
         return None
+    n = len(iterable) if isinstance(iterable, (tuple, list)) or hasattr(iterable, "shape") else len(bars)
+    if len(bars) < n:  # the loop left early (break, return): the items it did not reach get none
+        bars = list(bars) + [None] * (n - len(bars))
     if isinstance(iterable, tuple):
         return type(iterable)(*bars) if hasattr(iterable, "_fields") else tuple(bars)
     if isinstance(iterable, list):
