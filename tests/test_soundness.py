@@ -415,3 +415,29 @@ def test_leaving_a_loop_over_a_list_early():
     assert [v or 0.0 for v in g] == [2.0, 4.0, 0.0, 0.0]
     g = wengert.grad(squares_until)(np.array([1.0, 2.0, 5.0, 1.0]), 3.0)
     np.testing.assert_allclose(g, [2.0, 4.0, 0.0, 0.0])
+
+
+class Acc:
+    def __init__(self):
+        self.total = 0.0
+
+    def add(self, v):     # named like set.add: still this class's own method
+        self.total = self.total + v
+
+    def update(self, v, w):
+        self.total = self.total * v + w
+        return self
+
+
+def accumulate(x, w):
+    a = Acc()
+    a.add(x)
+    a.add(x * w)
+    a.update(x, w).add(w)
+    return a.total
+
+
+def test_user_methods_named_like_container_mutators():
+    make = lambda: (3.0, 0.5)  # noqa: E731
+    for argnums in (0, 1):
+        assert grad_wrt(accumulate, make, argnums) == pytest.approx(fd(accumulate, make, argnums))

@@ -533,6 +533,10 @@ def _effects(s: ir.Op, info: Info) -> bool:
         obj = s.args[0]
         t = info.type_of(obj)
         inputs = list(s.args[1:]) + list(s.kwargs.values())
+        if s.mutating and not (t == ARRAY or isinstance(t, tuple) and t[0] in ("seq", "dict")):
+            # `add`, `update`, ... of an object that may be a user class's: its own code runs
+            changed = _write(info, obj, False, any(info.is_active(a) for a in inputs))
+            return _opaque(info, s, [*s.args, *s.kwargs.values()]) or changed
         if s.mutating:
             fits = t == ARRAY or s.fn in _KEEPS_KINDS
             if not fits and isinstance(t, tuple) and t[0] == "seq" and s.args[1:]:

@@ -253,7 +253,15 @@ class Pass:
         self.log.append(("setattr", obj, name, old, value))
 
     def method(self, obj, name, args, kwargs):
-        """A mutating method call (``append``, ``pop``, ``update``, ...), logged."""
+        """A mutating method call (``append``, ``pop``, ``update``, ...), logged. A method
+        of that name on anything but a builtin container is an ordinary method call,
+        differentiated (its pullback is logged, to be run by `back_method`)."""
+        if not isinstance(obj, _BUILTIN_CONTAINERS) and not (hasattr(obj, "shape") and hasattr(obj, "dtype")):
+            from wengert.runtime import method_pullback
+
+            y, back = method_pullback(self, obj, name, args, kwargs)
+            self.log.append(("call", obj, name, back, None))
+            return y
         before = _copy_container(obj)
         y = getattr(obj, name)(*args, **(kwargs or {}))
         self.mutated.add(id(obj))
@@ -322,6 +330,12 @@ class Pass:
 
     def back_method(self, obj, name, args, kwargs, g):
         """Undo a mutating method call; return the cotangents of its arguments."""
+        entry = self.log[self.cursor - 1]
+        if entry[0] == "call" and entry[1] is obj:  # a method of an object of a user class
+            self.cursor -= 1
+            obj_bar, args_bar, _ = entry[3](g)
+            self.add(obj, None, obj_bar)
+            return tuple(args_bar)
         b = self.buf(obj)[1]  # mirrors the object as the call left it
         after = self._undo("method", obj)[4]
         nargs = len(args)
@@ -415,6 +429,9 @@ class Pass:
     def start_backward(self) -> None:
         self.cursor = len(self.log)
         self.bufs.clear()
+
+
+_BUILTIN_CONTAINERS = (list, dict, set, bytearray)
 
 
 class UnsupportedMutation(Exception):
