@@ -151,7 +151,7 @@ def zero_like(x):
     if isinstance(x, (np.ndarray, np.generic)):
         dtype = x.dtype if np.issubdtype(x.dtype, np.inexact) else np.dtype(np.float64)
         return np.zeros(x.shape, dtype) if isinstance(x, np.ndarray) else dtype.type(0)
-    if not hasattr(x, "__array_namespace__"):
+    if not is_array(x):
         raise TypeError(f"no derivative of a {type(x).__name__}: it is not a number or an array")
     import array_api_compat
 
@@ -161,8 +161,19 @@ def zero_like(x):
 def numeric(x) -> bool:
     """Whether ``x`` (under its levels) is a number or an array, something with a tangent."""
     x = base(x)
-    return isinstance(x, (int, float, complex, np.ndarray, np.generic)) or \
-        hasattr(x, "__array_namespace__")
+    return isinstance(x, (int, float, complex, np.ndarray, np.generic)) or is_array(x)
+
+
+def is_array(x) -> bool:
+    """Whether plain ``x`` is an array of NumPy or another array-API library (a torch tensor
+    has no ``__array_namespace__``, so ask array_api_compat, which imports no library)."""
+    if isinstance(x, np.ndarray) or hasattr(x, "__array_namespace__"):
+        return True
+    if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+        return False
+    import array_api_compat
+
+    return array_api_compat.is_array_api_obj(x)
 
 
 def one_like(x):

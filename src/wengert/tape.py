@@ -23,13 +23,17 @@ tapes nest inside tapes and Duals (each tape has its own level, like a Dual's
 tag), and gradients of gradients are taken by running a backward pass on Vars
 of an outer tape.
 
-Only floats, complex numbers and inexact arrays (or values already tracked at
-a lower level) are tracked; ints, bools and strings get ``None`` cotangents.
-``float(var)`` raises rather than silently untracking. Containers handed to
-`Tape.track` are copied with their leaves tracked; objects (instances of Python
-classes) keep their identity: their fields hold Vars while ``f`` runs and get
-plain values back after (`Tape.restore`), and their gradient has the source
-transform's shape (a dataclass for a dataclass, a `Tangent` otherwise).
+Only floats, complex numbers and inexact arrays (NumPy's, or any array-API
+library's: torch, JAX, CuPy; or values already tracked at a lower level) are
+tracked; ints, bools and strings get ``None`` cotangents. ``float(var)`` raises
+rather than silently untracking. Lists, dicts and objects (instances of Python
+classes) handed to `Tape.track` keep their identity: their items and fields
+hold Vars while ``f`` runs and plain values after (`Tape.restore`), so aliases
+(``[row, row]``, one object in two arguments) stay aliases and what ``f`` writes
+into them stays; tuples are rebuilt. A structure reached by several paths gets
+its whole gradient at the first one, ``None`` at the others, as in source mode;
+an object's gradient has the source transform's shape (a dataclass for a
+dataclass, a `Tangent` otherwise).
 """
 
 from __future__ import annotations
@@ -49,9 +53,11 @@ from wengert.dual import (
     base,
     dual_call,
     has_tracked,
+    is_array,
     lifted,
     new_level,
     no_rule,
+    numeric,
     one_like,
     qualified_name,
     rebuild,
@@ -90,8 +96,11 @@ class Tape:
     nodes: list[Node] = field(default_factory=list)
     inputs: list = field(default_factory=list)  # one spec (id / structure of ids / None) per track()
     count: int = 0
-    objects: dict = field(default_factory=dict)  # id of a tracked object -> its _Fields spec
+    objects: dict = field(default_factory=dict)  # id of a list, dict or object tracked in place -> its spec
+    mutables: list = field(default_factory=list)  # those lists, dicts and objects, in the order tracked
     patched: list = field(default_factory=list)  # (object, field, value before, what track put there)
+    frozen: list = field(default_factory=list)  # NumPy arrays nodes read, read-only while f runs
+    versions: list = field(default_factory=list)  # (tensor, its version counter) for other arrays nodes read
 
     def var(self, value) -> Var:
         """A new Var of this tape holding ``value``."""
@@ -99,56 +108,124 @@ class Tape:
         return Var(value, self, self.count)
 
     def track(self, x):
-        """``x`` with its differentiable leaves replaced by new input Vars (recorded in ``inputs``);
-        an object's fields are tracked in place until `restore`."""
+        """``x`` with its differentiable leaves replaced by new input Vars (recorded in ``inputs``).
+
+        Lists, dicts and objects are tracked in place and keep their identity, so aliases
+        (``[row, row]``, one object in two arguments) stay aliases while ``f`` runs; each
+        is tracked once, however many paths reach it. `restore` puts plain values back."""
         wrapped, spec = self._wrap(x, True)
         self.inputs.append(spec)
         return wrapped
 
-    def _wrap(self, x, objects: bool = False):
+    def _wrap(self, x, inputs: bool = False):
         if _differentiable(x):
             v = self.var(x)
             return v, v.id
+        if inputs and isinstance(x, (list, dict)):
+            return x, self._wrap_items(x)
         if isinstance(x, _CONTAINERS):
-            parts = [self._wrap(v, objects) for v in _items(x)]
+            parts = [self._wrap(v, inputs) for v in _items(x)]
             return rebuild(x, [w for w, _ in parts]), _spec(x, [s for _, s in parts])
-        if objects and _is_object(x):
+        if inputs and _is_object(x):
             return x, self._wrap_fields(x)
         return x, None
+
+    def _seen(self, x):
+        """Whether mutable ``x`` was tracked already (then its spec is ``self.objects[id(x)]``)."""
+        if id(x) in self.objects:
+            return True
+        self.objects[id(x)] = None  # a structure reachable from itself is wrapped once
+        self.mutables.append(x)  # keeps x alive, so its id is not reused while f runs
+        return False
+
+    def _wrap_items(self, xs):
+        """Track the items of list or dict ``xs`` in place."""
+        if self._seen(xs):
+            return self.objects[id(xs)]
+        keys = list(xs) if isinstance(xs, dict) else range(len(xs))
+        specs = []
+        for k in keys:
+            value = xs[k]
+            wrapped, spec = self._wrap(value, True)
+            if wrapped is not value:
+                xs[k] = wrapped
+            specs.append(spec)
+        spec = self.objects[id(xs)] = _spec(xs, specs)
+        return spec
 
     def _wrap_fields(self, obj):
         """Track ``obj``'s fields in place (the object keeps its identity, so aliases and
         ``is`` behave as without the tape); their old values come back in `restore`."""
-        known = self.objects.get(id(obj))
-        if known is not None or id(obj) in self.objects:
-            return known
-        self.objects[id(obj)] = None  # an object reachable from itself is wrapped once
+        if self._seen(obj):
+            return self.objects[id(obj)]
         specs = {}
         for name, value in _fields_of(obj).items():
             wrapped, spec = self._wrap(value, True)
             if spec is not None:
-                self.patched.append((obj, name, value, wrapped))
-                object.__setattr__(obj, name, wrapped)
+                if wrapped is not value:
+                    self.patched.append((obj, name, value, wrapped))
+                    object.__setattr__(obj, name, wrapped)
                 specs[name] = spec
         spec = self.objects[id(obj)] = _Fields(obj, specs) if specs else None
         return spec
 
+    def keep(self, values) -> None:
+        """Make sure arrays a node read are not changed in place while ``f`` runs: the
+        reverse pass reads them again. NumPy arrays are made read-only until `restore`
+        (a write raises at once); tensors' version counters are checked by `backward`."""
+        for v in values:
+            if type(v) is np.ndarray:
+                if v.flags.writeable:
+                    v.flags.writeable = False
+                    self.frozen.append(v)
+            elif isinstance(v, (list, tuple)):
+                self.keep(v)
+            elif hasattr(v, "_version") and is_array(v):
+                self.versions.append((v, v._version))
+
     def restore(self) -> None:
-        """Plain values back in the fields of tracked objects: the value before where ``f``
-        left the field as tracked, else what ``f`` stored, with this tape's Vars unwrapped."""
+        """Plain values back in everything `track` tracked in place: a field ``f`` left as
+        tracked gets its value before; elsewhere ``f``'s changes stay, with this tape's
+        Vars replaced by their values (lists and dicts keep their identity)."""
+        seen: set = set()
         for obj, name, before, wrapped in reversed(self.patched):
             now = getattr(obj, name, before)
             if now is wrapped:
-                if isinstance(before, (list, dict)):
-                    _write_back(before, value_of(wrapped, self))
                 object.__setattr__(obj, name, before)
-            elif at_level(now, self.level):
-                object.__setattr__(obj, name, value_of(now, self))
-        for obj, spec in [(s.like, s) for s in self.objects.values() if s is not None]:
-            for name, value in _fields_of(obj).items():  # fields f added
-                if name not in spec.fields and at_level(value, self.level):
-                    object.__setattr__(obj, name, value_of(value, self))
+            else:
+                plain = _plain(now, self, seen)
+                if plain is not now:
+                    object.__setattr__(obj, name, plain)
+        for x in self.mutables:
+            if isinstance(x, (list, dict)):
+                _plain(x, self, seen)
+            else:  # an object: fields f set or added
+                for name, value in _fields_of(x).items():
+                    plain = _plain(value, self, seen)
+                    if plain is not value:
+                        object.__setattr__(x, name, plain)
         self.patched.clear()
+        for a in self.frozen:
+            a.flags.writeable = True
+        self.frozen.clear()
+
+
+def _plain(x, tape: Tape, seen: set):
+    """``x`` without this tape's Vars: lists and dicts changed in place, tuples rebuilt."""
+    if isinstance(x, Var):
+        return x.value if x.tape is tape else x
+    if isinstance(x, (list, dict)):
+        if id(x) not in seen:
+            seen.add(id(x))
+            for k, v in (list(x.items()) if isinstance(x, dict) else enumerate(x)):
+                plain = _plain(v, tape, seen)
+                if plain is not v:
+                    x[k] = plain
+        return x
+    if isinstance(x, tuple) and has_tracked(x):
+        parts = [_plain(v, tape, seen) for v in x]
+        return x if all(p is v for p, v in zip(parts, x)) else rebuild(x, parts)
+    return x
 
 
 @dataclass(slots=True, eq=False)
@@ -177,16 +254,6 @@ def _fields_of(obj) -> dict:
             if name not in ("__dict__", "__weakref__") and hasattr(obj, name):
                 out[name] = getattr(obj, name)
     return out
-
-
-def _write_back(before, after) -> None:
-    """Changes ``f`` made to a copy of list or dict ``before``, made to ``before`` itself."""
-    if isinstance(before, list):
-        if len(before) != len(after) or any(a is not b for a, b in zip(before, after)):
-            before[:] = after
-    elif before.keys() != after.keys() or any(before[k] is not after[k] for k in before):
-        before.clear()
-        before.update(after)
 
 
 def _object_grad(spec: _Fields, fields: dict):
@@ -219,7 +286,19 @@ def _differentiable(x) -> bool:
         return True
     if isinstance(x, (np.ndarray, np.generic)):
         return np.issubdtype(x.dtype, np.inexact)
+    if is_array(x):
+        return _inexact(x)  # torch, JAX, CuPy arrays: their functions reach the tape through rules
     return False
+
+
+def _inexact(x) -> bool:
+    """Whether array-API array ``x`` has a floating or complex dtype."""
+    try:
+        import array_api_compat
+
+        return bool(array_api_compat.array_namespace(x).isdtype(x.dtype, ("real floating", "complex floating")))
+    except Exception:  # noqa: BLE001 - an array library array_api_compat does not know
+        return any(k in str(x.dtype) for k in ("float", "complex"))
 
 
 class Var(Tracked):
@@ -275,6 +354,7 @@ def _record(tape: Tape, fn, args, kwargs):
         v, s = _unwrap(a, tape)
         values.append(v)
         inputs.append(s)
+    tape.keep(values)
     nested = has_tracked(values)
     pullback = None
     if rule.rrule is not None:
@@ -316,10 +396,22 @@ def backward(tape: Tape, y, g) -> tuple:
     """Run ``tape`` in reverse from output ``y`` (a Var, an id, or a structure) with cotangent ``g``.
 
     Returns one cotangent per `Tape.track` call, shaped like what was tracked
-    (``None`` where there is no gradient).
+    (``None`` where there is no gradient). A list, dict or object reached by several
+    paths gets its whole cotangent at the first path, in argument order, and ``None``
+    at the others (the source transform's convention).
     """
-    grads: dict[int, Any] = {}
     spec = y if isinstance(y, int) and not isinstance(y, bool) else _ids(y, tape)
+    return _backward(tape, spec, g)
+
+
+def _backward(tape: Tape, spec, g) -> tuple:
+    for t, version in tape.versions:
+        if t._version != version:
+            raise UnsupportedError(
+                f"a {type(t).__name__} of shape {tuple(t.shape)} that the tape recorded was changed in place "
+                "afterwards, so its gradient would be computed from the new values; copy it before "
+                "changing it (t = t.clone()), or give the function source")
+    grads: dict[int, Any] = {}
     _scatter(spec, g, grads, None, False)
     for node in reversed(tape.nodes):
         gy = _gather(node.out, grads, pop=True)
@@ -333,7 +425,8 @@ def backward(tape: Tape, y, g) -> tuple:
         for s, c, x in zip(node.inputs, cots, node.args):
             if s is not None and c is not None:
                 _scatter(s, c, grads, x, broadcast)
-    return tuple(_gather(s, grads, pop=False) for s in tape.inputs)
+    seen: set = set()
+    return tuple(_gather(s, grads, pop=False, seen=seen) for s in tape.inputs)
 
 
 def _vjps(node: Node, gy) -> list:
@@ -370,15 +463,21 @@ def _scatter(spec, c, grads, x, broadcast):
         _scatter(s, ci, grads, xi, broadcast)
 
 
-def _gather(spec, grads, pop):
+def _gather(spec, grads, pop, seen=None):
+    """The cotangent structured like ``spec``; with ``seen`` (the ids of specs gathered
+    already), a spec met again gathers ``None``: an aliased input's cotangent is counted once."""
     if spec is None:
         return None
     if isinstance(spec, int):
         return grads.pop(spec, None) if pop else grads.get(spec)
+    if seen is not None:
+        if id(spec) in seen:
+            return None
+        seen.add(id(spec))
     if isinstance(spec, _Fields):
-        fields = {name: _gather(s, grads, pop) for name, s in spec.fields.items()}
+        fields = {name: _gather(s, grads, pop, seen) for name, s in spec.fields.items()}
         return None if all(v is None for v in fields.values()) else _object_grad(spec, fields)
-    parts = [_gather(s, grads, pop) for s in _items(spec)]
+    parts = [_gather(s, grads, pop, seen) for s in _items(spec)]
     return None if all(p is None for p in parts) else rebuild(spec, parts)
 
 
@@ -392,6 +491,7 @@ class Trace:
     inputs: tuple
     output: Any
     names: tuple[str, ...]
+    spec: Any = None  # the ids of the Vars in ``output``, taken before `Tape.restore`
 
     @property
     def value(self):
@@ -400,7 +500,7 @@ class Trace:
 
     def backward(self, dy) -> tuple:
         """One cotangent per argument of ``f`` (``None`` for untracked ones) given ``dy``."""
-        return backward(self.tape, self.output, dy)
+        return _backward(self.tape, self.spec, dy)
 
     def __str__(self) -> str:
         names: dict[int, str] = {}
@@ -532,9 +632,18 @@ def trace(f: Callable, *args, argnums=None) -> Trace:
         inputs = [tape.track(a) for a in args]
     try:
         output = f(*inputs)
+        spec = _ids(output, tape)  # restore() takes the Vars out of lists f may return
+    except ValueError as e:
+        if tape.frozen and "read-only" in str(e):
+            raise UnsupportedError(
+                "an array the tape recorded was written in place afterwards (the tape makes such "
+                "arrays read-only while the function runs: its gradient would be computed from the "
+                "new values); copy it before writing (a = a.copy()), or give the function source, "
+                "where writes into arrays are differentiated") from e
+        raise
     finally:
         tape.restore()
-    return Trace(tape, tuple(inputs), output, _arg_names(f, len(args)))
+    return Trace(tape, tuple(inputs), output, _arg_names(f, len(args)), spec)
 
 
 def tape_pullback(f: Callable, *args) -> tuple[Any, Callable]:
@@ -567,8 +676,7 @@ def tape_grad(f: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
     def grad_f(*args):
         t = trace(f, *args, argnums=argnums)
         y = t.value
-        if shape_of(base(y)) != () or not isinstance(base(y), (int, float, complex, np.number,
-                                                               np.ndarray)):
+        if shape_of(base(y)) != () or not numeric(y):
             raise TypeError(
                 f"tape_grad needs f to return a scalar, got {type(base(y)).__name__} "
                 f"of shape {shape_of(base(y))}; use tape_pullback for other outputs"
