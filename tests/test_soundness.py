@@ -441,3 +441,16 @@ def test_user_methods_named_like_container_mutators():
     make = lambda: (3.0, 0.5)  # noqa: E731
     for argnums in (0, 1):
         assert grad_wrt(accumulate, make, argnums) == pytest.approx(fd(accumulate, make, argnums))
+
+
+def product_of_fields(a, b):
+    return a.x * b.v
+
+
+def test_same_object_as_two_arguments_one_differentiated():
+    # the object's whole cotangent goes to the argument asked for, in every mode
+    for mode in ("source", "tape"):
+        o = O(2.0)
+        o.x, o.v = 2.0, 3.0
+        (g,) = wengert.grad(product_of_fields, argnums=(1,), mode=mode)(o, o)
+        assert (g.x, g.v) == (3.0, 2.0)

@@ -220,6 +220,8 @@ class Info:
     effects: bool = False      # writes to objects it did not create, or calls that may
     fresh: set = field(default_factory=set)   # ids of containers made here (displays)
     effectful: set = field(default_factory=set)  # id() of calls that may write to the heap
+    ranges: set = field(default_factory=set)  # ids of range(...) results (never written)
+    const_params: set = field(default_factory=set)  # ids of parameters not differentiated
     untainted: set = field(default_factory=set)  # value ids no heap write can reach (fresh, inactive)
     ctx: dict = field(default_factory=dict)   # shared by one analysis and its callees'
 
@@ -344,6 +346,7 @@ def analyse(fn: ir.Function, arg_kinds, free_kinds: dict, ctx: dict | None = Non
         if isinstance(k, tuple) and k and k[0] == "const":  # an argument not differentiated
             info.type[p.id] = k[1]
             info.active[p.id] = False
+            info.const_params.add(p.id)
             continue
         info.type[p.id] = k
         info.active[p.id] = differentiable(k)
@@ -405,7 +408,10 @@ def _loop(s: ir.Loop, info: Info, free_kinds) -> bool:
     if s.iterable is not None:
         off = 1
         item = s.body.args[0]
-        changed |= _set(info, item, info.elem(info.type_of(s.iterable)), info.is_active(s.iterable))
+        it = info.type_of(s.iterable)
+        # a range is never written: its items stay ints whatever the heap holds
+        kind = element(it) if isinstance(s.iterable, ir.Value) and s.iterable.id in info.ranges else info.elem(it)
+        changed |= _set(info, item, kind, info.is_active(s.iterable))
     carried_sets = [s.body.args[off:], s.outs] + ([s.header.args] if s.header is not None else [])
     for i, init in enumerate(s.inits):
         for group in carried_sets:
@@ -533,7 +539,8 @@ def _effects(s: ir.Op, info: Info) -> bool:
         obj = s.args[0]
         t = info.type_of(obj)
         inputs = list(s.args[1:]) + list(s.kwargs.values())
-        if s.mutating and not (t == ARRAY or isinstance(t, tuple) and t[0] in ("seq", "dict")):
+        if s.mutating and obj.id not in info.fresh and not (
+                t == ARRAY or isinstance(t, tuple) and t[0] in ("seq", "dict")):
             # `add`, `update`, ... of an object that may be a user class's: its own code runs
             changed = _write(info, obj, False, any(info.is_active(a) for a in inputs))
             return _opaque(info, s, [*s.args, *s.kwargs.values()]) or changed
@@ -659,6 +666,8 @@ def _call(s: ir.Op, info: Info, act, any_active) -> bool:
     rule = get_rule(fn) if fn is not None else None
     types_ = [info.type_of(a) for a in s.args]
     if fn in (builtins.range, builtins.len):
+        if fn is builtins.range:
+            info.ranges.add(out.id)
         return _set(info, out, ("seq", INT) if fn is builtins.range else INT, False)
     if fn is builtins.slice:
         return _set(info, out, NONE, False)

@@ -647,9 +647,13 @@ class Adjoint(Primal):
         self._rev_block(self.fn.body, rev, 0, state, [])
         self.reverse_mode = False
         results = []
+        # parameters not differentiated take nothing: an object that is also reached
+        # through a differentiated one keeps its whole cotangent for that one
         for p in self.fn.params:
             b = self.bar(p)
-            if self.is_useful(p) and self.route(p) == "buf":
+            if p.id in self.info.const_params and self.route(p) == "buf":
+                results.append("None")
+            elif self.is_useful(p) and self.route(p) == "buf":
                 prev = b if state.get(b) == p.id else "None"
                 results.append(f"_pass.take({self.name(p)}, {prev})")
             elif self.is_useful(p) and state.get(b) == p.id:

@@ -122,7 +122,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
 
             # trace() runs `call` with its globals routed through tape_call (dual.lifted),
             # transitively for the Python functions it calls, so math.sin(Var) works
-            y, back = tape_pullback(call, *args)
+            y, back = tape_pullback(call, *args, argnums=nums)
             value = y[0] if has_aux else y
             grads = back((_seed(value), None) if has_aux else _seed(value))[1:]
         elif mode == "source":

@@ -101,6 +101,7 @@ class Tape:
     patched: list = field(default_factory=list)  # (object, field, value before, what track put there)
     frozen: list = field(default_factory=list)  # NumPy arrays nodes read, read-only while f runs
     versions: list = field(default_factory=list)  # (tensor, its version counter) for other arrays nodes read
+    first: tuple | None = None  # inputs whose gradients are gathered first (the arguments asked for)
 
     def var(self, value) -> Var:
         """A new Var of this tape holding ``value``."""
@@ -426,7 +427,12 @@ def _backward(tape: Tape, spec, g) -> tuple:
             if s is not None and c is not None:
                 _scatter(s, c, grads, x, broadcast)
     seen: set = set()
-    return tuple(_gather(s, grads, pop=False, seen=seen) for s in tape.inputs)
+    order = range(len(tape.inputs)) if tape.first is None else [
+        *tape.first, *(i for i in range(len(tape.inputs)) if i not in tape.first)]
+    out = [None] * len(tape.inputs)
+    for i in order:  # an object reached by several paths: its gradient goes to the first gathered
+        out[i] = _gather(tape.inputs[i], grads, pop=False, seen=seen)
+    return tuple(out)
 
 
 def _vjps(node: Node, gy) -> list:
@@ -620,12 +626,16 @@ def trace(f: Callable, *args, argnums=None) -> Trace:
     if isinstance(f, types.FunctionType):
         f = lifted(f)  # math.sin and other primitives called by name go through tape_call
     if argnums is not None:
-        nums = {argnums} if isinstance(argnums, int) else set(argnums)
+        # lists, dicts and objects are tracked whether asked for or not (what f writes
+        # into them is made plain again afterwards, and an object reached through several
+        # arguments gets its gradient at the first one asked for)
+        nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+        tape.first = tuple(i for i in nums if i < len(args))
         inputs = []
         for i, a in enumerate(args):
-            if i in nums:
+            if i in nums or isinstance(a, (list, dict)) or _is_object(a):
                 inputs.append(tape.track(a))
-            else:
+            else:  # a number or an array not asked for: a constant
                 inputs.append(a)
                 tape.inputs.append(None)
     else:
@@ -646,7 +656,7 @@ def trace(f: Callable, *args, argnums=None) -> Trace:
     return Trace(tape, tuple(inputs), output, _arg_names(f, len(args)), spec)
 
 
-def tape_pullback(f: Callable, *args) -> tuple[Any, Callable]:
+def tape_pullback(f: Callable, *args, argnums=None) -> tuple[Any, Callable]:
     """``(f(*args), back)`` where ``back(dy)`` returns ``(None, *one cotangent per argument)``.
 
     The first entry is the cotangent for ``f`` itself (Zygote's convention);
@@ -656,7 +666,7 @@ def tape_pullback(f: Callable, *args) -> tuple[Any, Callable]:
     >>> y, back(1.0)
     (9.0, (None, 6.0, None))
     """
-    t = trace(f, *args)
+    t = trace(f, *args) if argnums is None else trace(f, *args, argnums=argnums)
 
     def back(dy):
         return (None, *t.backward(dy))
