@@ -454,3 +454,24 @@ def test_same_object_as_two_arguments_one_differentiated():
         o.x, o.v = 2.0, 3.0
         (g,) = wengert.grad(product_of_fields, argnums=(1,), mode=mode)(o, o)
         assert (g.x, g.v) == (3.0, 2.0)
+
+
+def _prim(fn, x):
+    return fn(x)
+
+
+def _wrap_star(fn, *args):
+    return _prim(fn, *args)
+
+
+def star_forwarding(a, b):
+    return _wrap_star(lambda x: x * a * b, a)
+
+
+def test_forward_mode_through_star_call_with_a_closure():
+    # (fn,) + args: tuple tangents concatenate; their contributions must add elementwise
+    make = lambda: (3.0, 2.0)  # noqa: E731
+    for argnum, tangent in ((0, (1.0, 0.0)), (1, (0.0, 1.0))):
+        _, t = wengert.jvp(star_forwarding, make(), tangent)
+        assert t == pytest.approx(fd(star_forwarding, make, argnum))
+        assert grad_wrt(star_forwarding, make, argnum) == pytest.approx(fd(star_forwarding, make, argnum))

@@ -61,6 +61,7 @@ from wengert.codegen import (
 from wengert.inline import instantiate, template, used_params
 from wengert.rules.operators import _pow_dx, _pow_dy
 from wengert.rules.table import get_rule
+from wengert.runtime import accum
 from wengert.tangents import (  # noqa: F401  (re-exported: the run-time half of forward mode)
     RUNTIME_HELPERS,
     _bind_tangents,
@@ -613,6 +614,12 @@ class Tangent(HelperNames):
             uses_y |= tm.params[1] in used_params(tm)
             parts.append(body if body.isidentifier() else f"({body})")
         rhs = " + ".join(parts) if parts else "0.0"
+        if len(parts) > 1 and self.type_of(s.outs[0]) not in (FLOAT, "array"):
+            # tangents of sequences add elementwise, not by concatenation (``t + u`` on tuples)
+            acc = self.helper("accum", accum)
+            rhs = parts[0]
+            for p in parts[1:]:
+                rhs = f"{acc}({rhs}, {p})"
         if len(parts) == 1 and parts[0].startswith("(") and parts[0].endswith(")") and _balanced(parts[0][1:-1]):
             rhs = parts[0][1:-1]
         if not parts:
