@@ -167,4 +167,5 @@ def test_shrink_keeps_the_failure():
 
 def test_command_line_prints_a_summary(capsys):
     assert fuzz.main(["--n", "4", "--seed", "3", "--gen", "scalar"]) == 0
-    assert capsys.readouterr().out.strip().endswith("4 programs, 12 checks, 0 wrong, 0 crashed, 0 skipped")
+    assert capsys.readouterr().out.strip().endswith(
+        "4 programs, 12 checks, 0 wrong, 0 crashed, 0 refused (UnsupportedError), 0 skipped")

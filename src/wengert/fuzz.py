@@ -16,7 +16,7 @@ Three implementations are checked on each program: ``value_and_grad`` (source),
 through ``pullback``). Each must also return the primal value, and leave the arguments
 as one plain call leaves them (the tape excepted: it runs on copies of containers).
 
-    python -m wengert.fuzz --n 10000 --seed 1            # soak; exit status 1 on any failure
+    python -m wengert.fuzz --n 10000 --seed 1            # soak; exit status 1 on a wrong answer or a crash
     python -m wengert.fuzz --n 1 --seed 1 --start 417    # program 417 of that run alone
     python -m wengert.fuzz --gen aliases --mode source --shrink
 """
@@ -585,6 +585,11 @@ class Failure:
     def crashed(self) -> bool:
         return self.kind.startswith("crash")
 
+    @property
+    def refused(self) -> bool:
+        """A clear refusal (`UnsupportedError` naming the construct): not a wrong answer."""
+        return self.kind.startswith("crash: UnsupportedError")
+
     def report(self) -> str:
         p = self.prog
         nums = "all (wengert.gradient)" if self.mode == "gradient" else p.argnums[0] if p.single else p.argnums
@@ -732,7 +737,9 @@ def run(n: int, seed: int, start: int = 0, gens=None, modes=None, out=sys.stdout
 
 def summary(n, checks, failures, skipped) -> str:
     wrong = sum(not x.crashed for x in failures)
-    return f"{n} programs, {checks} checks, {wrong} wrong, {len(failures) - wrong} crashed, {skipped} skipped"
+    refused = sum(x.refused for x in failures)
+    return (f"{n} programs, {checks} checks, {wrong} wrong, {len(failures) - wrong - refused} crashed, "
+            f"{refused} refused (UnsupportedError), {skipped} skipped")
 
 
 def main(argv=None) -> int:
@@ -744,6 +751,8 @@ def main(argv=None) -> int:
     ap.add_argument("--mode", action="append", choices=list(MODES), help="implementation(s) to check; default all")
     ap.add_argument("--shrink", action="store_true", help="print each failure shrunk to fewer statements")
     ap.add_argument("--max-print", type=int, default=50, help="print at most this many failures")
+    ap.add_argument("--strict", action="store_true",
+                    help="exit 1 on refusals (UnsupportedError) too, not only on wrong answers and crashes")
     a = ap.parse_args(argv)
     checks, skipped, failures, n = run(a.n, a.seed, a.start, a.gen, a.mode, do_shrink=a.shrink,
                                        max_print=a.max_print)
@@ -756,7 +765,7 @@ def main(argv=None) -> int:
             print(f"  {c:6d}  {' / '.join(key)}")
         print("(programs are shown without their prelude, wengert.fuzz.PRELUDE)")
     print(summary(n, checks, failures, skipped))
-    return 1 if failures else 0
+    return 1 if any(a.strict or not x.refused for x in failures) else 0
 
 
 if __name__ == "__main__":
