@@ -583,6 +583,12 @@ def _effects(s: ir.Op, info: Info) -> bool:
         if isinstance(fn, type) and _constructed_kind(fn, [info.type_of(a) for a in s.args], s.kwargs,
                                                       info) is not None:
             return False  # a dataclass's generated __init__ stores its numbers in a new object
+    ft = info.type_of(s.fn)
+    if fn is None and not s.star and not s.kwargs and isinstance(ft, tuple) and ft[0] == "obj":
+        call = getattr(ft[1], "__call__", None)  # a callable object of a known class (a layer, a model)
+        if isinstance(call, types.FunctionType) and _pure(call, (ft, *(info.type_of(a) for a in s.args)),
+                                                          info, False):
+            return False
     return _opaque(info, s, [s.fn, *s.args, *s.kwargs.values()])
 
 

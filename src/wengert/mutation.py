@@ -105,7 +105,11 @@ class Pass:
             if not isinstance(c, (list, tuple)) or len(c) != len(b):
                 raise ValueError(f"cotangent {type(c).__name__} does not fit a list of length {len(b)}")
             for i, ci in enumerate(c):
-                self._slot(obj, b, i, obj[i], ci)
+                if type(ci) is float:  # the common case: a float item (no buffer of its own)
+                    old = b[i]
+                    b[i] = ci if old is None else old + ci
+                elif ci is not None:
+                    self._slot(obj, b, i, obj[i], ci)
         elif isinstance(b, dict):
             for k, v in _fields(c).items():
                 if isinstance(obj, dict):
