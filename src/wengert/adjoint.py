@@ -39,6 +39,13 @@ class Adjoint(Primal):
         route = self.route(v)
         if route == "buf" and v.id in self.known_floats:
             route = "ssa"  # checked to be a float on this path: never buffered
+        h = self.handles.get(v.id) if via is not None and via[0] == "attr" else None
+        if route == "buf" and h is not None and self.float_field(v, via[1]):
+            if owner is None:
+                out.append(f"{pad}{var} = None")
+                state[var] = v.id
+            out.append(f"{pad}{h}[{via[1]!r}] = {h}.get({via[1]!r}, 0.0) + {expr}")
+            return
         if route == "buf":
             prev = var if owner == v.id else "None"
             name = self.expr(v)
@@ -120,6 +127,7 @@ class Adjoint(Primal):
             for v in self.saved_in(block):
                 if v not in zipped:
                     out.append(f"{pad}{self.name(v)} = {self.pop_name(v)}()")
+        opened = self._open_handles(block, zipped, out, pad)
         if prologue is not None:
             prologue(out, ind, state)
         t = block.term
@@ -132,6 +140,35 @@ class Adjoint(Primal):
                 self._rev_if(s, out, ind, state, loops)
             elif isinstance(s, ir.Loop):
                 self._rev_loop(s, out, ind, state, loops)
+        for vid in opened:
+            del self.handles[vid]
+
+    def _open_handles(self, block: ir.Block, zipped, out, pad) -> list:
+        """Records whose float fields get cotangents here hold their buffer in a local
+        (``p_h = _pass.handle(p)``) for the span of this block's adjoint: a field's
+        cotangent is then a dict update, not a call (`contribute`, `_rev_mutation`)."""
+        if block is self.fn.body:
+            avail = [self.layout.values[vid] for vid in sorted(self.needs) if self.layout.depth.get(vid) == 0]
+            avail += [p for p in self.fn.params if p.id not in self.needs]
+        else:
+            avail = list(zipped) + [v for v in self.saved_in(block) if v not in zipped]
+        opened = []
+        for v in avail:
+            t = self.info.type_of(v)
+            if (v.id in self.handles or v.id not in self.field_owners or self.route(v) != "buf"
+                    or self.info.kinds_unsure or not (isinstance(t, tuple) and t[0] == "obj")):
+                continue
+            h = self.handles[v.id] = self.namer.fresh(f"{self.name(v)}_h")
+            out.append(f"{pad}{h} = _pass.handle({self.name(v)})")
+            opened.append(v.id)
+        return opened
+
+    def float_field(self, v: ir.Value, name: str) -> bool:
+        from wengert.activity import field_kind
+
+        t = self.info.type_of(v)
+        return (not self.info.kinds_unsure and isinstance(t, tuple) and t[0] == "obj"
+                and field_kind(t, name) == FLOAT)
 
     def group_pop(self, bid: int) -> str:
         n = self.pop_names.get(("g", bid))
@@ -504,8 +541,11 @@ class Adjoint(Primal):
             call = f"_pass.back_setitem({args[0]}, {args[1]}, {args[2]})"
             targets = [(s.args[2], None)]
         elif mode == "setattr":
-            call = (f"_pass.pop_attr({args[0]}, {s.fn!r})" if self.float_field_write(s) else
-                    f"_pass.back_setattr({args[0]}, {s.fn!r}, {args[1]})")
+            h = self.handles.get(s.args[0].id) if isinstance(s.args[0], ir.Value) else None
+            if self.float_field_write(s):
+                call = f"{h}.pop({s.fn!r}, 0.0)" if h is not None else f"_pass.pop_attr({args[0]}, {s.fn!r})"
+            else:
+                call = f"_pass.back_setattr({args[0]}, {s.fn!r}, {args[1]})"
             targets = [(s.args[1], None)]
         elif mode == "mutmethod":
             g = self._consume(s.outs[0], state)
@@ -631,6 +671,10 @@ class Adjoint(Primal):
 
     def generate(self):
         self.plan()
+        self.handles: dict[int, str] = {}
+        # records read or written field by field here: candidates for a buffer handle
+        self.field_owners = {st.args[0].id for _, st in ir.walk(self.fn.body) if isinstance(st, ir.Op)
+                             and st.kind in ("attr", "setattr") and isinstance(st.args[0], ir.Value)}
         self.pop_names: dict[int, str] = {}
         self.comp_iter: dict[int, str | None] = {}
         self.uses_self_bar = False

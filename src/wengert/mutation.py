@@ -184,10 +184,32 @@ class Pass:
         got = self._assemble(obj, set())
         return bar if got is None else accum(bar, got)
 
+    def handle(self, obj) -> dict:
+        """The field-cotangent dict of record ``obj``, for generated code to update in place
+        (`adjoint` holds one per object for the span of its adjoint; a record's buffer
+        stays in place when taken, emptied, so a handle never goes stale)."""
+        entry = self.bufs.get(id(obj))
+        if entry is None:
+            entry = self.buf(obj)
+        return entry[1]
+
     def _assemble(self, obj, seen):
         if id(obj) in seen:
             return None
-        entry = self.bufs.pop(id(obj), None)
+        entry = self.bufs.get(id(obj))
+        if entry is not None and isinstance(entry[1], dict) and not isinstance(obj, dict) and _is_record(obj):
+            b = entry[1]
+            seen.add(id(obj))
+            fields = dict(b)
+            b.clear()
+            for k, x in _attrs(obj).items():
+                if self.buffered(x):
+                    sub = self._assemble(x, seen)
+                    if sub is not None:
+                        fields[k] = accum(fields.get(k), sub)
+            return structure_like(obj, fields) if any(v is not None for v in fields.values()) else None
+        if entry is not None:
+            del self.bufs[id(obj)]
         if isinstance(obj, list):
             seen.add(id(obj))
             b = entry[1] if entry is not None else [None] * len(obj)
