@@ -39,12 +39,14 @@ class Adjoint(Primal):
         route = self.route(v)
         if route == "buf" and v.id in self.known_floats:
             route = "ssa"  # checked to be a float on this path: never buffered
-        h = self.handles.get(v.id) if via is not None and via[0] == "attr" else None
-        if route == "buf" and h is not None and self.float_field(v, via[1]):
+        h = self.handles.get(v.id) if via is not None else None
+        if route == "buf" and h is not None and (
+                self.float_field(v, via[1]) if via[0] == "attr" else self.info.type_of(v) == ("dict", FLOAT)):
             if owner is None:
                 out.append(f"{pad}{var} = None")
                 state[var] = v.id
-            out.append(f"{pad}{h}[{via[1]!r}] = {h}.get({via[1]!r}, 0.0) + {expr}")
+            key = repr(via[1]) if via[0] == "attr" else via[1]
+            out.append(f"{pad}{h}[{key}] = {h}.get({key}, 0.0) + {expr}")
             return
         if route == "buf":
             prev = var if owner == v.id else "None"
@@ -156,7 +158,7 @@ class Adjoint(Primal):
         for v in avail:
             t = self.info.type_of(v)
             if (v.id in self.handles or v.id not in self.field_owners or self.route(v) != "buf"
-                    or self.info.kinds_unsure or not (isinstance(t, tuple) and t[0] == "obj")):
+                    or self.info.kinds_unsure or not (isinstance(t, tuple) and t[0] == "obj" or t == ("dict", FLOAT))):
                 continue
             h = self.handles[v.id] = self.namer.fresh(f"{self.name(v)}_h")
             out.append(f"{pad}{h} = _pass.handle({self.name(v)})")
@@ -674,7 +676,9 @@ class Adjoint(Primal):
         self.handles: dict[int, str] = {}
         # records read or written field by field here: candidates for a buffer handle
         self.field_owners = {st.args[0].id for _, st in ir.walk(self.fn.body) if isinstance(st, ir.Op)
-                             and st.kind in ("attr", "setattr") and isinstance(st.args[0], ir.Value)}
+                             and (st.kind in ("attr", "setattr", "setitem") or st.kind == "call" and isinstance(
+                                 st.fn, ir.Const) and st.fn.value is operator.getitem)
+                             and st.args and isinstance(st.args[0], ir.Value)}
         self.pop_names: dict[int, str] = {}
         self.comp_iter: dict[int, str | None] = {}
         self.uses_self_bar = False

@@ -208,17 +208,18 @@ class Pass:
                     if sub is not None:
                         fields[k] = accum(fields.get(k), sub)
             return structure_like(obj, fields) if any(v is not None for v in fields.values()) else None
-        if entry is not None:
+        if entry is not None and not isinstance(obj, dict):
             del self.bufs[id(obj)]
         if isinstance(obj, list):
             seen.add(id(obj))
             b = entry[1] if entry is not None else [None] * len(obj)
             out = [accum(bi, self._assemble(x, seen) if self.buffered(x) else None) for bi, x in zip(b, obj)]
             return out if entry is not None or any(o is not None for o in out) else None
-        if isinstance(obj, dict):
+        if isinstance(obj, dict):  # its buffer is emptied in place (a handle may hold it)
             seen.add(id(obj))
             b = entry[1] if entry is not None else {}
             out = dict(b)
+            b.clear()
             for k, x in obj.items():
                 if self.buffered(x):
                     sub = self._assemble(x, seen)
