@@ -353,9 +353,10 @@ class Tracked:
         return dual_call(operator.getitem, self, index)
 
     def __setitem__(self, index, value):
-        raise TypeError(
-            f"cannot assign into a {type(self).__name__}; build a new value instead "
-            "(e.g. np.where, np.concatenate)"
+        raise UnsupportedError(
+            f"cannot assign into a {type(self).__name__} (a tracked array of the tape or of dual "
+            "numbers); build a new value instead (e.g. np.where, np.concatenate), or give the "
+            "function source, where writes into arrays are differentiated"
         )
 
     def __len__(self):

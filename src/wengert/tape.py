@@ -644,6 +644,11 @@ def trace(f: Callable, *args, argnums=None) -> Trace:
         output = f(*inputs)
         spec = _ids(output, tape)  # restore() takes the Vars out of lists f may return
     except ValueError as e:
+        if "setting an array element with a sequence" in str(e) and tape.nodes:
+            raise UnsupportedError(
+                "a value the tape tracks was written into a plain array (NumPy cannot hold it); build "
+                "a new array instead (np.where, np.concatenate, np.stack), or give the function "
+                "source, where writes into arrays are differentiated") from e
         if tape.frozen and "read-only" in str(e):
             raise UnsupportedError(
                 "an array the tape recorded was written in place afterwards (the tape makes such "
