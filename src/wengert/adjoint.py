@@ -624,7 +624,8 @@ class Adjoint(Primal):
         if mode == "direct":
             d = self.namer.fresh("_d")
             out.append(f"{pad}_, {d} = {self.name(plan.back)}({g})")
-            return [(a, f"{d}[{i}]", True) for i, a in enumerate(s.args)]
+            # the callee was compiled for these kinds: a float parameter's cotangent is a float
+            return [(a, f"{d}[{i}]", self.info.type_of(a) != FLOAT) for i, a in enumerate(s.args)]
         if mode in ("generic", "method"):
             f, a_, k_ = self.namer.fresh("_df"), self.namer.fresh("_da"), self.namer.fresh("_dk")
             out.append(f"{pad}{f}, {a_}, {k_} = {self.name(plan.back)}({g})")
