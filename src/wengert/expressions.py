@@ -14,8 +14,10 @@ import operator
 import types
 
 from wengert import ir
+from wengert.rules.builtins import format_value, import_name, join_str
 from wengert.rules.containers import _merge
 from wengert.source import find_code
+from wengert.stdlib import python_version
 
 
 BINOPS = {
@@ -62,6 +64,81 @@ class _Self:
 
 
 SELF = _Self()
+
+
+# ---- generator functions ----
+
+_GEN_ACC = "_w_yielded"
+
+
+def _own_scope(node):
+    """The nodes of a function body, not entering nested functions, lambdas or classes."""
+    todo = list(node.body)
+    while todo:
+        n = todo.pop()
+        yield n
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            todo.extend(getattr(n, "decorator_list", []))  # evaluated in this scope
+            continue
+        todo.extend(ast.iter_child_nodes(n))
+
+
+def generator_to_list(node, error) -> None:
+    """Rewrite a generator function (``def gen(): ... yield v ...``) in place into one that
+    returns the list of what it yields: ``yield v`` -> ``_w_yielded.append(v)``, ``yield from
+    it`` -> a loop appending, ``return`` -> ``return _w_yielded``. Its consumers (``sum``,
+    ``for``, ``list``, ``zip``) see the same items; the stated limit is that it runs to the end
+    when called, not lazily (an endless generator never returns; one whose items depend on what
+    its consumer changes between items is refused by no check: do not differentiate those).
+    ``x = yield v`` (``send``) is refused. A no-op on a function that does not yield."""
+    if isinstance(node, ast.Lambda):
+        return
+    yields = [n for n in _own_scope(node) if isinstance(n, (ast.Yield, ast.YieldFrom))]
+    if not yields:
+        return
+    if isinstance(node, ast.AsyncFunctionDef):
+        raise error("async generator", node)
+    plain = {id(n.value) for n in _own_scope(node) if isinstance(n, ast.Expr)}
+    for y in yields:
+        if id(y) not in plain:
+            raise error("a yield used as a value (generator.send) is not supported", y)
+
+    def acc(store=False):
+        return ast.Name(id=_GEN_ACC, ctx=ast.Store() if store else ast.Load())
+
+    def rewrite(stmts):
+        out = []
+        for st in stmts:
+            if isinstance(st, ast.Expr) and isinstance(st.value, ast.Yield):
+                v = st.value.value if st.value.value is not None else ast.Constant(None)
+                call = ast.Call(ast.Attribute(acc(), "append", ast.Load()), [v], [])
+                out.append(ast.fix_missing_locations(ast.copy_location(ast.Expr(call), st)))
+            elif isinstance(st, ast.Expr) and isinstance(st.value, ast.YieldFrom):
+                item = ast.Name(id="_w_item", ctx=ast.Store())
+                call = ast.Call(ast.Attribute(acc(), "append", ast.Load()),
+                                [ast.Name(id="_w_item", ctx=ast.Load())], [])
+                loop = ast.For(item, st.value.value, [ast.Expr(call)], [])
+                out.append(ast.fix_missing_locations(ast.copy_location(loop, st)))
+            elif isinstance(st, ast.Return):
+                out.append(ast.copy_location(ast.Return(acc()), st))
+            else:
+                for field in ("body", "orelse", "finalbody"):
+                    if isinstance(getattr(st, field, None), list) and not isinstance(
+                            st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                        setattr(st, field, rewrite(getattr(st, field)))
+                for h in getattr(st, "handlers", None) or []:
+                    h.body = rewrite(h.body)
+                for c in getattr(st, "cases", None) or []:
+                    c.body = rewrite(c.body)
+                out.append(st)
+        return out
+
+    first = node.body[0]
+    init = ast.Assign([acc(True)], ast.List([], ast.Load()))
+    body = rewrite(node.body)
+    end = ast.Return(acc())
+    node.body = [ast.fix_missing_locations(ast.copy_location(init, first)), *body,
+                 ast.fix_missing_locations(ast.copy_location(end, node.body[-1]))]
 
 
 class ExpressionLowering:
@@ -193,6 +270,12 @@ class ExpressionLowering:
                 self.note_resolved(static_obj, e.func.attr, fnv.static)
                 args, kwargs = self.call_args(e)
                 return self.call_out(fnv, args, kwargs, fnv.static)
+            if isinstance(static_obj, type) and python_version(
+                    getattr(static_obj, e.func.attr, None)) is not None:
+                # itertools.chain.from_iterable(xs): a class's function with a Python stand-in
+                args, kwargs = self.call_args(e)
+                py = python_version(getattr(static_obj, e.func.attr))
+                return self.op("call", ir.Const(py), args, kwargs, static=py)
             args, kwargs = self.call_args(e)
             if e.func.attr in MUTATING_METHODS:
                 m = self.op("method", e.func.attr, [obj, *args], kwargs)
@@ -208,6 +291,12 @@ class ExpressionLowering:
         fnv = self.expr(e.func)
         static = getattr(fnv, "static", None) if isinstance(fnv, ir.Value) else (
             fnv.value if isinstance(fnv, ir.Const) else None)
+        py = python_version(static)
+        if py is not None:
+            # map, filter, functools.reduce / partial, itertools...: C code that calls or
+            # iterates what it is handed; their Python versions are differentiated (stdlib.py)
+            fnv = ir.Const(py)
+            static = py
         if star:
             a = self.star_args(e)
             out = self.op("call", fnv, [a[0], a[1]], {}, static=static)
@@ -229,6 +318,9 @@ class ExpressionLowering:
     def call_out(self, fnv, args, kwargs, static):
         """A call; NumPy's ``f(a, b, out=c)`` becomes ``c[...] = f(a, b)``, which is
         what it does: an in-place write the mutation machinery knows."""
+        py = python_version(static)
+        if py is not None:  # functools.reduce(...) and the like: see expr_Call
+            return self.op("call", ir.Const(py), args, kwargs, static=py)
         out = kwargs.get("out")
         mod = (getattr(static, "__module__", None) or "").split(".")[0]
         if out is None or not (mod == "numpy" or type(static).__name__ == "ufunc"):
@@ -303,17 +395,59 @@ class ExpressionLowering:
 
     def expr_Tuple(self, e):
         if any(isinstance(x, ast.Starred) for x in e.elts):
-            raise self.error("starred expression in a tuple display is not supported yet", e)
+            return self.starred_display(e.elts, "tuple", tuple)
         return self.op("tuple", None, [self.expr(x) for x in e.elts])
 
     def expr_List(self, e):
         if any(isinstance(x, ast.Starred) for x in e.elts):
-            raise self.error("starred expression in a list display is not supported yet", e)
+            return self.starred_display(e.elts, "list", list)
         return self.op("list", None, [self.expr(x) for x in e.elts])
+
+    def starred_display(self, elts, kind, convert):
+        """``[a, *xs, b]``  ->  ``[a] + list(xs) + [b]`` (tuples alike): concatenation, whose
+        rule splits the cotangent back into the parts."""
+        parts, run = [], []
+        for x in elts:
+            if isinstance(x, ast.Starred):
+                if run:
+                    parts.append(self.op(kind, None, run))
+                    run = []
+                parts.append(self.call(convert, self.expr(x.value)))
+            else:
+                run.append(self.expr(x))
+        if run:
+            parts.append(self.op(kind, None, run))
+        out = parts[0]
+        for p in parts[1:]:
+            out = self.call(operator.add, out, p)
+        return out
+
+    def expr_Set(self, e):
+        # {a, b} -> set((a, b)): sets of numbers that carry a derivative are refused when
+        # made (transform.pullback_of: no order to send gradients back through); sets of
+        # strings and ints (membership tests) just run
+        items = self.expr_Tuple(ast.Tuple(elts=e.elts, ctx=ast.Load()))
+        return self.call(set, items)
 
     def expr_Dict(self, e):
         if any(k is None for k in e.keys):
-            raise self.error("** in a dict display is not supported yet", e)
+            # {**a, "k": v, **b}  ->  merges, as a call's ** arguments
+            out, keys, vals = self.op("dict", [], []), [], []
+            for k, v in zip(e.keys, e.values):
+                if k is None:
+                    if keys:
+                        out = self.call(_merge, out, self.op("dict", keys, vals))
+                        keys, vals = [], []
+                    out = self.call(_merge, out, self.call(dict, self.expr(v)))
+                    continue
+                kv = self.expr(k)
+                if not isinstance(kv, ir.Const):
+                    raise self.error("dict display with computed keys is not supported yet", e)
+                keys.append(kv.value)
+                vals.append(self.expr(v))
+            if keys:
+                out = self.call(_merge, out, self.op("dict", keys, vals))
+            return out
         keys = [self.expr(k) for k in e.keys]
         if not all(isinstance(k, ir.Const) for k in keys):
             raise self.error("dict display with computed keys is not supported yet", e)
@@ -328,7 +462,46 @@ class ExpressionLowering:
         return self.make_closure(e)
 
     def expr_JoinedStr(self, e):
-        raise self.error("f-string in a differentiated function is not supported yet", e)
+        # f"{x:.3f} at {i}": strings have no derivative; each field is formatted by a
+        # `nondiff` helper, so the f-string runs and the gradient ignores it
+        parts = []
+        for v in e.values:
+            if isinstance(v, ast.FormattedValue):
+                spec = self.expr(v.format_spec) if v.format_spec is not None else ir.Const("")
+                parts.append(self.call(format_value, self.expr(v.value), ir.Const(v.conversion), spec))
+            else:
+                parts.append(self.expr(v))
+        if len(parts) == 1 and isinstance(parts[0], ir.Const):
+            return parts[0]
+        return self.call(join_str, *parts)
+
+    # imports inside the function
+
+    def import_stmt(self, s):
+        """``import a.b``, ``import a.b as m``, ``from .a import x as y``: each name is bound to
+        a call of `import_name` (run when the line runs: an import in an untaken branch never
+        runs). The module is also imported now, so ``m.sin(x)`` resolves to its rule like a
+        module-level import does; if it cannot be imported now, attributes resolve at run time."""
+        package = self.globals.get("__package__")
+        for alias in s.names:
+            if isinstance(s, ast.ImportFrom):
+                if alias.name == "*":
+                    raise self.error("'from ... import *' inside a function is not allowed in Python 3", s)
+                module = "." * (s.level or 0) + (s.module or "")
+                attr, bound = alias.name, alias.asname or alias.name
+            else:
+                module = alias.name
+                attr = "" if alias.asname else None
+                bound = alias.asname or alias.name.split(".")[0]
+            v = self.call(import_name, ir.Const(module), ir.Const(attr), ir.Const(package), name=bound)
+            try:
+                v.static = import_name(module, attr, package)
+            except Exception:  # noqa: BLE001 - raised again when (if) the line runs
+                v.static = None
+            else:
+                if not isinstance(v.static, types.ModuleType) and not callable(v.static):
+                    v.static = None  # a constant imported by name: read when the line runs
+            self.assign(ast.Name(id=bound, ctx=ast.Store(), lineno=s.lineno), v)
 
     # comprehensions lower to loops appending to a fresh list
 
@@ -338,7 +511,7 @@ class ExpressionLowering:
     expr_GeneratorExp = expr_ListComp
 
     def expr_SetComp(self, e):
-        raise self.error("set comprehension is not supported", e)
+        return self.call(set, self.expr_ListComp(e))  # a set of what the list comprehension makes
 
     def expr_DictComp(self, e):
         def put(acc):

@@ -32,6 +32,7 @@ from wengert.expressions import (  # noqa: F401  (UNDEFINED, SELF: re-exported)
     SELF,
     UNDEFINED,
     ExpressionLowering,
+    generator_to_list,
 )
 from wengert.ir import prune
 from wengert.normalize import normalize
@@ -50,6 +51,7 @@ def lower(fn) -> ir.Function:
     >>> print(ir.format_function(lower(f)), end="")  # doctest: +SKIP
     """
     node, filename, _ = function_ast(fn)
+    generator_to_list(node, lambda msg, n: UnsupportedError(msg, filename, getattr(n, "lineno", None)))
     normalize(node)
     return Lowerer(fn, node, filename).run()
 
@@ -245,7 +247,7 @@ class Lowerer(ExpressionLowering):
         elif isinstance(s, ast.FunctionDef):
             self.env[s.name] = self.make_closure(s)
         elif isinstance(s, (ast.Import, ast.ImportFrom)):
-            raise self.error("import inside a differentiated function; move it to module level", s)
+            self.import_stmt(s)  # expressions.py
         else:
             raise self.error(f"{type(s).__name__} statement is not supported yet", s)
 

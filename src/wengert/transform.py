@@ -18,6 +18,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import contextvars
+import functools
 import inspect
 import threading
 import types
@@ -32,6 +33,7 @@ from wengert.frontend import lower
 from wengert.adjoint import Adjoint
 from wengert.rules.table import get_rule
 from wengert.runtime import Pass, unbroadcast
+from wengert.stdlib import python_version
 
 # The compile cache. Lookups take no lock; transforming, publishing and clearing hold
 # `LOCK` (re-entrant, for recursion), so one thread transforms at a time (a transform
@@ -454,6 +456,11 @@ def pullback_of(fn, args: tuple, kwargs: dict, _pass=None):
         return y, outer_back
     if (fn is builtins.getattr or fn is builtins.setattr) and not kwargs:
         return _attr_pullback(fn, args, _pass)
+    py = python_version(fn)
+    if py is not None:  # map, functools.reduce, ... handed around as values: their Python versions
+        return pullback_of(py, args, kwargs, _pass)
+    if isinstance(fn, functools.partial):
+        return _partial_pullback(fn, args, kwargs, _pass)
     rule = get_rule(fn)
     if rule is not None and rule.has_reverse:
         if fn in _DUNDERS and args and not kwargs and not all(type(a) in _PLAIN_TYPES for a in args):
@@ -482,6 +489,10 @@ def pullback_of(fn, args: tuple, kwargs: dict, _pass=None):
         made = construct_pullback(fn, args, kwargs, _pass)
         if made is not None:
             return made
+        if fn in (set, frozenset):
+            raise UnsupportedError(
+                f"a {fn.__name__} of values that carry a derivative: a set has no order to send "
+                "their gradients back through (and merges equal values); use a list or a tuple")
         raise UnsupportedError(
             f"constructing {fn.__qualname__} from values that carry a derivative is not supported yet; "
             f"register a rule with wengert.defvjp({fn.__qualname__}, lambda g, y, x: ...)")
@@ -499,9 +510,39 @@ def pullback_of(fn, args: tuple, kwargs: dict, _pass=None):
             owner is None or not _active(owner)):
         return fn(*args, **kwargs), lambda g: _no_grads(args, kwargs)
     name = _callable_name(fn)
-    raise UnsupportedError(
-        f"no rule for {name} and no Python source to differentiate; register one with "
-        f"wengert.defvjp({name}, lambda g, y, x: ...)")
+    raise UnsupportedError(f"no rule for {name} and no Python source to differentiate; {_fixit(fn, args, kwargs)}")
+
+
+def _fixit(fn, args, kwargs) -> str:
+    """How to register the missing rule: `nondiff` when ``fn`` returns no float (an int,
+    bool, string, None: no derivative), else `defvjp`. ``fn`` is called once to see: the
+    differentiated program was about to call it anyway, and stops here."""
+    name = _callable_name(fn)
+    try:
+        y = fn(*args, **kwargs)
+    except Exception:  # noqa: BLE001 - only a hint is at stake
+        y = 0.0
+    if y is None or isinstance(y, (bool, int, str, bytes)) or kind_of(y) in ("int", "bool", "none"):
+        return (f"it returned {type(y).__name__}, which has no derivative: declare it with "
+                f"wengert.nondiff({name})")
+    return (f"register one with wengert.defvjp({name}, lambda g, y, x: ...), or wengert.nondiff({name}) "
+            "if its result carries no derivative")
+
+
+def _partial_pullback(fn, args: tuple, kwargs: dict, _pass):
+    """A `functools.partial` object called: its function with the stored arguments first.
+    The partial's cotangent is ``{"args": ..., "keywords": ...}`` (what it holds)."""
+    n = len(fn.args)
+    y, back = pullback_of(fn.func, fn.args + tuple(args), {**fn.keywords, **kwargs}, _pass)
+
+    def partial_back(g):
+        func_bar, a, k = back(g)
+        a = tuple(a) if a is not None else (None,) * (n + len(args))
+        k = k or {}
+        stored = {"func": func_bar, "args": a[:n], "keywords": {key: k.get(key) for key in fn.keywords if key not in kwargs}}
+        return stored, a[n:], ({key: k.get(key) for key in kwargs} if kwargs else None)
+
+    return y, partial_back
 
 
 _PLAIN_TYPES = frozenset({float, int, bool})

@@ -92,6 +92,50 @@ nondiff(int, bool, round, len, range, isinstance, issubclass, type, str, repr, h
 nondiff(callable, hasattr, any, all, ord, chr, bin, oct, hex)
 
 
+# ---- strings and printing: no derivative ----
+# f-strings lower to `format_value` per replacement field and `join_str` (frontend), so a
+# debugging print(f"{x:.3f}") inside a differentiated loop runs and costs no gradient.
+
+_CONVERSIONS = {-1: None, ord("s"): str, ord("r"): repr, ord("a"): ascii}
+
+
+def format_value(value, conversion=-1, spec=""):
+    """One replacement field ``{value!r:spec}`` of an f-string."""
+    convert = _CONVERSIONS[conversion]
+    return format(value if convert is None else convert(value), spec)
+
+
+def join_str(*parts):
+    """The pieces of an f-string, joined."""
+    return "".join(parts)
+
+
+# ---- imports inside a function ----
+# `import m`, `import m as n` and `from m import x` inside a differentiated function lower to a
+# call of `import_name` (the frontend), which runs the import when that line runs (so an import
+# in a branch not taken never runs) and has no derivative.
+
+def import_name(module, attr=None, package=None):
+    """What an import statement binds: ``attr=None`` the top package (``import a.b`` binds
+    ``a``), ``attr=""`` the module itself (``import a.b as m``), else ``from module import attr``."""
+    import importlib
+
+    m = importlib.import_module(module, package)
+    if attr is None:
+        return importlib.import_module(module.split(".")[0])  # `import` is never relative
+    if attr == "":
+        return m
+    try:
+        return getattr(m, attr)
+    except AttributeError:
+        return importlib.import_module(f"{m.__name__}.{attr}")
+
+
+nondiff(import_name)
+nondiff(format_value, join_str, format, print, ascii, str.format, str.join, str.__mod__, str.lower,
+        str.upper, str.strip, str.split, str.replace, str.startswith, str.endswith)
+
+
 # ---- min and max: the gradient goes to the selected element ----
 # Ties: Python returns the first of equal extreme elements, and so the whole cotangent goes to
 # that first one (the others get none). `key=` only selects; it is not differentiated.
