@@ -59,10 +59,10 @@ def _check_tangent_form(t, y, what):
         assert np.shape(t) == np.shape(y), f"{what}: tangent shape {np.shape(t)} for output shape {np.shape(y)}"
 
 
-def check_array_rule(fn, *args, kwargs=None, wrt=None, seed=0, rtol=1e-6, atol=1e-9):
+def check_array_rule(fn, *args, kwargs=None, wrt=None, seed=0, rtol=1e-6, atol=1e-9, h=None):
     """`check_rule` plus exact cotangent and tangent shapes; returns the output."""
     kwargs = kwargs or {}
-    check_rule(fn, *args, kwargs=kwargs, wrt=wrt, seed=seed, rtol=rtol, atol=atol)
+    check_rule(fn, *args, kwargs=kwargs, wrt=wrt, seed=seed, rtol=rtol, atol=atol, h=h)
     rule = get_rule(fn)
     y = fn(*copy.deepcopy(args), **kwargs)
     rng = np.random.default_rng(seed + 1)
