@@ -475,3 +475,36 @@ def test_forward_mode_through_star_call_with_a_closure():
         _, t = wengert.jvp(star_forwarding, make(), tangent)
         assert t == pytest.approx(fd(star_forwarding, make, argnum))
         assert grad_wrt(star_forwarding, make, argnum) == pytest.approx(fd(star_forwarding, make, argnum))
+
+
+# ---- found by the autograd examples ----
+
+def params_in_a_tuple_of_lists(combined):
+    gen_params, rec_params = combined
+    W, b = rec_params[0]
+    out = np.dot(np.ones((3, 6)), W) + b
+    mean, log_std = out[:, :2], out[:, 2:]
+    return np.sum(np.random.RandomState(0).randn(3, 2) * np.exp(log_std) + mean)
+
+
+def test_parameters_in_a_list_inside_a_tuple():
+    # the list's buffered cotangent was never collected through the tuple: None
+    rs = np.random.RandomState(1)
+    rec = [(rs.randn(6, 4) * .1, rs.randn(4) * .1)]
+    gen = [(rs.randn(2, 6) * .1, rs.randn(6) * .1)]
+    g = wengert.grad(params_in_a_tuple_of_lists)((gen, rec))
+    for i, j in ((0, 3), (5, 1)):
+        want = fd_leaf(params_in_a_tuple_of_lists, lambda: [(gen, [(rec[0][0].copy(), rec[0][1].copy())])],
+                       lambda a: a[0][1][0][0][i, j], lambda a, v: a[0][1][0][0].__setitem__((i, j), v))
+        assert g[1][0][0][i, j] == pytest.approx(want, rel=1e-6)
+
+
+U_GLOBAL = np.array([1.0, 0.0])
+
+
+def times_one_minus_global(p):
+    return np.sum(p * (1 - U_GLOBAL))
+
+
+def test_arithmetic_on_a_global_array():
+    np.testing.assert_allclose(wengert.grad(times_one_minus_global)(np.array([0.3, 0.6])), [0.0, 1.0])

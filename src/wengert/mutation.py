@@ -179,7 +179,8 @@ class Pass:
             return bar
         t = type(obj)
         if t is float or t is int or t is bool or (
-                id(obj) not in self.bufs and t is not list and t is not dict and not _is_record(obj)):
+                id(obj) not in self.bufs and t is not list and t is not dict and not _is_record(obj)
+                and not isinstance(obj, tuple)):
             return bar  # no buffer and nothing inside that could have one
         got = self._assemble(obj, set())
         return bar if got is None else accum(bar, got)
@@ -210,6 +211,12 @@ class Pass:
             return structure_like(obj, fields) if any(v is not None for v in fields.values()) else None
         if entry is not None and not isinstance(obj, dict):
             del self.bufs[id(obj)]
+        if isinstance(obj, tuple) and entry is None:
+            # a tuple has no buffer of its own, but what it holds may (a list of parameters)
+            parts = [self._assemble(x, seen) if self.buffered(x) or isinstance(x, tuple) else None for x in obj]
+            if all(p is None for p in parts):
+                return None
+            return type(obj)(*parts) if hasattr(obj, "_fields") else tuple(parts)
         if isinstance(obj, list):
             seen.add(id(obj))
             b = entry[1] if entry is not None else [None] * len(obj)

@@ -89,7 +89,7 @@ class Generator:
         self.rev_stmts: set[int] = set()
         self.rev_loops: list = []
         self.known_floats: set[int] = set()
-        self.reread = _rereadable(fn)
+        self.reread = _rereadable(fn, info)
         self._synthetic: list[ir.Value] = []
         self.useful = _useful(fn, info)
         self.ret = fn.body.term.values[0]
@@ -513,9 +513,11 @@ class _DirectCall:
         return compiled(self.fn, self.kinds, ()).pullback(_pass, *args)
 
 
-def _rereadable(fn: ir.Function) -> set[int]:
+def _rereadable(fn: ir.Function, info: Info) -> set[int]:
     """Values the adjoint computes again instead of saving: globals, module attributes,
-    and arithmetic on those and on constants (``-DRAG``, ``0.5 * DT``)."""
+    and arithmetic on those and on constants (``-DRAG``, ``0.5 * DT``) that carries no
+    derivative (a global array may be an alias of a differentiated one: then its
+    arithmetic is differentiated like any other)."""
     out: set[int] = set()
     for _, s in ir.walk(fn.body):
         if not isinstance(s, ir.Op) or len(s.outs) != 1:
@@ -527,7 +529,13 @@ def _rereadable(fn: ir.Function) -> set[int]:
                 pure = s.fn.value in _PURE_PRIMS
             except TypeError:
                 pure = False
-            if pure and all(isinstance(a, ir.Const) or a.id in out for a in s.args):
+            if pure and all(isinstance(a, ir.Const) or a.id in out for a in s.args) \
+                    and not info.is_active(s.outs[0]):
+                # issue 10: an item of a global list or dict is no constant (D["x"] = x writes
+                # it, and its read needs its pullback saved); of a tuple or string it is
+                if s.fn.value is operator.getitem and not isinstance(
+                        getattr(s.args[0], "static", None), (tuple, str, bytes, range, frozenset)):
+                    continue
                 out.add(s.outs[0].id)
     return out
 
