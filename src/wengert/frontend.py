@@ -24,7 +24,8 @@ from __future__ import annotations
 import ast
 import operator
 
-from wengert import ir
+from wengert import ir, runtime
+from wengert.cells import free_cells, local_names, shared_cells
 from wengert.errors import UnsupportedError
 from wengert.expressions import (  # noqa: F401  (UNDEFINED, SELF: re-exported)
     AUGOPS,
@@ -95,7 +96,7 @@ class Lowerer(ExpressionLowering):
         self.block_counter = 0
         self.globals = fn.__globals__
         params = [a.arg for a in _all_args(node.args) if a is not None]
-        self.locals = _assigned_names(node) | set(params)
+        self.locals = local_names(node) | set(params)
         self.freevars = set(self.code.co_freevars)
         self.env: dict[str, ir.Operand] = {}
         self.block: ir.Block | None = None
@@ -103,7 +104,10 @@ class Lowerer(ExpressionLowering):
         self.comp_names: list[set[str]] = []
         self.line = node.lineno
         self.resolved: dict = {}
-        self._check_cells()
+        # captured variables that are rebound live in a `runtime.Cell` (see `cells`): the
+        # ones this function owns (its env holds the Cell) and the ones it reads from outside
+        self.own_cells = shared_cells(node) & self.locals
+        self.free_cells = free_cells(node, filename, self.freevars, fn)
 
     # -- helpers --
 
@@ -130,42 +134,6 @@ class Lowerer(ExpressionLowering):
     def call(self, fn, *args, name=None) -> ir.Value:
         return self.op("call", ir.Const(fn), args, name=name, static=fn)
 
-    def _check_cells(self):
-        # variables captured by nested functions are captured by value when the
-        # nested function is made; that is exact only if they are never rebound
-        cells = set(self.code.co_cellvars)
-        if not cells:
-            return
-        # comprehensions are lowered inline, not made into functions: only what real
-        # nested defs and lambdas capture counts
-        captured: set[str] = set()
-        for n in ast.walk(self.node) if not isinstance(self.node, ast.Lambda) else ():
-            if n is self.node or not isinstance(n, (ast.FunctionDef, ast.Lambda)):
-                continue
-            try:
-                captured |= set(find_code(self.code, n).co_freevars)
-            except UnsupportedError:
-                captured |= cells
-        cells &= captured
-        if not cells:
-            return
-        counts: dict[str, list[int]] = {}
-        params = {a.arg for a in _all_args(self.node.args) if a is not None}
-        for stmt in (self.node.body if isinstance(self.node.body, list) else []):
-            for n in _walk_scope(stmt):
-                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id in cells:
-                    counts.setdefault(n.id, []).append(n.lineno)
-                elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name in cells:
-                    counts.setdefault(n.name, []).append(n.lineno)
-                elif isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name) and n.target.id in cells:
-                    counts.setdefault(n.target.id, []).append(n.lineno)
-        for name, lines in counts.items():
-            if len(lines) + (name in params) > 1:
-                raise UnsupportedError(
-                    f"variable {name!r} is captured by a nested function and assigned more than once; "
-                    "wengert captures closure variables by value, so rebinding one is not supported "
-                    "(assign it once, or pass it as an argument)", self.filename, lines[-1])
-
     # -- entry --
 
     def run(self) -> ir.Function:
@@ -180,6 +148,8 @@ class Lowerer(ExpressionLowering):
             v.line = node.lineno
             params.append(v)
             self.env[a.arg] = v
+        for name in sorted(self.own_cells):
+            self.env[name] = self.call(runtime.Cell, self.env.get(name, ir.Const(UNDEFINED)), name=name)
         if isinstance(node, ast.Lambda):
             self.line = node.lineno
             r = self.expr(node.body)
@@ -245,19 +215,55 @@ class Lowerer(ExpressionLowering):
             exc = self.expr(s.exc) if s.exc is not None else ir.Const(None)
             self.block.term = ir.Term("raise", [exc], s.lineno)
         elif isinstance(s, ast.FunctionDef):
-            self.env[s.name] = self.make_closure(s)
+            self.bind(s.name, self.make_closure(s), s)
+        elif isinstance(s, ast.Nonlocal):
+            for name in s.names:
+                if name not in self.free_cells:
+                    raise self.error(f"nonlocal {name!r} could not be resolved to a shared cell", s)
         elif isinstance(s, (ast.Import, ast.ImportFrom)):
             self.import_stmt(s)  # expressions.py
         else:
             raise self.error(f"{type(s).__name__} statement is not supported yet", s)
 
+    def name_load(self, name: str, node) -> ir.Operand:
+        if not any(name in comp for comp in self.comp_names):
+            if name in self.own_cells:
+                return self.op("attr", "value", [self.env[name]], name=name)
+            if name in self.free_cells:
+                return self.free_cell_load(name)
+        return super().name_load(name, node)
+
+    def free_cell_load(self, name: str) -> ir.Operand:
+        # the closure cell holds a `runtime.Cell` when wengert's code made this function, and
+        # the value itself when Python did (a closure returned by a call that ran undifferentiated)
+        c = self.op("free", name, name=name)
+        is_cell = self.call(isinstance, c, ir.Const(runtime.Cell))
+        env0 = self.env
+        holder = {}
+        then, then_env = self.branch(lambda: holder.__setitem__(
+            "v", self.op("attr", "value", [c], name=name)), env0)
+        orelse, else_env = self.branch(lambda: None, env0)
+        return self.join(is_cell, then, then_env, orelse, else_env, self.line, result=(name, holder["v"], c))
+
+    def bind(self, name: str, v: ir.Operand, node) -> None:
+        """``name = v`` for a plain name: a new SSA value, or a write of a shared cell."""
+        if isinstance(v, ir.Value) and v.name is None:
+            v.name = name
+        if name in self.own_cells and not any(name in comp for comp in self.comp_names):
+            self.op("setattr", "value", [self.env[name], v], nout=0)
+            return
+        if name in self.free_cells:
+            c = self.op("free", name, name=name)
+            self.call(runtime.check_shared_cell, c, ir.Const(name))
+            self.op("setattr", "value", [c, v], nout=0)
+            return
+        if name in self.freevars or name not in self.locals:
+            raise self.error(f"assignment to non-local variable {name!r}", node)
+        self.env[name] = v
+
     def assign(self, target, v: ir.Operand) -> None:
         if isinstance(target, ast.Name):
-            if target.id in self.freevars or target.id not in self.locals:
-                raise self.error(f"assignment to non-local variable {target.id!r}", target)
-            if isinstance(v, ir.Value) and v.name is None:
-                v.name = target.id
-            self.env[target.id] = v
+            self.bind(target.id, v, target)
         elif isinstance(target, (ast.Tuple, ast.List)):
             starred = [i for i, e in enumerate(target.elts) if isinstance(e, ast.Starred)]
             if starred:
@@ -380,6 +386,7 @@ class Lowerer(ExpressionLowering):
         carried = sorted(n for n in self._assigned_in(s.body) if n in self.locals)
         if isinstance(s, ast.For):
             carried = sorted(set(carried) | (self._target_names(s.target) & self.locals))
+        carried = [n for n in carried if n not in self.own_cells]  # a Cell is never rebound
         iterable = self.expr(iter_node) if iter_node is not None else None
         inits = [self.env.get(k, ir.Const(UNDEFINED)) for k in carried]
         self.loop_body(s, carried, inits, iterable,

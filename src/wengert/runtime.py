@@ -7,6 +7,8 @@ same shape, a tuple's a tuple, a list's a list, a dict's a dict.
 
 from __future__ import annotations
 
+from dataclasses import dataclass as _dataclass
+
 _SCALARS = (float, int, complex)
 
 
@@ -406,6 +408,26 @@ def fold_self(bar, selves: tuple):
             else:
                 out[k] = accum(out.get(k), v)
     return out
+
+
+@_dataclass(eq=False)
+class Cell:
+    """A captured variable that is rebound, shared by the function that owns it and the
+    nested functions that read or write it (`wengert.cells`); ``value`` is the variable.
+    A dataclass, so constructing one and its ``value`` are differentiated like a user's."""
+
+    value: object
+
+
+def check_shared_cell(c, name: str):
+    """A nested function writing captured variable ``name`` (``nonlocal``) needs the `Cell`
+    wengert's code gives it; one made by Python holds the value in a closure cell instead."""
+    if type(c) is not Cell:
+        from wengert.errors import UnsupportedError
+
+        raise UnsupportedError(
+            f"nonlocal {name!r} is written by a nested function that was made outside "
+            "differentiated code; differentiate the function that makes it instead")
 
 
 def make_closure(code, globals_, defaults, kwdefaults, captured: tuple):

@@ -10,6 +10,7 @@ for items that got no gradient.
 from __future__ import annotations
 
 from wengert.rules.table import defjvp, defvjp, frule, nondiff, rrule
+from wengert import runtime
 from wengert.runtime import iter_grad
 
 
@@ -271,3 +272,7 @@ def merge_frule(tangents, a, b):
             for k in src:
                 out[k] = t.get(k)
     return _merge(a, b), out
+
+# ---- statements: shared cells (wengert.cells) ----
+
+nondiff(runtime.check_shared_cell)
