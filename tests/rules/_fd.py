@@ -38,7 +38,7 @@ def is_differentiable(x) -> bool:
 
 
 def _randn_like(x, rng):
-    if isinstance(x, (bool, int)) or x is None:
+    if isinstance(x, (bool, int, np.integer, np.bool_)) or x is None:
         return None
     if isinstance(x, float):
         return float(rng.standard_normal())
@@ -67,7 +67,7 @@ def _axpy(x, h, v):
 def _sub(a, b):
     if isinstance(a, (list, tuple)):
         return [_sub(p, q) for p, q in zip(a, b, strict=True)]
-    if isinstance(a, (bool, int)):
+    if isinstance(a, (bool, int, np.integer, np.bool_)):
         assert a == b, "an integer output changed inside the difference step"
         return None
     return np.asarray(a, dtype=float) - np.asarray(b, dtype=float)

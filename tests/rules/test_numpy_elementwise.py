@@ -86,3 +86,8 @@ def test_against_jax():
 def test_nondiff():
     assert_nondiff(np.nextafter, np.spacing, np.gcd, np.bitwise_and, np.left_shift, np.isposinf, np.isin,
                    np.array2string, np.result_type, np.save, np.nanargmax, np.hamming)
+
+
+def test_copying_conversions():
+    for fn in (np.asarray_chkfinite, np.require):
+        check_array_rule(fn, values((2, 3), 1))
