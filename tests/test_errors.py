@@ -63,7 +63,7 @@ def rebinding_captured(x):
 
 
 @pytest.mark.parametrize("fn,what", [
-    (with_try, "Try"), (with_with, "With"), (with_del, "Delete"),
+    (with_del, "Delete"),
     (with_global, "Global"),
 ])
 def test_unsupported_constructs_name_file_and_line(fn, what):
@@ -91,6 +91,11 @@ def test_generator_send_is_refused():
     # value (send) cannot be
     with pytest.raises(UnsupportedError, match="yield"):
         wengert.grad(lambda x: sum(send_gen(x)))(1.0)
+
+
+def test_try_and_with_run():  # issue 10: differentiated (tests/test_statements.py)
+    assert wengert.grad(with_try)(1.0) == 2.0
+    assert wengert.grad(with_with)(1.0) == 1.0
 
 
 def test_nonlocal_and_rebound_captured_are_shared_cells():

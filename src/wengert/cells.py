@@ -11,14 +11,19 @@ a lambda (Python's late binding) and mutual recursion between nested functions
 (``def ev`` reading ``od`` defined after it) are what Python does, and the reads and
 writes of ``value`` are differentiated like any other attribute (`mutation.Pass`).
 
-Owner and nested functions decide alike from the owner's source (`shared_cells`).
+The owner decides (`shared_cells`) and makes its nested functions from a copy of their
+code that reads and writes ``name.value`` (`cell_aware`), so a plain Python call of one
+sees the variable as wengert's code for it does. A nested function made by Python (its
+owner ran undifferentiated) has the value in its closure cell and its own code.
 """
 
 from __future__ import annotations
 
 import ast
 
-from wengert.source import _all_args, source_tree
+import copy
+
+from wengert.source import _all_args, register_rewritten
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
@@ -85,11 +90,26 @@ def _stores(node) -> dict[str, list[tuple[int, int, bool, object]]]:
 
 
 def local_names(node) -> set[str]:
-    """Names local to ``node``'s scope (parameters and bindings not declared global or nonlocal)."""
-    return (_params(node) | set(_stores(node))) - _declared(node, (ast.Global, ast.Nonlocal))
+    """Names local to ``node``'s scope (parameters and bindings not declared global or nonlocal),
+    with what the functions the normaliser made of its try bodies write for it."""
+    made = {x for n, _ in _own_nodes(node) if isinstance(n, ast.FunctionDef) and n.name.startswith("_w_try_")
+            for m in n.body if isinstance(m, ast.Nonlocal) for x in m.names}
+    return (_params(node) | set(_stores(node)) | made) - _declared(node, (ast.Global, ast.Nonlocal))
 
 
-def _free_uses(scope) -> tuple[dict[str, tuple[int, int]], set[str]]:
+def _in_try_body(node) -> set[str]:
+    """Names bound in the body of a ``try`` or ``with`` of ``node``'s own scope: the normaliser
+    makes that body a nested function writing them (so they are cells before and after it runs)."""
+    out = set()
+    for n, _ in _own_nodes(node):
+        if isinstance(n, (ast.Try, ast.With)):
+            for stmt in n.body:
+                fake = ast.Module(body=[stmt], type_ignores=[])
+                out |= set(_stores(fake))
+    return out
+
+
+def free_uses(scope) -> tuple[dict[str, tuple[int, int]], set[str]]:
     """Names a nested scope (and the scopes inside it) reads or writes from outside it:
     name -> first position, and the names it writes through ``nonlocal``."""
     uses: dict[str, tuple[int, int]] = {}
@@ -103,7 +123,7 @@ def _free_uses(scope) -> tuple[dict[str, tuple[int, int]], set[str]]:
             if isinstance(n.ctx, ast.Store) and n.id in nonlocal_:
                 writes.add(n.id)
         elif isinstance(n, _SCOPES) and n is not scope:
-            inner, w = _free_uses(n)
+            inner, w = free_uses(n)
             for k in inner:
                 if k not in own or k in nonlocal_:
                     uses.setdefault(k, pos)
@@ -113,23 +133,16 @@ def _free_uses(scope) -> tuple[dict[str, tuple[int, int]], set[str]]:
     return uses, writes
 
 
-_CACHE: dict = {}
-
-
 def shared_cells(node) -> frozenset[str]:
     """The variables of function ``node`` that are shared cells (module docstring)."""
-    key = id(node)
-    hit = _CACHE.get(key)
-    if hit is not None and hit[0] is node:
-        return hit[1]
     local = local_names(node)
     stores = _stores(node)
     params = _params(node)
-    out = set()
+    out = _in_try_body(node) & local
     for n, _ in _own_nodes(node):
         if not isinstance(n, _SCOPES):
             continue
-        uses, writes = _free_uses(n)
+        uses, writes = free_uses(n)
         for name, pos in uses.items():
             if name not in local:
                 continue
@@ -138,44 +151,53 @@ def shared_cells(node) -> frozenset[str]:
                 out.add(name)
             elif binds and binds[0][3] is not n and (binds[0][0], binds[0][1]) > pos:
                 out.add(name)  # read by a function made before the variable is assigned
-    result = frozenset(out)
-    _CACHE[key] = (node, result)
-    return result
-
-
-_PARENTS: dict = {}
-
-
-def enclosing_functions(node, filename: str, fn=None) -> list:
-    """The functions around ``node`` in its file, innermost first."""
-    tree = source_tree(filename, fn)
-    if tree is None:
-        return []
-    hit = _PARENTS.get(id(tree))
-    if hit is None or hit[0] is not tree:
-        parents = {}
-        for p in ast.walk(tree):
-            for c in ast.iter_child_nodes(p):
-                parents[id(c)] = p
-        hit = _PARENTS[id(tree)] = (tree, parents)
-    parents = hit[1]
-    out = []
-    p = parents.get(id(node))
-    while p is not None:
-        if isinstance(p, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            out.append(p)
-        p = parents.get(id(p))
-    return out
-
-
-def free_cells(node, filename: str, freevars, fn=None) -> frozenset[str]:
-    """The free variables of nested function ``node`` that its owner keeps in a `Cell`."""
-    out = set()
-    outer = enclosing_functions(node, filename, fn)
-    for name in freevars:
-        for f in outer:
-            if name in local_names(f):
-                if name in shared_cells(f):
-                    out.add(name)
-                break
     return frozenset(out)
+
+
+def cell_aware(node, shared: set[str]):
+    """A copy of nested def or lambda ``node`` in which the variables ``shared`` (shared cells
+    of the function around it, which its closure cells hold) are read and written as
+    ``name.value``, in it and in the functions inside it that do not rebind them."""
+    new = copy.deepcopy(node)
+
+    class Rewrite(ast.NodeTransformer):
+        def __init__(self, names):
+            self.names = names
+
+        def visit_Name(self, n):
+            if n.id in self.names:
+                return ast.copy_location(ast.Attribute(value=ast.copy_location(ast.Name(n.id, ast.Load()), n),
+                                                       attr="value", ctx=n.ctx), n)
+            return n
+
+        def visit_Nonlocal(self, n):
+            names = [x for x in n.names if x not in self.names]
+            return ast.copy_location(ast.Nonlocal(names=names), n) if names else None
+
+        def scope(self, n, top=False):
+            # names this scope binds itself (not through nonlocal) hide the shared ones
+            inner = self.names - (local_names(n) - _declared(n, ast.Nonlocal))
+            if top:
+                pass  # its defaults and decorators are evaluated by the owner, which has the Cells
+            elif isinstance(n, ast.Lambda):
+                n.args = self.visit(n.args)
+            else:
+                n.decorator_list = [self.visit(d) for d in n.decorator_list]
+                if isinstance(n, ast.ClassDef):
+                    n.bases = [self.visit(b) for b in n.bases]
+                else:
+                    n.args = self.visit(n.args)
+            sub = Rewrite(inner)
+            if isinstance(n, ast.Lambda):
+                n.body = sub.visit(n.body)
+            else:
+                body = [sub.visit(x) for x in n.body]
+                n.body = [x for x in body if x is not None] or [ast.copy_location(ast.Pass(), n)]
+            return n
+
+        visit_FunctionDef = visit_Lambda = visit_ClassDef = scope
+
+    new = Rewrite(set(shared)).scope(new, top=True)
+    ast.fix_missing_locations(new)
+    register_rewritten(new)
+    return new

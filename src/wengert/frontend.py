@@ -25,7 +25,7 @@ import ast
 import operator
 
 from wengert import ir, runtime
-from wengert.cells import free_cells, local_names, shared_cells
+from wengert.cells import cell_aware, free_uses, local_names, shared_cells
 from wengert.errors import UnsupportedError
 from wengert.expressions import (  # noqa: F401  (UNDEFINED, SELF: re-exported)
     AUGOPS,
@@ -104,10 +104,9 @@ class Lowerer(ExpressionLowering):
         self.comp_names: list[set[str]] = []
         self.line = node.lineno
         self.resolved: dict = {}
-        # captured variables that are rebound live in a `runtime.Cell` (see `cells`): the
-        # ones this function owns (its env holds the Cell) and the ones it reads from outside
+        # captured variables that are rebound live in a `runtime.Cell` (see `cells`); the env
+        # holds the Cell, and nested functions are made from code that reads `.value`
         self.own_cells = shared_cells(node) & self.locals
-        self.free_cells = free_cells(node, filename, self.freevars, fn)
 
     # -- helpers --
 
@@ -217,33 +216,28 @@ class Lowerer(ExpressionLowering):
         elif isinstance(s, ast.FunctionDef):
             self.bind(s.name, self.make_closure(s), s)
         elif isinstance(s, ast.Nonlocal):
-            for name in s.names:
-                if name not in self.free_cells:
-                    raise self.error(f"nonlocal {name!r} could not be resolved to a shared cell", s)
+            pass  # writes are refused below: code wengert makes has none (`cells.cell_aware`)
         elif isinstance(s, (ast.Import, ast.ImportFrom)):
             self.import_stmt(s)  # expressions.py
         else:
             raise self.error(f"{type(s).__name__} statement is not supported yet", s)
 
     def name_load(self, name: str, node) -> ir.Operand:
+        if name in runtime.STATEMENT_HELPERS and name not in self.locals:  # made by `normalize`
+            return ir.Const(runtime.STATEMENT_HELPERS[name])
         if not any(name in comp for comp in self.comp_names):
             if name in self.own_cells:
                 return self.op("attr", "value", [self.env[name]], name=name)
-            if name in self.free_cells:
-                return self.free_cell_load(name)
         return super().name_load(name, node)
 
-    def free_cell_load(self, name: str) -> ir.Operand:
-        # the closure cell holds a `runtime.Cell` when wengert's code made this function, and
-        # the value itself when Python did (a closure returned by a call that ran undifferentiated)
-        c = self.op("free", name, name=name)
-        is_cell = self.call(isinstance, c, ir.Const(runtime.Cell))
-        env0 = self.env
-        holder = {}
-        then, then_env = self.branch(lambda: holder.__setitem__(
-            "v", self.op("attr", "value", [c], name=name)), env0)
-        orelse, else_env = self.branch(lambda: None, env0)
-        return self.join(is_cell, then, then_env, orelse, else_env, self.line, result=(name, holder["v"], c))
+    def make_closure(self, node) -> ir.Value:
+        # a nested function reading or writing a shared cell of this function is made from
+        # a copy of its code that reads and writes the Cell's `.value` (so plain Python calls
+        # of it, and wengert's code for it, see the same variable)
+        shared = set(free_uses(node)[0]) & self.own_cells
+        if shared:
+            node = cell_aware(node, shared)
+        return super().make_closure(node)
 
     def bind(self, name: str, v: ir.Operand, node) -> None:
         """``name = v`` for a plain name: a new SSA value, or a write of a shared cell."""
@@ -252,12 +246,12 @@ class Lowerer(ExpressionLowering):
         if name in self.own_cells and not any(name in comp for comp in self.comp_names):
             self.op("setattr", "value", [self.env[name], v], nout=0)
             return
-        if name in self.free_cells:
-            c = self.op("free", name, name=name)
-            self.call(runtime.check_shared_cell, c, ir.Const(name))
-            self.op("setattr", "value", [c, v], nout=0)
-            return
-        if name in self.freevars or name not in self.locals:
+        if name in self.freevars:
+            raise self.error(
+                f"nonlocal {name!r} is written by a nested function that Python made (its enclosing "
+                "function ran undifferentiated), so its cell cannot be followed; differentiate the "
+                "function that makes it instead", node)
+        if name not in self.locals:
             raise self.error(f"assignment to non-local variable {name!r}", node)
         self.env[name] = v
 

@@ -15,6 +15,15 @@ After these passes, a function body satisfies what `frontend` relies on:
   iteration, which is what lets the adjoint loop pop exactly one saved value
   per iteration.
 - ``assert`` becomes ``if not test: raise AssertionError(msg)``.
+- ``try`` and ``with`` become calls and branches (`_try_with`): each top-level statement
+  of a try body becomes a nested function (registered with `source.register_synthetic`)
+  that writes the variables it assigns through ``nonlocal`` (so they are shared cells,
+  `cells`), run by ``_wengert_attempt``, which returns ``(exception, result)``; the
+  statements after it run only when no exception was raised, and ``if`` branches on the
+  exception pick the handler. ``finally`` is copied onto every way out of the try that
+  does not raise, and before the re-raise of an exception no handler took. ``with``
+  is ``_wengert_enter``, a try whose handler asks ``_wengert_exit`` whether to re-raise,
+  and ``_wengert_exit(cm, None)`` on every other way out.
 """
 
 from __future__ import annotations
@@ -30,6 +39,8 @@ def normalize(fn: ast.FunctionDef | ast.Lambda) -> None:
     if isinstance(fn, ast.Lambda):
         return
     counter = itertools.count()
+    globals_ = {x for n in ast.walk(fn) if isinstance(n, ast.Global) for x in n.names}
+    fn.body = _try_with(fn.body, _TryState(fn, globals_, counter))
     fn.body = _rewrite(fn.body, counter)
     fn.body = _tail(fn.body)
     if not _always_exits(fn.body):
@@ -179,3 +190,216 @@ def _tail(stmts: list[ast.stmt]) -> list[ast.stmt]:
         else:
             out.append(s)
     return out
+
+
+# ---- try and with ----
+
+
+class _TryState:
+    def __init__(self, fn, globals_, counter):
+        self.fn = fn
+        self.globals = globals_
+        self.counter = counter
+
+
+def _call(fn: str, *args, node) -> ast.Call:
+    return ast.Call(func=_name(fn, False, node), args=list(args), keywords=[])
+
+
+def _fix(nodes, at):
+    for n in nodes:
+        if getattr(n, "lineno", None) is None:
+            ast.copy_location(n, at)
+        ast.fix_missing_locations(n)
+    return nodes
+
+
+def _try_with(stmts: list[ast.stmt], st: _TryState) -> list[ast.stmt]:
+    out: list[ast.stmt] = []
+    for s in stmts:
+        if isinstance(s, ast.Try):
+            out += _lower_try(s.body, s.handlers, s.orelse, s.finalbody, [], st, s)
+        elif isinstance(s, ast.With):
+            out += _lower_with(s, st)
+        else:
+            for field in ("body", "orelse"):
+                if isinstance(s, (ast.If, ast.For, ast.While)):
+                    setattr(s, field, _try_with(getattr(s, field), st))
+            if isinstance(s, ast.Match):
+                for c in s.cases:
+                    c.body = _try_with(c.body, st)
+            out.append(s)
+    return out
+
+
+def _lower_with(s: ast.With, st: _TryState) -> list[ast.stmt]:
+    item, rest = s.items[0], s.items[1:]
+    body = [ast.copy_location(ast.With(items=rest, body=s.body, type_comment=None), s)] if rest else s.body
+    n = next(st.counter)
+    cm, exc = f"_w_cm_{n}", f"_w_exc_{n}"
+    enter = _call("_wengert_enter", _name(cm, False, s), node=s)
+    pre = [_assign(cm, item.context_expr, s)]
+    if item.optional_vars is not None:
+        pre.append(ast.Assign(targets=[item.optional_vars], value=enter))
+    else:
+        pre.append(ast.Expr(enter))
+    reraise = ast.If(test=ast.UnaryOp(ast.Not(), _call("_wengert_exit", _name(cm, False, s), _name(exc, False, s),
+                                                      node=s)),
+                     body=[ast.Raise(exc=_name(exc, False, s), cause=None)], orelse=[])
+    handler = ast.ExceptHandler(type=None, name=None, body=[reraise])
+    ok = [ast.Expr(_call("_wengert_exit", _name(cm, False, s), ast.Constant(None), node=s))]
+    return _fix(pre, s) + _lower_try(body, [handler], [], [], _fix(ok, s), st, s, exc)
+
+
+def _lower_try(body, handlers, orelse, final, ok, st: _TryState, node, exc=None) -> list[ast.stmt]:
+    """``try`` as attempts and branches (module docstring); ``ok`` runs first on every way
+    out that did not raise (a ``with``'s exit)."""
+    n = next(st.counter)
+    exc = exc or f"_w_exc_{n}"
+    res = f"_w_res_{n}"
+    out: list[ast.stmt] = [_assign(exc, ast.Constant(None), node)]
+    chain: list[ast.stmt] = []  # built from the last statement back to the first
+    for i, stmt in reversed(list(enumerate(body))):
+        fn_name = f"_w_try_{n}_{i}"
+        fn, flags = _outline(stmt, fn_name, st)
+        step: list[ast.stmt] = [fn, ast.Assign(
+            targets=[ast.Tuple([_name(exc, True, stmt), _name(res, True, stmt)], ast.Store())],
+            value=_call("_wengert_attempt", _name(fn_name, False, stmt), ast.Constant(_atomic(stmt)),
+                        node=stmt))]
+        leave = []
+        for code, what in ((1, "return"), (2, "break"), (3, "continue")):
+            if code not in flags:
+                continue
+            if what == "return":
+                exit_ = ast.Return(value=ast.Subscript(_name(res, False, stmt), ast.Constant(1), ast.Load()))
+            else:
+                exit_ = ast.Break() if what == "break" else ast.Continue()
+            test = ast.Compare(left=ast.Subscript(_name(res, False, stmt), ast.Constant(0), ast.Load()),
+                               ops=[ast.Eq()], comparators=[ast.Constant(code)])
+            test = ast.BoolOp(ast.And(), [ast.Compare(_name(exc, False, stmt), [ast.Is()], [ast.Constant(None)]),
+                                          test])
+            leave.append(ast.If(test=test, body=copy.deepcopy(ok) + copy.deepcopy(final) + [exit_], orelse=[]))
+        if chain:
+            guard = ast.Compare(_name(exc, False, stmt), [ast.Is()], [ast.Constant(None)])
+            chain = [ast.If(test=guard, body=chain, orelse=[])]
+        chain = _fix(step + leave, stmt) + chain
+    out += chain
+    # after the body: no exception -> else; a handler that matches; or re-raise
+    fin = lambda: copy.deepcopy(final)  # noqa: E731
+    tail: list[ast.stmt] = fin() + [ast.Raise(exc=_name(exc, False, node), cause=None)]
+    for h in reversed(handlers):
+        hbody = _before_exits(_bare_raise(h.body, exc), fin, 0)
+        if h.name:
+            hbody = [_assign(h.name, _name(exc, False, h), h)] + hbody
+        hbody = _try_with(hbody + fin(), st)
+        if h.type is None:
+            tail = hbody
+        else:
+            test = _call("isinstance", _name(exc, False, h), h.type, node=h)
+            tail = [ast.If(test=test, body=hbody, orelse=tail)]
+    els = _try_with(copy.deepcopy(ok) + _before_exits(orelse, fin, 0) + fin(), st)
+    top = ast.If(test=ast.Compare(_name(exc, False, node), [ast.Is()], [ast.Constant(None)]),
+                 body=els or [ast.Pass()], orelse=tail)
+    return _fix(out, node) + _fix([top], node)
+
+
+def _atomic(stmt) -> bool:
+    """Does ``stmt`` bind or change nothing before it may raise? (Then an exception leaves
+    every variable as it was before it; compound statements and := may leave some changed.)"""
+    if isinstance(stmt, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr, ast.Return, ast.Pass, ast.Raise)):
+        return not any(isinstance(n, ast.NamedExpr) for n in ast.walk(stmt))
+    if isinstance(stmt, ast.If):  # `if bad: raise ...`, `if c: y = a else: y = b`
+        return (not any(isinstance(n, ast.NamedExpr) for n in ast.walk(stmt.test))
+                and all(len(b) <= 1 and all(_atomic(x) for x in b) for b in (stmt.body, stmt.orelse)))
+    return False
+
+
+def _outline(stmt, name: str, st: _TryState):
+    """A nested function running ``stmt``: ``return v`` -> ``return (1, v)``; a ``break`` /
+    ``continue`` of a loop around the try -> ``return (2, None)`` / ``(3, None)``."""
+    from wengert.cells import _stores
+    from wengert.source import register_synthetic
+
+    stored = set(_stores(ast.Module(body=[stmt], type_ignores=[])))
+    flags: set[int] = set()
+    body = _flag_exits([copy.deepcopy(stmt)], flags, in_loop=False)
+    if flags:
+        body.append(_fix([ast.Return(value=ast.Tuple([ast.Constant(0), ast.Constant(None)], ast.Load()))],
+                         stmt)[0])
+    decls = []
+    if stored - st.globals:
+        decls.append(ast.Nonlocal(names=sorted(stored - st.globals)))
+    if stored & st.globals:
+        decls.append(ast.Global(names=sorted(stored & st.globals)))
+    fn = ast.FunctionDef(name=name, args=ast.arguments([], [], None, [], [], None, []),
+                         body=decls + body, decorator_list=[], returns=None, type_comment=None)
+    _fix([fn], stmt)
+    for d in decls:
+        ast.copy_location(d, stmt)
+    register_synthetic(fn, st.fn)
+    return fn, flags
+
+
+def _flag_exits(stmts, flags: set, in_loop: bool):
+    out = []
+    for s in stmts:
+        if isinstance(s, ast.Return):
+            flags.add(1)
+            v = s.value if s.value is not None else ast.Constant(None)
+            s = ast.copy_location(ast.Return(value=ast.Tuple([ast.Constant(1), v], ast.Load())), s)
+        elif isinstance(s, (ast.Break, ast.Continue)) and not in_loop:
+            code = 2 if isinstance(s, ast.Break) else 3
+            flags.add(code)
+            s = ast.copy_location(ast.Return(value=ast.Tuple([ast.Constant(code), ast.Constant(None)],
+                                                             ast.Load())), s)
+        elif isinstance(s, (ast.For, ast.While)):
+            s.body = _flag_exits(s.body, flags, True)
+            s.orelse = _flag_exits(s.orelse, flags, in_loop)
+        elif isinstance(s, (ast.If, ast.With, ast.Try)):
+            for field in ("body", "orelse", "finalbody"):
+                if hasattr(s, field):
+                    setattr(s, field, _flag_exits(getattr(s, field), flags, in_loop))
+            for h in getattr(s, "handlers", []):
+                h.body = _flag_exits(h.body, flags, in_loop)
+        elif isinstance(s, ast.Match):
+            for c in s.cases:
+                c.body = _flag_exits(c.body, flags, in_loop)
+        out.append(s)
+    return [ast.fix_missing_locations(x) for x in out]
+
+
+def _before_exits(stmts, fin, depth: int):
+    """``finally`` (``fin()``) before each return, and before each break/continue that leaves
+    the try's own loop level (``depth`` counts loops entered inside the handler)."""
+    out = []
+    for s in stmts:
+        if isinstance(s, ast.Return) or (isinstance(s, (ast.Break, ast.Continue)) and depth == 0):
+            extra = fin()
+            if extra and isinstance(s, ast.Return) and s.value is not None:
+                out.append(_assign("_w_retval_f", s.value, s))
+                s = ast.copy_location(ast.Return(value=_name("_w_retval_f", False, s)), s)
+            out += _fix(extra, s) if extra else []
+        elif isinstance(s, (ast.For, ast.While)):
+            s.body = _before_exits(s.body, fin, depth + 1)
+        elif isinstance(s, ast.If):
+            s.body = _before_exits(s.body, fin, depth)
+            s.orelse = _before_exits(s.orelse, fin, depth)
+        out.append(s)
+    return out
+
+
+def _bare_raise(stmts, exc: str):
+    """A bare ``raise`` in a handler re-raises the exception it took."""
+    for s in stmts:
+        for n in _walk_here(s):
+            if isinstance(n, ast.Raise) and n.exc is None:
+                n.exc = _name(exc, False, n)
+    return stmts
+
+
+def _walk_here(node):
+    yield node
+    for c in ast.iter_child_nodes(node):
+        if isinstance(c, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ExceptHandler)):
+            continue
+        yield from _walk_here(c)

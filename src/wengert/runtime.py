@@ -419,15 +419,88 @@ class Cell:
     value: object
 
 
-def check_shared_cell(c, name: str):
-    """A nested function writing captured variable ``name`` (``nonlocal``) needs the `Cell`
-    wengert's code gives it; one made by Python holds the value in a closure cell instead."""
-    if type(c) is not Cell:
+# ---- try and with (`normalize`) ----
+
+
+class Attempt:
+    """``attempt(body, atomic)``: ``(None, body())``, or ``(exception, None)`` when ``body``
+    raised. The normaliser makes each statement of a try body such a ``body``; ``atomic``
+    says the statement changes nothing before it may raise. Its derivatives
+    (`transform.pullback_of`, `tangents.jvp_call`) are the body's, or none when it raised.
+    wengert's own refusals (`UnsupportedError`) are never caught."""
+
+    def __call__(self, body, atomic=True):
         from wengert.errors import UnsupportedError
 
+        try:
+            return None, body()
+        except UnsupportedError:
+            raise
+        except BaseException as e:  # noqa: BLE001 - what `except:` in the user's try would see
+            return e, None
+
+    def __repr__(self) -> str:
+        return "attempt"
+
+
+attempt = Attempt()
+
+
+def attempt_raised(e, body, atomic: bool, log_before: int | None, log_after: int | None):
+    """Refuse an exception caught while differentiating when what ran before it is lost:
+    a statement that may have changed variables or objects before raising, or a write
+    logged by the part of the body that ran (its adjoint never runs)."""
+    from wengert.errors import UnsupportedError
+
+    code = getattr(body, "__code__", None)
+    where = (code.co_filename, code.co_firstlineno) if code is not None else (None, None)
+    if not atomic:
         raise UnsupportedError(
-            f"nonlocal {name!r} is written by a nested function that was made outside "
-            "differentiated code; differentiate the function that makes it instead")
+            f"an exception ({type(e).__name__}) raised inside a compound statement (a loop, if, with, "
+            "try or :=) of a try body: what the statement did before it raised is not differentiated; "
+            "move the statement that raises into a try of its own", *where) from e
+    if log_before != log_after:
+        raise UnsupportedError(
+            f"an exception ({type(e).__name__}) raised after the statement of the try body changed an "
+            "object (a logged write): what ran before it is not differentiated", *where) from e
+    tb = e.__traceback__
+    while tb is not None:
+        f = tb.tb_frame
+        if (f.f_code.co_filename.startswith("<wengert ") and "_w_try_" not in f.f_code.co_name
+                and _may_write_plainly(f.f_code)):
+            # a differentiated callee that may have changed an object plainly (unlogged), then raised
+                raise UnsupportedError(
+                    f"an exception ({type(e).__name__}) raised inside a differentiated function that may "
+                    f"change objects ({f.f_code.co_name}), caught by a try: what it changed before "
+                    "raising is not differentiated", *where) from e
+        tb = tb.tb_next
+
+
+def _may_write_plainly(code) -> bool:
+    """May generated code ``code`` (or a differentiated callee it called) have written an
+    attribute or item without a log entry? (Assignments to attributes or items, or calls
+    of other pullbacks.)"""
+    import dis
+
+    if any(i.opname in ("STORE_ATTR", "STORE_SUBSCR") for i in dis.get_instructions(code)):
+        return True
+    return any(n.endswith("_pullback") for n in code.co_names + code.co_freevars)
+
+
+def enter_context(cm):
+    """``with cm``: ``type(cm).__enter__(cm)`` (the manager's own values are not differentiated)."""
+    return type(cm).__enter__(cm)
+
+
+def exit_context(cm, exc):
+    """``type(cm).__exit__`` with the exception (or None); true means: swallow it."""
+    if exc is None:
+        return type(cm).__exit__(cm, None, None, None)
+    return type(cm).__exit__(cm, type(exc), exc, exc.__traceback__)
+
+
+STATEMENT_HELPERS = {"_wengert_attempt": attempt, "_wengert_enter": enter_context,
+                     "_wengert_exit": exit_context}
 
 
 def make_closure(code, globals_, defaults, kwdefaults, captured: tuple):

@@ -18,6 +18,9 @@ def function_ast(fn) -> tuple[ast.FunctionDef | ast.Lambda, str, int]:
     """
     code = fn.__code__
     filename = code.co_filename
+    syn = _SYNTHETIC_CODE.get(code)
+    if syn is not None:
+        return syn[0], filename, syn[0].lineno
     tree = source_tree(filename, fn)
     node = _find_def(tree, code) if tree is not None else None
     if node is None:
@@ -81,8 +84,85 @@ def _all_args(a: ast.arguments):
     return [*a.posonlyargs, *a.args, a.vararg, *a.kwonlyargs, a.kwarg]
 
 
+# ---- functions the normaliser makes (a try body, `normalize`) ----
+# They have no code object in the user's function: one is compiled from the AST when the
+# function that makes them is lowered. Entries hold their nodes, so ids are not reused.
+
+# Keyed by name and position (names `_w_try_<n>_<i>` are unique in a function), so the
+# copies tail duplication makes of a def are found too.
+_SYNTHETIC: dict = {}       # (name, line, col) -> [node, enclosing def node, code or None]
+_SYNTHETIC_CODE: dict = {}  # code -> (node, enclosing def node)
+
+
+def _syn_key(node):
+    return (node.name, node.lineno, node.col_offset) if isinstance(node, ast.FunctionDef) else None
+
+
+def register_synthetic(node: ast.FunctionDef, enclosing) -> None:
+    _SYNTHETIC[_syn_key(node)] = [node, enclosing, None]
+
+
+_REWRITTEN: dict = {}  # id(node) -> [node, None, code or None]: copies `cells.cell_aware` made
+
+
+def register_rewritten(node) -> None:
+    _REWRITTEN[id(node)] = [node, None, None]
+
+
+def synthetic_parent(node):
+    """The def a made-up function ``node`` sits in, or None for a function of the source."""
+    if not isinstance(node, ast.FunctionDef) or not node.name.startswith("_w_try_"):
+        return None
+    hit = _SYNTHETIC.get(_syn_key(node))
+    return hit[1] if hit is not None else None
+
+
+def _synthetic_code(parent: types.CodeType, entry) -> types.CodeType:
+    node = entry[0]
+    if entry[2] is None:
+        # compile `node` inside a function whose locals are the names it shares with `parent`,
+        # so they become free variables (its nonlocal declarations need them bound there)
+        outer = set(parent.co_varnames) | set(parent.co_cellvars) | set(parent.co_freevars)
+        names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+        nonlocal_ = {x for n in ast.walk(node) if isinstance(n, ast.Nonlocal) for x in n.names}
+        shared = sorted((names & outer) | {x for x in names if x.startswith("_w_")} | nonlocal_)
+        line = node.lineno
+        body = [ast.Assign(targets=[ast.Name(x, ast.Store())], value=ast.Constant(None)) for x in shared]
+        stmt = ast.Expr(node) if isinstance(node, ast.Lambda) else node
+        wrapper = ast.FunctionDef(name="_w_outer", args=ast.arguments([], [], None, [], [], None, []),
+                                  body=body + [stmt], decorator_list=[], returns=None, lineno=line)
+        end = max((getattr(n, "end_lineno", None) or line) for n in ast.walk(node))
+        wrapper.col_offset, wrapper.end_lineno, wrapper.end_col_offset = 0, end, 0
+        for b in body:
+            for n in ast.walk(b):
+                n.lineno, n.col_offset, n.end_lineno, n.end_col_offset = line, 0, line, 0
+        mod = ast.Module(body=[wrapper], type_ignores=[])
+        ast.fix_missing_locations(mod)
+        top = compile(mod, parent.co_filename, "exec")
+        outer_code = next(c for c in top.co_consts if isinstance(c, types.CodeType))
+        name = "<lambda>" if isinstance(node, ast.Lambda) else node.name
+        entry[2] = next(c for c in outer_code.co_consts if isinstance(c, types.CodeType) and c.co_name == name)
+        _SYNTHETIC_CODE[entry[2]] = (node, entry[1])
+
+        def nested(code):  # functions inside it are read from the same (copied) AST
+            for c in code.co_consts:
+                if isinstance(c, types.CodeType):
+                    found = _find_def(node, c)
+                    if found is not None:
+                        _SYNTHETIC_CODE[c] = (found, None)
+                    nested(c)
+
+        nested(entry[2])
+    return entry[2]
+
+
 def find_code(parent: types.CodeType, node) -> types.CodeType:
     """The code object of a nested def/lambda ``node`` among ``parent``'s constants."""
+    hit = _REWRITTEN.get(id(node))
+    if hit is not None and hit[0] is node:
+        return _synthetic_code(parent, hit)
+    if synthetic_parent(node) is not None:
+        return _synthetic_code(parent, _SYNTHETIC[_syn_key(node)])
     name = "<lambda>" if isinstance(node, ast.Lambda) else node.name
     line = node.lineno if isinstance(node, ast.Lambda) or not node.decorator_list else None
     found = []

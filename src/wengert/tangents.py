@@ -270,6 +270,14 @@ def jvp_call(fn, args: tuple, tangents, kwargs=None, fn_dot=None, kw_tangents=No
         kw_tangents = None
     if kw_tangents:
         return _jvp_call_kw(fn, args, tangents, kwargs, fn_dot, kw_tangents)
+    if fn is runtime.attempt:  # a statement of a try body (`normalize`): its tangent, or none
+        try:
+            y, t = jvp_call(args[0], (), (), fn_dot=tangents[0])
+        except UnsupportedError:
+            raise
+        except BaseException as e:  # noqa: BLE001 - the user's except clauses decide
+            return (e, None), None
+        return (None, y), (None, t)
     try:
         rule = get_rule(fn)
     except TypeError:

@@ -32,6 +32,7 @@ from wengert.errors import UnsupportedError
 from wengert.frontend import lower
 from wengert.adjoint import Adjoint
 from wengert.rules.table import get_rule
+from wengert import runtime
 from wengert.runtime import Pass, unbroadcast
 from wengert.stdlib import python_version
 
@@ -435,6 +436,26 @@ def _attr_pullback(fn, args: tuple, _pass):
     return getattr(obj, name), getattr_back
 
 
+def _attempt_pullback(args: tuple, _pass):
+    """``attempt(body, atomic)``: the body's pullback, or, when it raised, no derivative
+    (refused where what ran before the exception would be lost: `runtime.attempt_raised`)."""
+    body, atomic = args[0], (args[1] if len(args) > 1 else True)
+    before = len(_pass.log)
+    try:
+        y, back = pullback_of(body, (), {}, _pass)
+    except UnsupportedError:
+        raise
+    except BaseException as e:  # noqa: BLE001 - the user's except clauses decide
+        runtime.attempt_raised(e, body, atomic, before, len(_pass.log))
+        return (e, None), lambda g: (None, (None,) * len(args), None)
+
+    def attempt_back(g):
+        f_bar, _, _ = back(None if g is None else g[1])
+        return None, (f_bar,) + (None,) * (len(args) - 1), None
+
+    return (None, y), attempt_back
+
+
 def pullback_of(fn, args: tuple, kwargs: dict, _pass=None):
     """``(y, back)`` with ``back(g) -> (fn_bar, args_bar, kwargs_bar)``.
 
@@ -454,6 +475,8 @@ def pullback_of(fn, args: tuple, kwargs: dict, _pass=None):
                 p.finish()
 
         return y, outer_back
+    if fn is runtime.attempt:  # a statement of a try body (`normalize`)
+        return _attempt_pullback(args, _pass)
     if (fn is builtins.getattr or fn is builtins.setattr) and not kwargs:
         return _attr_pullback(fn, args, _pass)
     py = python_version(fn)

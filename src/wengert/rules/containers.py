@@ -273,6 +273,6 @@ def merge_frule(tangents, a, b):
                 out[k] = t.get(k)
     return _merge(a, b), out
 
-# ---- statements: shared cells (wengert.cells) ----
+# ---- statements: with (normalize) ----
 
-nondiff(runtime.check_shared_cell)
+nondiff(runtime.enter_context, runtime.exit_context)
