@@ -53,7 +53,12 @@ def lower(fn) -> ir.Function:
     """
     node, filename, _ = function_ast(fn)
     generator_to_list(node, lambda msg, n: UnsupportedError(msg, filename, getattr(n, "lineno", None)))
-    normalize(node)
+    try:
+        normalize(node)
+    except UnsupportedError as e:
+        if e.filename is not None:
+            raise
+        raise UnsupportedError(str(e), filename, e.lineno) from None  # the normaliser knows no file
     return Lowerer(fn, node, filename).run()
 
 

@@ -24,6 +24,9 @@ After these passes, a function body satisfies what `frontend` relies on:
   does not raise, and before the re-raise of an exception no handler took. ``with``
   is ``_wengert_enter``, a try whose handler asks ``_wengert_exit`` whether to re-raise,
   and ``_wengert_exit(cm, None)`` on every other way out.
+- ``match`` becomes ``if`` statements (`_lower_match`): the subject is evaluated once, each
+  case's pattern is tests (``==``, ``is``, ``isinstance``, ``len``, ``in``) and bindings
+  (items, attributes) nested in order, then its guard; a flag skips the later cases.
 """
 
 from __future__ import annotations
@@ -226,8 +229,8 @@ def _try_with(stmts: list[ast.stmt], st: _TryState) -> list[ast.stmt]:
                 if isinstance(s, (ast.If, ast.For, ast.While)):
                     setattr(s, field, _try_with(getattr(s, field), st))
             if isinstance(s, ast.Match):
-                for c in s.cases:
-                    c.body = _try_with(c.body, st)
+                out += _try_with(_lower_match(s, st), st)
+                continue
             out.append(s)
     return out
 
@@ -403,3 +406,102 @@ def _walk_here(node):
         if isinstance(c, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ExceptHandler)):
             continue
         yield from _walk_here(c)
+
+
+# ---- match ----
+
+_SELF_MATCHING = {"bool", "bytearray", "bytes", "dict", "float", "frozenset", "int", "list", "set", "str",
+                  "tuple"}
+
+
+def _lower_match(m: ast.Match, st: _TryState) -> list[ast.stmt]:
+    from wengert.errors import UnsupportedError
+
+    n = next(st.counter)
+    subj, flag = f"_w_subj_{n}", f"_w_matched_{n}"
+    temps = itertools.count()
+    out = [_assign(subj, m.subject, m), _assign(flag, ast.Constant(False), m)]
+
+    def refuse(p, what):
+        return UnsupportedError(f"match: {what} is not supported yet", None, getattr(p, "lineno", m.lineno))
+
+    def steps(p, s_expr) -> list:
+        """[("test", expr) | ("bind", name, expr)] matching ``s_expr`` against pattern ``p``."""
+        if isinstance(p, ast.MatchValue):
+            return [("test", ast.Compare(s_expr, [ast.Eq()], [p.value]))]
+        if isinstance(p, ast.MatchSingleton):
+            return [("test", ast.Compare(s_expr, [ast.Is()], [ast.Constant(p.value)]))]
+        if isinstance(p, ast.MatchAs):
+            out_ = steps(p.pattern, s_expr) if p.pattern is not None else []
+            return out_ + ([("bind", p.name, s_expr)] if p.name else [])
+        if isinstance(p, ast.MatchOr):
+            alts = []
+            for q in p.patterns:
+                sub = steps(q, s_expr)
+                if any(x[0] == "bind" for x in sub):
+                    raise refuse(p, "an or-pattern that binds names")
+                alts.append(ast.BoolOp(ast.And(), [x[1] for x in sub]) if len(sub) > 1 else
+                            sub[0][1] if sub else ast.Constant(True))
+            return [("test", ast.BoolOp(ast.Or(), alts))]
+        if isinstance(p, ast.MatchSequence):
+            t = f"_w_m_{n}_{next(temps)}"
+            stars = [i for i, q in enumerate(p.patterns) if isinstance(q, ast.MatchStar)]
+            k = len(p.patterns)
+            res = [("bind", t, s_expr),
+                   ("test", _call("_wengert_is_sequence", _name(t, False, p), node=p))]
+            size = _call("len", _name(t, False, p), node=p)
+            if stars:
+                res.append(("test", ast.Compare(size, [ast.GtE()], [ast.Constant(k - 1)])))
+            else:
+                res.append(("test", ast.Compare(size, [ast.Eq()], [ast.Constant(k)])))
+            j = stars[0] if stars else k
+            for i, q in enumerate(p.patterns):
+                if i < j:
+                    item = ast.Subscript(_name(t, False, p), ast.Constant(i), ast.Load())
+                    res += steps(q, item)
+                elif i == j:
+                    if q.name:
+                        stop = ast.Constant(-(k - j - 1)) if k - j - 1 else ast.Constant(None)
+                        part = ast.Subscript(_name(t, False, p), ast.Slice(ast.Constant(j), stop, None), ast.Load())
+                        res.append(("bind", q.name, _call("list", part, node=p)))
+                else:
+                    item = ast.Subscript(_name(t, False, p), ast.Constant(i - k), ast.Load())
+                    res += steps(q, item)
+            return res
+        if isinstance(p, ast.MatchMapping):
+            if p.rest:
+                raise refuse(p, "**rest in a mapping pattern")
+            t = f"_w_m_{n}_{next(temps)}"
+            res = [("bind", t, s_expr), ("test", _call("_wengert_is_mapping", _name(t, False, p), node=p))]
+            for key, q in zip(p.keys, p.patterns):
+                res.append(("test", ast.Compare(key, [ast.In()], [_name(t, False, p)])))
+                res += steps(q, ast.Subscript(_name(t, False, p), key, ast.Load()))
+            return res
+        if isinstance(p, ast.MatchClass):
+            t = f"_w_m_{n}_{next(temps)}"
+            res = [("bind", t, s_expr), ("test", _call("isinstance", _name(t, False, p), p.cls, node=p))]
+            if (len(p.patterns) == 1 and isinstance(p.cls, ast.Name) and p.cls.id in _SELF_MATCHING):
+                return res + steps(p.patterns[0], _name(t, False, p))
+            for i, q in enumerate(p.patterns):
+                names = ast.Attribute(p.cls, "__match_args__", ast.Load())
+                attr = _call("getattr", _name(t, False, p), ast.Subscript(names, ast.Constant(i), ast.Load()),
+                             node=p)
+                res += steps(q, attr)
+            for a, q in zip(p.kwd_attrs, p.kwd_patterns):
+                res.append(("test", _call("hasattr", _name(t, False, p), ast.Constant(a), node=p)))
+                res += steps(q, ast.Attribute(_name(t, False, p), a, ast.Load()))
+            return res
+        raise refuse(p, f"the pattern {type(p).__name__}")
+
+    for case in m.cases:
+        inner: list[ast.stmt] = [_assign(flag, ast.Constant(True), case.pattern)] + case.body
+        if case.guard is not None:
+            inner = [ast.If(test=case.guard, body=inner, orelse=[])]
+        for step in reversed(steps(case.pattern, _name(subj, False, m))):
+            if step[0] == "bind":
+                inner = [ast.Assign(targets=[_name(step[1], True, case.pattern)], value=step[2])] + inner
+            else:
+                inner = [ast.If(test=step[1], body=inner, orelse=[])]
+        test = ast.UnaryOp(ast.Not(), _name(flag, False, m))
+        out.append(ast.If(test=test, body=inner, orelse=[]))
+    return _fix([ast.fix_missing_locations(x) for x in out], m)

@@ -499,8 +499,22 @@ def exit_context(cm, exc):
     return type(cm).__exit__(cm, type(exc), exc, exc.__traceback__)
 
 
+def is_sequence(x) -> bool:
+    """What a sequence pattern of ``match`` matches (not str, bytes or bytearray)."""
+    import collections.abc
+
+    return isinstance(x, collections.abc.Sequence) and not isinstance(x, (str, bytes, bytearray))
+
+
+def is_mapping(x) -> bool:
+    import collections.abc
+
+    return isinstance(x, collections.abc.Mapping)
+
+
 STATEMENT_HELPERS = {"_wengert_attempt": attempt, "_wengert_enter": enter_context,
-                     "_wengert_exit": exit_context}
+                     "_wengert_exit": exit_context, "_wengert_is_sequence": is_sequence,
+                     "_wengert_is_mapping": is_mapping}
 
 
 def make_closure(code, globals_, defaults, kwdefaults, captured: tuple):

@@ -13,6 +13,7 @@ a bound method, a class (constructors), a callable object.
 
 from __future__ import annotations
 
+import builtins
 import inspect
 import types
 
@@ -278,6 +279,13 @@ def jvp_call(fn, args: tuple, tangents, kwargs=None, fn_dot=None, kw_tangents=No
         except BaseException as e:  # noqa: BLE001 - the user's except clauses decide
             return (e, None), None
         return (None, y), (None, t)
+    if fn is builtins.getattr and len(args) in (2, 3) and type(args[1]) is str:
+        # a name known only at run time (a class pattern of `match`): the field's tangent
+        obj, name = args[0], args[1]
+        if len(args) == 3 and not hasattr(obj, name):
+            return args[2], tangents[2]
+        t = tangents[0]
+        return getattr(obj, name), (None if t is None else getattr(t, name, None))
     try:
         rule = get_rule(fn)
     except TypeError:

@@ -273,6 +273,6 @@ def merge_frule(tangents, a, b):
                 out[k] = t.get(k)
     return _merge(a, b), out
 
-# ---- statements: with (normalize) ----
+# ---- statements: with and match (normalize) ----
 
-nondiff(runtime.enter_context, runtime.exit_context)
+nondiff(runtime.enter_context, runtime.exit_context, runtime.is_sequence, runtime.is_mapping)
