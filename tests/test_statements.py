@@ -484,14 +484,12 @@ def sliced_then_read_in_branch(x, y, k):
 
 
 # Found while testing match, present before it (9b734d0), no statement involved: a list
-# sliced with a run-time bound, read in a branch. k=0: the branch gives the slice no
-# cotangent and 0.0 reaches its adjoint (TypeError); k=2: x's gradient is 0.0, not y.
-@pytest.mark.xfail(reason="slice of a list display read in a branch (not statements)", strict=True)
+# sliced with a run-time bound, read in a branch, was typed as one element (a float).
+# k=0: the branch gives the slice no cotangent and 0.0 reached its adjoint (TypeError);
+# k=2: x's gradient was 0.0, not y.
 def test_sliced_list_without_cotangent():
     check(sliced_then_unused, lambda: (0.7, 1.3, 0))
 
 
-@pytest.mark.xfail(reason="WRONG GRADIENT: slice of a list display read in a branch (not statements)",
-                   strict=True)
 def test_sliced_list_read_in_branch():
     check(sliced_then_read_in_branch, lambda: (0.7, 1.3, 2))

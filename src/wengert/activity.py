@@ -727,6 +727,8 @@ def _call(s: ir.Op, info: Info, act, any_active) -> bool:
                 et = ("seq", info.elem(t)) if isinstance(t, tuple) and t[0] == "seq" else ANY
             elif isinstance(t, tuple) and t[0] == "dict":
                 et = ANY if info.kinds_unsure else t[1]
+            elif not isinstance(idx, ir.Const) and types_[1] not in (INT, BOOL):
+                et = ANY  # a slice (or a tuple, an array) made at run time: not one element
             else:
                 et = info.elem(t, idx.value if isinstance(idx, ir.Const) else None) \
                     if isinstance(t, tuple) else ANY
