@@ -136,15 +136,19 @@ def fd_directional(fn, args, kwargs, i, v, g, h):
     return (4.0 * central(h / 2) - central(h)) / 3.0
 
 
-def _reverse_forms(rule, args, kwargs, y, g):
-    """(name, cotangents per argument) for each reverse form registered."""
+def _reverse_forms(rule, args, kwargs, y, g, wrt=None):
+    """(name, cotangents per argument) for each reverse form registered.
+
+    Only the vjps of the arguments in ``wrt`` run: as in generated code, a vjp runs only for
+    an argument that is differentiated (some raise for arguments they cannot differentiate).
+    """
     forms = []
     if rule.vjps is not None:
         live = copy.deepcopy(args)
         y_live = rule.fn(*live, **kwargs)
         cts = []
         for i in range(len(args)):
-            vjp = rule.vjps[i] if i < len(rule.vjps) else None
+            vjp = rule.vjps[i] if i < len(rule.vjps) and (wrt is None or i in wrt) else None
             cts.append(None if vjp is None else vjp(g, y_live, *live, **kwargs))
         forms.append(("vjp", cts))
     if rule.rrule is not None:
@@ -204,7 +208,7 @@ def check_rule(fn, *args, kwargs=None, wrt=None, h=None, rtol=1e-6, atol=1e-9, s
     if wrt is None:
         wrt = [i for i, a in enumerate(args) if is_differentiable(a)]
     assert wrt, "nothing to differentiate"
-    reverse = _reverse_forms(rule, args, kwargs, y, g)
+    reverse = _reverse_forms(rule, args, kwargs, y, g, wrt)
     for i in wrt:
         v = _randn_like(args[i], rng)
         if h is None:

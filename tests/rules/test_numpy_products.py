@@ -12,7 +12,8 @@ def test_convolve_correlate(fn, mode, n, m):
     check_array_rule(fn, values((n,), 1), values((m,), 2), mode)
 
 
-@pytest.mark.parametrize(("sa", "sb"), [((2, 3), (3, 2)), ((3,), (2,)), ((2,), (2, 3)), ((), (3,)), ((2, 1, 2), (2, 2))])
+@pytest.mark.parametrize(("sa", "sb"), [((2, 3), (3, 2)), ((3,), (2,)), ((2,), (2, 3)), ((), (3,)),
+                                      ((2, 1, 2), (2, 2))])
 def test_kron(sa, sb):
     check_array_rule(np.kron, values(sa, 1), values(sb, 2))
 
