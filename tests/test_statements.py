@@ -493,3 +493,62 @@ def test_sliced_list_without_cotangent():
 
 def test_sliced_list_read_in_branch():
     check(sliced_then_read_in_branch, lambda: (0.7, 1.3, 2))
+
+
+# ---- classes defined inside a differentiated function ----
+
+def local_plain_class(x, y, k):
+    class Acc:
+        def __init__(self, v):
+            self.v = v
+
+        def bump(self, w):
+            self.v = self.v + w * w
+            return self
+
+        def get(self):
+            return self.v * 2.0
+    a = Acc(x)
+    for _ in range(k):
+        a.bump(y)
+    return a.get() * x
+
+
+def local_dataclass(x, y, k):
+    @dataclasses.dataclass
+    class P:
+        a: float
+        b: float
+
+        def norm2(self):
+            return self.a * self.a + self.b * self.b
+    p = P(x, y)
+    q = P(p.a * 2.0, p.b * k)
+    return p.norm2() + q.norm2() * y
+
+
+@pytest.mark.parametrize("f", [local_plain_class, local_dataclass])
+@pytest.mark.parametrize("k", [0, 2])
+def test_local_class(f, k):
+    check(f, lambda: (0.7, 1.3, k))
+
+
+def test_local_class_reading_enclosing_variables_is_refused_by_name():
+    def f(x):
+        class C:
+            def g(self):
+                return x * 2
+        return C().g()
+    with pytest.raises(UnsupportedError, match="class C .* reads its variables") as e:
+        wengert.grad(f)(1.0)
+    assert str(e.value).startswith(__file__)
+
+
+def test_global_write_is_refused_by_name():
+    def f(x):
+        global _G
+        _G = x
+        return x
+    with pytest.raises(UnsupportedError, match="Global") as e:
+        wengert.grad(f)(1.0)
+    assert str(e.value).startswith(__file__)

@@ -220,6 +220,8 @@ class Lowerer(ExpressionLowering):
             self.block.term = ir.Term("raise", [exc], s.lineno)
         elif isinstance(s, ast.FunctionDef):
             self.bind(s.name, self.make_closure(s), s)
+        elif isinstance(s, ast.ClassDef):
+            self.bind(s.name, self.class_def(s), s)
         elif isinstance(s, ast.Nonlocal):
             pass  # writes are refused below: code wengert makes has none (`cells.cell_aware`)
         elif isinstance(s, (ast.Import, ast.ImportFrom)):
@@ -234,6 +236,26 @@ class Lowerer(ExpressionLowering):
             if name in self.own_cells:
                 return self.op("attr", "value", [self.env[name]], name=name)
         return super().name_load(name, node)
+
+    def class_def(self, s: ast.ClassDef) -> ir.Value:
+        """``class C(B): ...`` as Python runs it: ``__build_class__(body, "C", B)``, the body a
+        function made from the class body's code, then the decorators. A class body or method
+        reading variables of this function is refused: its methods would capture them where
+        no cotangent can reach them."""
+        code = find_code(self.code, s)
+        free = [n for n in code.co_freevars if n != "__class__"]
+        if free:
+            raise self.error(f"class {s.name} defined in a differentiated function reads its variables "
+                             f"({', '.join(free)}); pass them to the constructor or a method instead", s)
+        if s.keywords:
+            raise self.error(f"class {s.name} with keywords (metaclass=...) in a differentiated function", s)
+        decorators = [self.expr(d) for d in s.decorator_list]
+        bases = [self.expr(b) for b in s.bases]
+        body = self.op("closure", code, [ir.Const(None), ir.Const(None)], name=s.name)
+        cls = self.call(runtime.build_class, body, ir.Const(s.name), *bases, name=s.name)
+        for d in reversed(decorators):
+            cls = self.op("call", d, [cls], name=s.name, static=getattr(d, "static", None))
+        return cls
 
     def make_closure(self, node) -> ir.Value:
         # a nested function reading or writing a shared cell of this function is made from

@@ -512,6 +512,14 @@ def is_mapping(x) -> bool:
     return isinstance(x, collections.abc.Mapping)
 
 
+def build_class(body, name: str, *bases):
+    """A class statement inside differentiated code (`frontend.Lowerer.class_def`): Python's
+    ``__build_class__``. The class carries no derivative; its instances do."""
+    import builtins
+
+    return builtins.__build_class__(body, name, *bases)
+
+
 STATEMENT_HELPERS = {"_wengert_attempt": attempt, "_wengert_enter": enter_context,
                      "_wengert_exit": exit_context, "_wengert_is_sequence": is_sequence,
                      "_wengert_is_mapping": is_mapping}

@@ -273,6 +273,7 @@ def merge_frule(tangents, a, b):
                 out[k] = t.get(k)
     return _merge(a, b), out
 
-# ---- statements: with and match (normalize) ----
+# ---- statements: with, match and class (normalize, frontend) ----
 
-nondiff(runtime.enter_context, runtime.exit_context, runtime.is_sequence, runtime.is_mapping)
+nondiff(runtime.enter_context, runtime.exit_context, runtime.is_sequence, runtime.is_mapping,
+        runtime.build_class)
