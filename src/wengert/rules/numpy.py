@@ -473,6 +473,6 @@ _same_rule(np.ndarray.conjugate, np.conjugate)
 _same_rule(np.ndarray.conj, np.conjugate)
 
 # the rest of NumPy, in files by concept (they use the helpers above, so they come after them)
-from wengert.rules import numpy_decomp, numpy_elementwise, numpy_gather  # noqa: E402, F401
+from wengert.rules import numpy_decomp, numpy_elementwise, numpy_fft, numpy_gather  # noqa: E402, F401
 from wengert.rules import numpy_products, numpy_signal, numpy_stats  # noqa: E402, F401
 from wengert.rules import numpy_namespaces  # noqa: E402, F401  (array API namespaces share these rules)
