@@ -29,12 +29,13 @@ class Template:
 
 def template(fn) -> Template | None:
     """The inlinable form of a lambda, or None."""
-    key = getattr(fn, "__code__", None)
-    if key is None:
+    if getattr(fn, "__code__", None) is None:
         return None
-    if key in _CACHE:
-        return _CACHE[key]
-    _CACHE[key] = t = _build(fn)
+    # keyed by the function, not its code: lambdas made in a loop share one code object but
+    # differ in the defaults they captured (``lambda g, y, a, b, _gt=greater: ...``)
+    if fn in _CACHE:
+        return _CACHE[fn]
+    _CACHE[fn] = t = _build(fn)
     return t
 
 

@@ -361,3 +361,24 @@ def test_rules_run_on_torch_tensors(fn, wrt, kwargs):
         got = rule.vjps[i](torch.tensor(g), torch.tensor(np.asarray(y)), *map(torch.tensor, args), **kwargs)
         assert isinstance(got, torch.Tensor)
         np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12)
+
+
+def test_abs_of_complex_follows_jax():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    z = np.array([1 + 2j, -0.5 + 0.3j, 0j])
+    g = np.array([1.0, -2.0, 0.5])
+    _, back = jax.vjp(jax.numpy.abs, z)
+    np.testing.assert_allclose(vjp(np.abs, 0, g, z), np.asarray(back(g)[0]))
+    _, t = jax.jvp(jax.numpy.abs, (z,), (z[::-1],))
+    np.testing.assert_allclose(jvp(np.abs, 0, z[::-1], z), np.asarray(t))
+
+
+def test_rules_made_in_a_loop_keep_their_own_defaults_when_inlined():
+    # np.maximum and np.minimum share one lambda code object, with different captured defaults
+    import wengert
+
+    def f(x):
+        return np.sum(np.minimum(x, 0.5)) + 10 * np.sum(np.maximum(x, 0.5))
+
+    np.testing.assert_array_equal(wengert.grad(f)(np.array([0.2, 0.9])), [1.0, 10.0])

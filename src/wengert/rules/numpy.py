@@ -185,8 +185,23 @@ def clip_weights(a, lo=None, hi=None, kw=None):
     return wa, wlo, whi
 
 
-defvjp(np.abs, lambda g, y, x: g * xp_of(x).sign(x), broadcast=True)
-defjvp(np.abs, lambda t, y, x: t * xp_of(x).sign(x), broadcast=True)
+def abs_slope(x):
+    """``d |x| / dx``: ``sign(x)``, and ``conj(x) / |x|`` for complex ``x`` (JAX's convention), 0 at 0."""
+    xp = xp_of(x)
+    if not (isinstance(x, complex) or getattr(getattr(x, "dtype", None), "kind", "") == "c"):
+        return xp.sign(x)
+    mag = xp.abs(x)
+    return xp.where(mag == 0, 0.0, xp.conj(x) / xp.where(mag == 0, 1.0, mag))
+
+
+def abs_tangent(t, x):
+    """Tangent of ``|x|``: ``Re(conj(x) t) / |x|`` (real also for complex ``x``)."""
+    out = t * abs_slope(x)
+    return xp_of(out).real(out) if getattr(getattr(out, "dtype", None), "kind", "") == "c" else out
+
+
+defvjp(np.abs, lambda g, y, x: g * abs_slope(x), broadcast=True)
+defjvp(np.abs, lambda t, y, x: abs_tangent(t, x), broadcast=True)
 defvjp(np.fabs, lambda g, y, x: g * xp_of(x).sign(x), broadcast=True)
 defjvp(np.fabs, lambda t, y, x: t * xp_of(x).sign(x), broadcast=True)
 for _f, _weight, _greater in ((np.maximum, extremum_weight, True), (np.minimum, extremum_weight, False),
