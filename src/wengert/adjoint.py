@@ -17,7 +17,7 @@ from wengert.activity import FLOAT
 from wengert.inline import instantiate
 from wengert.codegen import _dict, _tuple
 from wengert.primal import Primal
-from wengert.reverse import Plan, _plain_tuple
+from wengert.reverse import Plan, _may_write, _plain_tuple
 
 class _Conflict(AssertionError):
     pass
@@ -439,7 +439,13 @@ class Adjoint(Primal):
         g = self.bar(y)
         self._take_buffered(s, y, out, pad, state)
         if state.get(g) != y.id:
-            return
+            if not (mode in ("generic", "method", "direct") and _may_write(s, self.info)):
+                return
+            # issue 10: a callee that wrote active values where the caller reads them (a global
+            # dict: put(x) doing D["k"] = x) hands their cotangents back though its own result
+            # (None) has none
+            out.append(f"{pad}{g} = None")
+            state[g] = y.id
         del state[g]
         always = mode in ("generic", "method", "direct")  # the callee may have mutations to undo
         guard = self.info.type_of(y) != FLOAT and not always

@@ -9,10 +9,11 @@ True
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from wengert import ir
+from wengert import ir, runtime
 from wengert.activity import FLOAT, kind_of
 from wengert.rules.table import get_rule
 from wengert.runtime import Pass
@@ -172,16 +173,27 @@ def _fast_path(f, nums, single):
             except Exception:  # noqa: BLE001 - the general path reports it properly
                 return None
             c.valid()  # builds the compiled guard check
-            entry = cache[key] = (c._check, c.grad, c.uses_pass)
-        if entry[2]:
-            p = Pass()
-            y, _, bars = entry[1](p, *args)
-            if p.log:
-                p.finish()
+            entry = cache[key] = (c._check, c.grad, c.uses_pass, c)
+        if not entry[3].__dict__.get("_float_output"):
+            # first call, or not a float output: the pullback, seeded by the output's type
+            # (see _source_grad)
+            c, p = entry[3], Pass()
+            y, back = c.pullback(p, *args)
+            p.start_backward()
+            _, bars = back(_seed(y))
+            p.finish()
+            c.__dict__["_float_output"] = isinstance(y, float)
         else:
-            y, _, bars = entry[1](None, *args)
-        if not isinstance(y, float):
-            return None
+            if entry[2]:
+                p = Pass()
+                y, _, bars = entry[1](p, *args)
+                if p.log:
+                    p.finish()
+            else:
+                y, _, bars = entry[1](None, *args)
+            if not isinstance(y, float):
+                # f ran already (running it again would repeat what it did to its arguments)
+                _check_fused_output(f, y)
         if single:
             g = bars[num]
             return y, (0.0 if g is None and type(args[num]) is float else g)
@@ -257,13 +269,22 @@ def _zero_if_none(g, x):
     return g
 
 
+def _check_fused_output(f, y) -> None:
+    """The fused gradient, seeded with 1.0, gave a non-float output (its earlier calls gave
+    floats): right for a 0-d array, else an error (f has run: it is not run again)."""
+    if runtime.shape_of(y) != ():
+        raise TypeError(f"grad needs a scalar output; {getattr(f, '__name__', f)} returned a float "
+                        f"on an earlier call and {type(y).__name__} of shape {runtime.shape_of(y)} now")
+
+
 def _seed(value):
     if isinstance(value, float):
         return 1.0
     shape = getattr(value, "shape", None)
     if shape is not None:
-        if tuple(shape) != ():
-            raise TypeError(f"grad needs a scalar output, got shape {tuple(shape)}; use pullback or vjp")
+        if math.prod(tuple(shape)) != 1:
+            raise TypeError(f"grad needs a scalar output (or one of size 1), got shape {tuple(shape)}; "
+                            "use jacobian, or pullback / vjp with a cotangent of that shape")
         try:
             import array_api_compat
 
@@ -289,16 +310,20 @@ def _source_grad(f, args, kwargs, has_aux):
             c = compiled(f, tuple(kind_of(v) for v in values))
             extra = (f.__closure__,) if f.__code__.co_freevars else ()
             p = Pass()
-            y0, _, bars = c.grad(p, *values, *extra)
-            p.finish()
-            if not isinstance(y0, float):
-                # non-float output: seed with the right type through the pullback path
-                p = Pass()
-                y, back = c.pullback(p, *values, *extra)
-                p.start_backward()
-                _, bars = back(_seed(y))
+            if c.__dict__.get("_float_output"):
+                # the fused gradient seeds its output with 1.0: used once a call showed a float
+                # output (issue 10: running it first and the pullback again for an array output
+                # ran f twice: an argument f appends to was appended to twice, a wrong gradient)
+                y0, _, bars = c.grad(p, *values, *extra)
                 p.finish()
-                y0 = y
+                if not isinstance(y0, float):
+                    _check_fused_output(f, y0)
+            else:
+                y0, back = c.pullback(p, *values, *extra)
+                p.start_backward()
+                _, bars = back(_seed(y0))
+                p.finish()
+                c.__dict__["_float_output"] = isinstance(y0, float)
             a, _ = mapper(bars)
             return y0, a
     y, back = pullback_of(f, args, kwargs)

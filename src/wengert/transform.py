@@ -482,8 +482,6 @@ def pullback_of(fn, args: tuple, kwargs: dict, _pass=None):
     py = python_version(fn)
     if py is not None:  # map, functools.reduce, ... handed around as values: their Python versions
         return pullback_of(py, args, kwargs, _pass)
-    if isinstance(fn, functools.partial):
-        return _partial_pullback(fn, args, kwargs, _pass)
     rule = get_rule(fn)
     if rule is not None and rule.has_reverse:
         if fn in _DUNDERS and args and not kwargs and not all(type(a) in _PLAIN_TYPES for a in args):
@@ -491,6 +489,11 @@ def pullback_of(fn, args: tuple, kwargs: dict, _pass=None):
             if made is not None:
                 return made
         return rule_pullback(fn, rule, args, kwargs)
+    if isinstance(fn, functools.partial):
+        # after rules: dual.py registers partials of dual_call; a partial given only a forward
+        # rule is a primitive of its own, refused below like any callable without a reverse rule
+        if rule is None:
+            return _partial_pullback(fn, args, kwargs, _pass)
     if isinstance(fn, types.MethodType):
         y, back = pullback_of(fn.__func__, (fn.__self__, *args), kwargs, _pass)
 
