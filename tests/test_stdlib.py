@@ -321,3 +321,55 @@ def test_no_rule_suggests_defvjp_for_float_results():
 
     with pytest.raises(UnsupportedError, match=r"wengert\.defvjp\(float\.conjugate"):
         wengert.grad(f)(1.5)
+
+
+# ---- NumPy scalar constructors ----
+
+def numpy_scalars(x, y):
+    a = np.float64(x) * y
+    b = np.float32(y).item() * x                # float32: rounding, so checked apart below
+    c = float(np.float64(x * y)) + np.int64(3) * x + int(np.int32(2)) * y
+    d = np.float64(np.array([x, y]))
+    return a + c + np.sum(d * d) + b * 0.0 + np.complex128(x).real * y
+
+
+def test_numpy_scalar_constructors():
+    check(numpy_scalars, xy, [0, 1])
+    assert wengert.grad(lambda x: np.float32(x) * 2.0)(1.5) == pytest.approx(2.0)
+
+
+# ---- complex numbers: JAX's convention (the cotangent of z = x + iy is dL/dx - i dL/dy) ----
+
+def complex_math(x, y):
+    import cmath
+
+    z = complex(x, y)
+    w = z * z + 2.0 * z - x * z / (1.0 + z) + z ** 2.5
+    v = cmath.log(z) * cmath.sqrt(z) + cmath.sin(z) * cmath.cos(z) + cmath.tanh(z)
+    return abs(w) + w.real * y - w.imag + (z.conjugate() * w).imag + v.real + cmath.phase(z * z) \
+        + abs(cmath.exp(x))
+
+
+def test_complex_intermediates_of_a_real_function():
+    check(complex_math, xy, [0, 1])
+    for i in (0, 1):  # forward mode agrees
+        t = (1.0, 0.0) if i == 0 else (0.0, 1.0)
+        _, d = wengert.jvp(complex_math, (1.5, 0.7), t)
+        assert d == pytest.approx(fd(complex_math, xy, i), rel=1e-6)
+
+
+def of_complex(z):
+    return abs(z * z) + z.real - 2.0 * z.imag
+
+
+def test_grad_with_respect_to_a_complex_number_is_jax_convention():
+    z, h = 1.5 + 0.7j, 1e-6
+    d_re = (of_complex(z + h) - of_complex(z - h)) / (2 * h)
+    d_im = (of_complex(z + 1j * h) - of_complex(z - 1j * h)) / (2 * h)
+    g = wengert.grad(of_complex)(z)
+    assert g == pytest.approx(d_re - 1j * d_im, rel=1e-6)  # JAX's; PyTorch's is the conjugate
+
+
+def test_a_complex_output_is_refused():
+    with pytest.raises(TypeError, match="real scalar output"):
+        wengert.grad(lambda x: complex(x, x))(1.5)

@@ -53,6 +53,8 @@ def unbroadcast(g, x):
         return None
     gshape = getattr(g, "shape", None)
     if gshape is None:
+        if type(g) is complex and isinstance(x, (float, int)):
+            return g.real  # issue 10: a real input takes the real part (JAX's convention)
         return g
     if isinstance(x, (list, tuple)):
         import numpy as np
@@ -255,6 +257,12 @@ def attr_grad(g, obj, name: str):
         return g.T
     if name in ("real",) and hasattr(obj, "shape"):
         return g
+    if name in ("real", "imag") and isinstance(obj, (complex, float, int)):
+        # issue 10, complex numbers in JAX's convention (rules/builtins.py): the cotangent of
+        # z from z.real is g, from z.imag -1j * g; a real number's imag is the constant 0
+        if name == "real":
+            return g
+        return -1j * g if isinstance(obj, complex) else None
     fields = getattr(type(obj), "_fields", None)
     if isinstance(obj, tuple) and fields and name in fields:  # namedtuple: its own type
         return type(obj)(**{f: (g if f == name else None) for f in fields})

@@ -189,6 +189,8 @@ def attr_tangent(obj, t, name: str):
         return t.__dict__.get(name)  # None: that field has no tangent
     if name in ("T", "mT", "real") and hasattr(obj, "shape"):
         return getattr(t, name)
+    if name in ("real", "imag") and isinstance(t, (complex, float, int)):
+        return getattr(t, name)  # issue 10: a complex number's parts (a float's imag: 0)
     if hasattr(t, "__dict__") and not hasattr(obj, "shape") and hasattr(t, name):
         return getattr(t, name)
     return None

@@ -12,6 +12,7 @@ the rule table. Integer-valued builtins and predicates are `nondiff`.
 from __future__ import annotations
 
 import builtins
+import cmath
 from functools import reduce
 
 from wengert.rules.operators import _NUMBERS, _like_seq, _pow_dx, _pow_dy, _sign, _xp
@@ -30,6 +31,20 @@ def _float_grad(g, x):
         xp = _xp(x)
         return xp.reshape(xp.asarray(g, dtype=x.dtype), x.shape)
     return g
+
+
+def _abs_slope(x):
+    """``d|x|/dx``: ``sign(x)``; ``conj(z)/|z|`` for a complex number (JAX's convention, below)."""
+    if isinstance(x, complex):
+        return x.conjugate() / abs(x) if x else 0.0
+    return _sign(x)
+
+
+def _abs_tangent(t, x):
+    """Tangent of ``|x|``: ``t * sign(x)``; ``Re(conj(z) t) / |z|`` for a complex number."""
+    if isinstance(x, complex):
+        return (x.conjugate() * t).real / abs(x) if x else 0.0
+    return t * _sign(x)
 
 
 def _position(xs, y):
@@ -77,8 +92,8 @@ def _extremum_frule(fn, tangents, args, kw):
 
 # ---- scalar functions ----
 
-defvjp(abs, lambda g, y, x: g * _sign(x), broadcast=True)
-defjvp(abs, lambda t, y, x: t * _sign(x), broadcast=True)
+defvjp(abs, lambda g, y, x: g * _abs_slope(x), broadcast=True)
+defjvp(abs, lambda t, y, x: _abs_tangent(t, x), broadcast=True)
 defvjp(float, lambda g, y, x: _float_grad(g, x))  # identity on numbers; float("1.5") has none
 defjvp(float, lambda t, y, x: float(t))
 # pow(x, y) as x ** y; pow(x, y, mod) is integer arithmetic and has no derivative.
@@ -108,6 +123,66 @@ def format_value(value, conversion=-1, spec=""):
 def join_str(*parts):
     """The pieces of an f-string, joined."""
     return "".join(parts)
+
+
+# ---- complex numbers: JAX's convention (as numpy_elementwise.py) ----
+# The cotangent of z = x + iy is dL/dx - i dL/dy (JAX's, not PyTorch's conjugate
+# dL/dx + i dL/dy): rules of holomorphic functions are the real ones unchanged (g * f'(z)),
+# conj's cotangent is conj(g), and a real input takes the real part of what reaches it.
+# grad of a complex number z gives dL/dx - i dL/dy.
+
+def _real_input(c, x):
+    """Cotangent ``c`` for input ``x``: its real part when ``x`` is a real number."""
+    if c is None or isinstance(x, complex) or not isinstance(c, complex):
+        return c
+    return c.real
+
+
+defvjp(complex, lambda g, y, real=0.0, imag=0.0: _real_input(g, real),
+       lambda g, y, real=0.0, imag=0.0: _real_input(g * 1j, imag))
+defjvp(complex, lambda t, y, real=0.0, imag=0.0: complex(t),
+       lambda t, y, real=0.0, imag=0.0: t * 1j)
+defvjp(complex.conjugate, lambda g, y, z: g.conjugate())
+defjvp(complex.conjugate, lambda t, y, z: t.conjugate())
+
+
+def _cmath_rule(fn, slope):
+    """A holomorphic ``cmath`` function: ``vjp = g * f'(z)``, ``jvp = t * f'(z)``."""
+    defvjp(fn, lambda g, y, z: _real_input(g * slope(y, z), z))
+    defjvp(fn, lambda t, y, z: t * slope(y, z))
+
+
+_cmath_rule(cmath.exp, lambda y, z: y)
+_cmath_rule(cmath.log, lambda y, z: 1 / z)  # log(z, base) has a second argument: not covered
+_cmath_rule(cmath.sqrt, lambda y, z: 0.5 / y)
+_cmath_rule(cmath.sin, lambda y, z: cmath.cos(z))
+_cmath_rule(cmath.cos, lambda y, z: -cmath.sin(z))
+_cmath_rule(cmath.tanh, lambda y, z: 1 - y * y)
+# phase(z) = atan2(Im z, Re z), real valued: d/dx = -Im z/|z|^2, d/dy = Re z/|z|^2
+defvjp(cmath.phase, lambda g, y, z: _real_input(-1j * g * complex(z).conjugate() / abs(z) ** 2, z))
+defjvp(cmath.phase, lambda t, y, z: (complex(z).conjugate() * t).imag / abs(z) ** 2)
+
+
+# ---- NumPy scalar types: float(x) and int(x) by other names ----
+# np.float64(x) (and float32, ...) is float(x): the cotangent is g, as x's type; the integer and
+# bool types have no derivative; np.complex128(x) is complex(x). On an array they convert it.
+
+def _numpy_scalar_rules():
+    import numpy as np
+
+    for t in (np.float64, np.float32, np.float16, np.longdouble):
+        defvjp(t, lambda g, y, x=0.0: _float_grad(g, x))
+        defjvp(t, lambda t_, y, x=0.0, _t=t: _t(t_))
+    for t in (np.complex128, np.complex64, np.clongdouble):
+        defvjp(t, lambda g, y, x=0.0: _real_input(g, x) if isinstance(x, (float, int)) else g)
+        defjvp(t, lambda t_, y, x=0.0, _t=t: _t(t_))
+    nondiff(np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
+            np.intp, np.bool_)
+    defvjp(np.generic.item, lambda g, y, x, *index: g)  # np.float32(x).item(): a Python float
+    defjvp(np.generic.item, lambda t, y, x, *index: t)
+
+
+_numpy_scalar_rules()
 
 
 # ---- imports inside a function ----

@@ -22,6 +22,7 @@ rules see Python scalars, NumPy arrays (or any array-API array) and sequences.
 from __future__ import annotations
 
 import math
+import cmath
 import operator
 from functools import reduce
 
@@ -32,6 +33,7 @@ from wengert.rules.table import defjvp, defvjp, defvjp_scalar, linear, nondiff
 from wengert.runtime import accum, getitem_grad
 
 _NUMBERS = (float, int)
+_COMPLEX = (float, int, complex)
 _SEQS = (list, tuple)
 _IMMUTABLE = (float, int, complex, str, bytes, tuple, np.generic)
 
@@ -63,6 +65,8 @@ def _pow_dx(x, y):
         if x == 0 and y < 1:
             return math.inf * y
         return y * x ** (y - 1)
+    if isinstance(x, _COMPLEX) and isinstance(y, _COMPLEX):  # holomorphic (rules/builtins.py)
+        return 0.0 if y == 0 else y * x ** (y - 1)
     xp = _xp(x, y)
     with np.errstate(divide="ignore", invalid="ignore"):
         d = y * x ** (y - 1)
@@ -75,6 +79,8 @@ def _pow_dy(z, x):
     """d(x**y)/dy = x**y * log(x); 0 where x == 0, nan where x < 0 (no real log)."""
     if isinstance(x, _NUMBERS):
         return z * (math.log(x) if x > 0 else (0.0 if x == 0 else math.nan))
+    if isinstance(x, complex):  # holomorphic in y (rules/builtins.py: JAX's convention)
+        return 0.0 if x == 0 else z * cmath.log(x)
     xp = _xp(x)
     with np.errstate(invalid="ignore"):
         logx = xp.log(xp.where(x > 0, x, xp.ones_like(x)))
