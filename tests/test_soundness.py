@@ -508,3 +508,21 @@ def times_one_minus_global(p):
 
 def test_arithmetic_on_a_global_array():
     np.testing.assert_allclose(wengert.grad(times_one_minus_global)(np.array([0.3, 0.6])), [0.0, 1.0])
+
+
+def clip_below_by_keyword(x, lo):
+    return np.sum(np.clip(x, a_min=lo, a_max=None))
+
+
+def clip_below_positionally(x, lo):
+    return np.sum(np.clip(x, lo, None))
+
+
+def test_keyword_argument_carrying_a_derivative_into_a_rule_is_refused():
+    # rules give cotangents to positional arguments only: d/dlo was silently 0.0
+    x = np.array([0.1, 0.9])
+    with pytest.raises(wengert.UnsupportedError, match="a_min= carries a derivative"):
+        wengert.grad(clip_below_by_keyword, argnums=1)(x, 0.5)
+    assert wengert.grad(clip_below_positionally, argnums=1)(x, 0.5) == pytest.approx(1.0)
+    # not differentiated: a keyword is fine
+    np.testing.assert_allclose(wengert.grad(clip_below_by_keyword)(x, 0.5), [0.0, 1.0])

@@ -22,6 +22,7 @@ import types
 from dataclasses import dataclass, field
 
 from wengert import ir
+from wengert.errors import UnsupportedError
 from wengert.frontend import UNDEFINED
 from wengert.rules.table import get_rule
 
@@ -222,7 +223,8 @@ class Info:
     effectful: set = field(default_factory=set)  # id() of calls that may write to the heap
     ranges: set = field(default_factory=set)  # ids of range(...) results (never written)
     const_params: set = field(default_factory=set)  # ids of parameters not differentiated
-    untainted: set = field(default_factory=set)  # value ids no heap write can reach (fresh, inactive)
+    untainted: set = field(default_factory=set)
+    filename: str | None = None  # of the function analysed (for errors)  # value ids no heap write can reach (fresh, inactive)
     ctx: dict = field(default_factory=dict)   # shared by one analysis and its callees'
 
     def is_active(self, o) -> bool:
@@ -338,7 +340,7 @@ def const_type(v):
 
 
 def analyse(fn: ir.Function, arg_kinds, free_kinds: dict, ctx: dict | None = None) -> Info:
-    info = Info(ctx={} if ctx is None else ctx)
+    info = Info(ctx={} if ctx is None else ctx, filename=fn.filename)
     for _, st in ir.walk(fn.body):
         if isinstance(st, ir.Op) and st.kind in ("list", "dict", "newlist") and st.outs:
             info.fresh.add(st.outs[0].id)
@@ -670,6 +672,15 @@ def _call(s: ir.Op, info: Info, act, any_active) -> bool:
     callee_active = info.is_active(s.fn)
     fn = s.static if isinstance(s.fn, ir.Value) else s.fn.value
     rule = get_rule(fn) if fn is not None else None
+    if rule is not None and not rule.nondiff and not s.star:
+        for k, v in s.kwargs.items():
+            if isinstance(v, ir.Value) and info.active.get(v.id, False):
+                # a rule gives cotangents to positional arguments only: a derivative
+                # through a keyword would be lost (values active only because the heap
+                # might hold a derivative are let through: a config value is no refusal)
+                raise UnsupportedError(
+                    f"{getattr(fn, '__qualname__', fn)}: keyword argument {k}= carries a derivative; "
+                    f"pass it positionally", info.filename, s.line)
     types_ = [info.type_of(a) for a in s.args]
     if fn in (builtins.range, builtins.len):
         if fn is builtins.range:
