@@ -548,7 +548,10 @@ def _fixit(fn, args, kwargs) -> str:
         y = fn(*args, **kwargs)
     except Exception:  # noqa: BLE001 - only a hint is at stake
         y = 0.0
-    if y is None or isinstance(y, (bool, int, str, bytes)) or kind_of(y) in ("int", "bool", "none"):
+    if y is None:  # a writer (np.copyto) or a reporter (logging): nondiff is right only for the latter
+        return (f"it returned None: if it changes its arguments in place, compute a new value instead "
+                f"(its writes are invisible to wengert); if it only reports, declare it wengert.nondiff({name})")
+    if isinstance(y, (bool, int, str, bytes)) or kind_of(y) in ("int", "bool", "none"):
         return (f"it returned {type(y).__name__}, which has no derivative: declare it with "
                 f"wengert.nondiff({name})")
     return (f"register one with wengert.defvjp({name}, lambda g, y, x: ...), or wengert.nondiff({name}) "
