@@ -45,15 +45,20 @@ def _located(fn):
         try:
             return fn(*args, **kwargs)
         except Exception as e:
-            from wengert.codegen import user_location
-
-            loc = user_location(e.__traceback__)
-            if loc is not None and hasattr(e, "add_note") and not getattr(e, "_wengert_noted", False):
-                e.add_note(f"wengert: raised while differentiating {loc[0]}:{loc[1]}")
-                e._wengert_noted = True
+            _note(e)
             raise
 
     return located
+
+
+def _note(e: Exception) -> None:
+    """Add a note naming the user's line to an exception raised in generated code."""
+    from wengert.codegen import user_location
+
+    loc = user_location(e.__traceback__)
+    if loc is not None and hasattr(e, "add_note") and not getattr(e, "_wengert_noted", False):
+        e.add_note(f"wengert: raised while differentiating {loc[0]}:{loc[1]}")
+        e._wengert_noted = True
 
 
 def pullback(f: Callable, *args, **kwargs) -> tuple[Any, Callable]:
@@ -219,9 +224,10 @@ def _quick_grad(f, num: int):
     n = code.co_argcount
     key = tuple("float" if i == num else ("const", "float") for i in range(n))
     state: list = [None]  # (rule table version, guard check, fused gradient)
+    seen: list = [False]  # a call through the general path returned a float: the seed 1.0 is right
 
     def quick(args):
-        if len(args) != n:
+        if not seen[0] or len(args) != n:
             return None
         for a in args:
             if type(a) is not float:
@@ -233,12 +239,22 @@ def _quick_grad(f, num: int):
                 return None
         try:
             y, _, bars = st[2](None, *args)
-        except Exception:  # noqa: BLE001 - raised again by the general path, with the user's line
-            return None
+        except Exception as e:  # not run again by the general path: f may have side effects
+            _note(e)
+            raise
         if type(y) is not float:
-            return None
+            # f ran already; its output decides: a scalar's gradient is this one (seeded with
+            # 1.0), anything else is refused as the general path would
+            seen[0] = False
+            _seed(y)
         g = bars[num]
         return 0.0 if g is None else g
+
+    def saw(y):
+        """The general path returned ``y``: the quick path may take the next call."""
+        seen[0] = type(y) is float
+
+    quick.saw = saw
 
     def _rebuild():
         version = table.VERSION
@@ -354,6 +370,8 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
             if g is not None:
                 return g
         y, g = vg(*args, **kwargs)
+        if quick is not None and not kwargs and all(type(a) is float for a in args):
+            quick.saw(y)
         return (g, y[1]) if has_aux else g
 
     grad_f._quick = quick
