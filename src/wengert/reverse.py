@@ -119,7 +119,7 @@ class Generator:
         self._plan_block(self.fn.body)
         for vid in self.useful:
             v = self.layout.values.get(vid)
-            if v is not None and self.route(v) == "buf":
+            if v is not None and self.route(v) == "buf" and vid not in self.reread:
                 self.needs.add(vid)
         for loop, block in self.rev_loops:
             self._plan_loop_count(loop, block)

@@ -84,6 +84,29 @@ def reversed_frule(tangents, xs):
     return list(reversed(xs)), None if t is None else list(reversed(list(t)))
 
 
+@rrule(iter)
+def iter_rrule(xs, *sentinel):
+    y = iter(xs, *sentinel)
+
+    def iter_pullback(g):
+        if g is None:
+            return (None,) * (1 + len(sentinel))
+        if sentinel:
+            from wengert.errors import UnsupportedError
+
+            raise UnsupportedError("iter(callable, sentinel) whose items carry a derivative; loop calling "
+                                   "the callable instead (while True: v = f(); if v == sentinel: break)")
+        return (_like(list(g), xs),)
+
+    return y, iter_pullback
+
+
+@frule(iter)
+def iter_frule(tangents, xs, *sentinel):
+    t = tangents[0]
+    return iter(xs, *sentinel), None if t is None else iter(list(t))
+
+
 # ---- list, tuple, sorted ----
 
 @rrule(list)
@@ -277,3 +300,18 @@ def merge_frule(tangents, a, b):
 
 nondiff(runtime.enter_context, runtime.exit_context, runtime.is_sequence, runtime.is_mapping,
         runtime.build_class)
+
+
+# ---- copies: the cotangent of a copy is the cotangent of what was copied ----
+
+def _copy_rules():
+    import copy
+
+    import numpy as np
+
+    for fn in (copy.copy, copy.deepcopy, np.ndarray.__copy__, np.ndarray.__deepcopy__):
+        defvjp(fn, lambda g, y, x, *memo: g)
+        defjvp(fn, lambda t, y, x, *memo: t)
+
+
+_copy_rules()
