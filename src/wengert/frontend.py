@@ -224,10 +224,26 @@ class Lowerer(ExpressionLowering):
             self.bind(s.name, self.class_def(s), s)
         elif isinstance(s, ast.Nonlocal):
             pass  # writes are refused below: code wengert makes has none (`cells.cell_aware`)
+        elif isinstance(s, ast.Global):
+            self.global_stmt(s)
         elif isinstance(s, (ast.Import, ast.ImportFrom)):
             self.import_stmt(s)  # expressions.py
         else:
             raise self.error(f"{type(s).__name__} statement is not supported yet", s)
+
+    def global_stmt(self, s: ast.Global) -> None:
+        """``global G`` is accepted when the function only reads ``G``. Writes are refused (issue 10):
+        a derivative written into a module global would have to reach every later read of it, in this
+        function and in its callees, whose generated code reads globals as constants of the module."""
+        written = sorted(set(s.names) & _stored_names(self.node))
+        if not written:
+            return
+        names = ", ".join(written)
+        raise self.error(
+            f"writing the global {names} (Global statement): wengert cannot differentiate writes to module "
+            f"globals, since later reads of {names} (here or in the functions this one calls) read the module "
+            f"as a constant and would see no derivative; return the value instead, or keep it in a dict or "
+            f"object passed as an argument (state['{written[0]}'] = ...)", s)
 
     def name_load(self, name: str, node) -> ir.Operand:
         if name in runtime.STATEMENT_HELPERS and name not in self.locals:  # made by `normalize`
@@ -469,3 +485,21 @@ class Lowerer(ExpressionLowering):
 
     def _target_names(self, t) -> set[str]:
         return {n.id for n in ast.walk(t) if isinstance(n, ast.Name)}
+
+
+def _stored_names(fn) -> set[str]:
+    """Names assigned or deleted in ``fn``'s own scope (not in nested functions or classes)."""
+    out: set[str] = set()
+    todo = list(ast.iter_child_nodes(fn))
+    while todo:
+        n = todo.pop()
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            if not isinstance(n, ast.Lambda):
+                out.add(n.name)
+            continue
+        if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del)):
+            out.add(n.id)
+        elif isinstance(n, (ast.Import, ast.ImportFrom)):
+            out.update((a.asname or a.name).partition(".")[0] for a in n.names)
+        todo.extend(ast.iter_child_nodes(n))
+    return out

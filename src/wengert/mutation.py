@@ -9,7 +9,8 @@ Generated code receives the `Pass` as ``_pass``.
 
 from __future__ import annotations
 
-from wengert.runtime import Tangent, accum, attr_grad, getitem_grad, unbroadcast
+from wengert.runtime import (Tangent, _python_iterable, accum, attr_grad, getitem_grad, object_items_grad,
+                             unbroadcast)
 
 
 _RECORD: dict = {}  # type -> is it a record type
@@ -111,6 +112,10 @@ class Pass:
                 elif ci is not None:
                     self._slot(obj, b, i, obj[i], ci)
         elif isinstance(b, dict):
+            if isinstance(c, (list, tuple)) and not isinstance(obj, dict) and _python_iterable(obj):
+                # the cotangents of the items of a user object iterated by its own __iter__
+                # (a rule's: max(obj), sorted(obj), ...): sent back to its fields
+                c = object_items_grad(obj, list(c))
             for k, v in _fields(c).items():
                 if isinstance(obj, dict):
                     child = obj.get(k)
@@ -276,6 +281,12 @@ class Pass:
     # -- mutations, forward --
 
     def setitem(self, obj, key, value):
+        if _is_record(obj) and _python_method(obj, "__setitem__"):
+            # a user class's own __setitem__: differentiated like any method (its writes, into
+            # the object's fields, are logged there), so the value's cotangent comes back from
+            # where later reads put theirs (issue 10: writing natively lost it)
+            self.method(obj, "__setitem__", (key, value), None)
+            return
         old = _snapshot(obj, key)
         obj[key] = value
         self.mutated.add(id(obj))
@@ -328,6 +339,9 @@ class Pass:
 
     def back_setitem(self, obj, key, value):
         """Undo ``obj[key] = value``; return the cotangent of ``value``."""
+        entry = self.log[self.cursor - 1]
+        if entry[0] == "call" and entry[1] is obj:  # through a user class's __setitem__ (`setitem`)
+            return self.back_method(obj, "__setitem__", (key, value), None, None)[1]
         self._undo("setitem", obj)
         entry = self.bufs.get(id(obj))
         if entry is None:
@@ -454,7 +468,10 @@ class Pass:
 
     def finish(self) -> None:
         """Put back what the forward pass left in every place the backward pass undid."""
-        for entry, final in self.finals.values():
+        # in the order of the forward pass (the backward pass met the places last to first): an
+        # item written through a user class's __setitem__ needs the attributes it writes into,
+        # which the backward pass may have removed (undoing the __init__ that set them)
+        for entry, final in reversed(list(self.finals.values())):
             _put_final(entry, final)
         self.finals.clear()
         self.cursor = len(self.log)
@@ -489,6 +506,13 @@ _MISSING = object()
 
 
 _GETTERS: dict = {}
+
+
+def _python_method(obj, name: str) -> bool:
+    import inspect
+    import types
+
+    return isinstance(inspect.getattr_static(type(obj), name, None), types.FunctionType)
 
 
 def _property_getter(cls, name: str):

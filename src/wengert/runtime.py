@@ -379,7 +379,49 @@ def iter_grad(iterable, bars: list):
         return xp.stack([xp.zeros_like(iterable[0]) if b is None else b for b in bars])
     if isinstance(iterable, dict):
         return {k: b for k, b in zip(iterable, bars) if b is not None}
+    if _python_iterable(iterable):
+        return object_items_grad(iterable, bars)
     return list(bars)
+
+
+def _python_iterable(x) -> bool:
+    """An object of a class written in Python that is iterated by its own ``__iter__`` (or
+    ``__getitem__``): its cotangent is a structure of its fields, not the list of its items."""
+    t = type(x)
+    if not t.__flags__ & (1 << 9) or isinstance(x, (Tangent, tuple, list, dict, type)) or hasattr(x, "shape"):
+        return False
+    import types
+
+    return any(isinstance(getattr(t, name, None), types.FunctionType) for name in ("__iter__", "__getitem__"))
+
+
+def object_items_grad(obj, bars: list):
+    """The cotangent of ``obj``, a user object iterated plainly (``for v in obj``, ``list(obj)``,
+    unpacking) whose items got cotangents ``bars``. The forward pass ran ``obj.__iter__`` as
+    Python does, with nothing recorded; here the iteration is replayed as differentiated code
+    (`wengert.stdlib.object_items_`), on the object as it was then (the adjoint has undone the
+    logged mutations since), and its pullback sends ``bars`` to the object's fields."""
+    from wengert.errors import UnsupportedError
+    from wengert.stdlib import object_items_
+    from wengert.transform import pullback_of
+
+    cls = type(obj).__qualname__
+    import types
+
+    if isinstance(getattr(type(obj), "__next__", None), types.FunctionType):
+        raise UnsupportedError(
+            f"iterating over a {cls}, an iterator (its __next__ changes it as it goes), when its items carry "
+            "a derivative: wengert sends gradients back by replaying the iteration, which an iterator "
+            f"cannot do; give {cls} an __iter__ that yields its items (a generator method, or one that "
+            "returns a new iterator each time) and iterate over the object, or iterate over a list")
+    items, back = pullback_of(object_items_, (obj,), {})
+    if len(items) < len(bars):
+        raise UnsupportedError(
+            f"iterating over a {cls} gave {len(bars)} items, and {len(items)} when replayed to send their "
+            f"gradients back: its __iter__ depends on state wengert cannot see (make it yield the same "
+            "items each time, or iterate over a list)")
+    _, args_bar, _ = back(list(bars) + [None] * (len(items) - len(bars)))
+    return args_bar[0]
 
 
 def unpack_grad(src, bars: tuple):

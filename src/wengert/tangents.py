@@ -178,6 +178,12 @@ def iter_tangent(xs, t):
     """Pairs (item, item tangent) for ``for item in xs`` given the tangent of ``xs``."""
     if t is None:
         return ((x, None) for x in xs)
+    if isinstance(t, runtime.Tangent) and runtime._python_iterable(xs):
+        # a user object iterated by its own __iter__: its items' tangents from the fields' tangents
+        from wengert.stdlib import object_items_
+
+        items, item_ts = jvp_call(object_items_, (xs,), (t,))
+        return zip(items, [None] * len(items) if item_ts is None else item_ts)
     return zip(xs, t)
 
 

@@ -13,8 +13,16 @@ have a rule (most of ``array_api_compat.numpy`` is NumPy itself) are left alone.
 A namespace is registered when differentiated code calls
 ``array_api_compat.array_namespace`` (its rule registers the namespace before
 returning it, once), and at import for the namespaces of libraries already
-imported. Code that uses a namespace module imported at module level after
-wengert (``import array_api_strict as xp``) calls `register_namespace(xp)` once.
+imported. A namespace imported at module level after wengert (``import
+array_api_strict as xp`` at the top of the user's file, then ``xp.sum(xp.exp(x))``)
+needs nothing more: a rule-table provider (`namespace_provider`) answers a lookup
+of any public function of a known namespace module (`NAMESPACES`: array_api_strict,
+array_api_compat's numpy/torch/cupy/dask wrappers, cupy, jax.numpy) with a copy of
+its NumPy counterpart's rule, so wengert never differentiates the namespace's own
+Python source. A public function with no NumPy counterpart (``unique_values``,
+the ``fft`` extension) gets a rule that refuses by name once a derivative reaches
+it. torch's own functions (``torch.sin``) get their rules from `wengert.interop`'s
+provider (torch autograd).
 
 Methods of non-NumPy arrays (``t.sum()`` on a torch tensor) have no rules;
 array API code calls the namespace's functions (``xp.sum(t)``) instead.
@@ -38,7 +46,9 @@ import sys
 
 import numpy as np
 
-from wengert.rules.table import defjvp, defvjp, frule, get_rule, nondiff, rrule
+from wengert.errors import UnsupportedError
+from wengert.runtime import Tangent
+from wengert.rules.table import Rule, add_provider, defjvp, defvjp, frule, get_rule, nondiff, rrule
 
 # array API name -> NumPy name, where they differ
 ALIASES = {
@@ -96,6 +106,73 @@ def register_namespace(xp):
     return xp
 
 
+# modules whose public functions are array API functions, and the package prefixes of the modules
+# that define them (array_api_compat's wrappers live in array_api_compat.common / .torch._aliases, ...)
+NAMESPACES = ("array_api_strict", "array_api_compat.numpy", "array_api_compat.torch",
+              "array_api_compat.cupy", "array_api_compat.dask.array", "cupy", "jax.numpy")
+_PACKAGES = frozenset({"array_api_strict", "array_api_compat", "cupy", "cupyx", "jax", "jaxlib"})
+
+
+def _numpy_rule(fn, name: str, top_level: bool):
+    """The rule of ``fn``'s NumPy counterpart (``name`` in a namespace, or in its linalg extension)."""
+    np_fn = getattr(np if top_level else np.linalg, ALIASES.get(name, name), None)
+    rule = get_rule(np_fn) if np_fn is not None and np_fn is not fn else None
+    if rule is None and not top_level and name in LINALG_FROM_NUMPY:
+        rule = get_rule(getattr(np, name))
+    return rule
+
+
+def _refusing_rule(fn, where: str) -> Rule:
+    """A rule that computes ``fn`` and refuses, by name, once a derivative reaches it."""
+    message = (f"no rule for {where}: it has no NumPy counterpart with a rule; register one with "
+               f"wengert.defvjp({where}, lambda g, y, x: ...), or wengert.nondiff({where}) if it has no derivative")
+
+    def refused_rrule(*args, **kw):
+        y = fn(*args, **kw)
+
+        def refused_pullback(g):
+            if g is None or isinstance(g, Tangent):  # none, or one that reached it through `.shape` (an int)
+                return (None,) * len(args)
+            raise UnsupportedError(message)
+
+        return y, refused_pullback
+
+    def refused_frule(tangents, *args, **kw):
+        if any(t is not None for t in tangents):
+            raise UnsupportedError(message)
+        return fn(*args, **kw), None
+
+    return Rule(fn, rrule=refused_rrule, frule=refused_frule)
+
+
+def namespace_provider(fn):
+    """The rule of a public function of an array API namespace module (`NAMESPACES`) the program
+    imported: a copy of its NumPy counterpart's rule, or one that refuses by name. ``None`` for
+    anything else, found with one attribute read for callables outside those packages."""
+    module = getattr(fn, "__module__", None)
+    if not isinstance(module, str) or module.partition(".")[0] not in _PACKAGES or isinstance(fn, type):
+        return None
+    name = getattr(fn, "__name__", None)
+    for ns_name in NAMESPACES:
+        ns = sys.modules.get(ns_name)
+        if ns is None:
+            continue
+        for sub, top_level in ((ns, True), (getattr(ns, "linalg", None), False), (getattr(ns, "fft", None), None)):
+            if sub is None or not hasattr(sub, "__dict__"):
+                continue
+            attr = name if isinstance(name, str) and getattr(sub, name, None) is fn else next(
+                (k for k, v in vars(sub).items() if v is fn and not k.startswith("_")), None)
+            if attr is None or attr.startswith("_"):
+                continue
+            rule = _numpy_rule(fn, attr, top_level) if top_level is not None else None
+            if rule is not None:
+                return Rule(fn, vjps=rule.vjps, jvps=rule.jvps, rrule=rule.rrule, frule=rule.frule,
+                            nondiff=rule.nondiff, broadcast=rule.broadcast)
+            where = f"{ns_name}.{attr}" if top_level else f"{ns_name}.{'linalg' if top_level is False else 'fft'}.{attr}"
+            return _refusing_rule(fn, where)
+    return None
+
+
 def _namespace_rrule(*arrays, **kw):
     import array_api_compat
 
@@ -129,3 +206,4 @@ def _register_loaded() -> None:
 
 
 _register_loaded()
+add_provider(namespace_provider)
