@@ -526,3 +526,37 @@ def test_keyword_argument_carrying_a_derivative_into_a_rule_is_refused():
     assert wengert.grad(clip_below_positionally, argnums=1)(x, 0.5) == pytest.approx(1.0)
     # not differentiated: a keyword is fine
     np.testing.assert_allclose(wengert.grad(clip_below_by_keyword)(x, 0.5), [0.0, 1.0])
+
+
+# ---- found by the peer corpus ----
+
+def closure_fills_a_list_of_none(x):
+    res = [None]
+
+    def work():
+        res[0] = x ** 2
+    work()
+    return res[0]
+
+
+def test_closure_fills_a_list_of_none():
+    # a list of Nones may hold floats once an opaque call wrote to it: was 0.0
+    assert wengert.grad(closure_fills_a_list_of_none)(5.0) == pytest.approx(10.0)
+
+
+def concat_by_index(x, y):
+    return np.sum(np.r_[x, 2.0 * y, 1.0] ** 2) + np.sum(np.c_[x, y] * 3.0)
+
+
+def test_np_r_and_np_c_index_tricks():
+    # the derivative flows through the index of an object with its own __getitem__: was None
+    make = lambda: (np.array([0.5, -1.0]), np.array([2.0, 0.25]))  # noqa: E731
+    for argnum in (0, 1):
+        g = wengert.grad(concat_by_index, argnums=argnum)(*make())
+        for i in range(2):
+            want = fd_leaf(concat_by_index, lambda: list(make()), lambda a: a[argnum][i],
+                           lambda a, v: a[argnum].__setitem__(i, v))
+            assert g[i] == pytest.approx(want, rel=1e-6)
+    _, t = wengert.jvp(concat_by_index, make(), (np.ones(2), np.zeros(2)))
+    assert t == pytest.approx(sum(fd_leaf(concat_by_index, lambda: list(make()), lambda a: a[0][i],
+                                          lambda a, v: a[0].__setitem__(i, v)) for i in range(2)), rel=1e-6)

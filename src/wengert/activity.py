@@ -240,8 +240,10 @@ class Info:
             return False
         if t == ANY:
             return True
-        if not is_container(t) or not differentiable(t):
-            return False  # a list of ints stays one unless a write changes kinds (then reads are `any`)
+        if not is_container(t) or (not differentiable(t) and not self.kinds_unsure):
+            # a list of ints (or Nones) stays one unless a write may change kinds: then it
+            # may hold floats now, and it is a container like any other
+            return False
         return self.tainted_all or t in self.tainted
 
     def type_of(self, o):
@@ -743,7 +745,10 @@ def _call(s: ir.Op, info: Info, act, any_active) -> bool:
             else:
                 et = info.elem(t, idx.value if isinstance(idx, ir.Const) else None) \
                     if isinstance(t, tuple) else ANY
-            return _set(info, out, et, act[0] if act else False)
+            # an object with its own __getitem__ (np.r_[x, y], a user class) may compute with
+            # the index: its derivative flows through the index too
+            own = t in (NONE, ANY) or (isinstance(t, tuple) and t[0] == "obj")
+            return _set(info, out, et, bool(act and (act[0] or (own and len(act) > 1 and act[1]))))
         return _set(info, out, ANY, any_active)
     if isinstance(fn, type) and not s.star:
         made = _constructed_kind(fn, types_, s.kwargs, info)

@@ -305,6 +305,9 @@ class ExpressionLowering:
         args, kwargs = self.call_args(e)
         if static is builtins.dict and not args and kwargs:  # dict(a=x): a display
             return self.op("dict", list(kwargs), list(kwargs.values()))
+        if static is builtins.dict and len(args) == 1 and kwargs:  # dict(m, a=x): m's items, then a display
+            return self.call(_merge, self.op("call", fnv, args, {}, static=static),
+                             self.op("dict", list(kwargs), list(kwargs.values())))
         if static in (builtins.getattr, builtins.setattr) and not kwargs and len(args) == (
                 2 if static is builtins.getattr else 3) and isinstance(args[1], ir.Const) \
                 and type(args[1].value) is str:

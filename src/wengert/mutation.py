@@ -103,6 +103,8 @@ class Pass:
         entry = self.buf(obj)
         b = entry[1]
         if isinstance(b, list):
+            if not isinstance(c, (list, tuple)):
+                c = _as_items(c, len(b))  # a rule that read the list as an array (np.mean([x, y]))
             if not isinstance(c, (list, tuple)) or len(c) != len(b):
                 raise ValueError(f"cotangent {type(c).__name__} does not fit a list of length {len(b)}")
             for i, ci in enumerate(c):
@@ -483,6 +485,17 @@ class Pass:
 
 
 _BUILTIN_CONTAINERS = (list, dict, set, bytearray)
+
+
+def _as_items(c, n: int):
+    """The cotangent of a list that a rule read as an array: an array with one row per item,
+    or a scalar broadcast over the items (as the rule's unbroadcast left it)."""
+    shape = getattr(c, "shape", None)
+    if shape is not None and len(shape) >= 1 and shape[0] == n:
+        return [float(v) if getattr(v, "shape", None) == () else v for v in c]
+    if isinstance(c, (int, float)) or shape == ():
+        return [float(c)] * n
+    return c
 
 
 class UnsupportedMutation(Exception):

@@ -137,6 +137,9 @@ class Generator:
                     self.layout.last[v.id] = max(self.layout.last[v.id], end)
         reserved = set(RUNTIME_HELPERS) | {k for k in self.fn.globals_resolved if isinstance(k, str)}
         reserved |= {"_cells", "self_bar"}
+        fname = self.fn.name if self.fn.name.isidentifier() else "f"
+        # the generated functions' own names: a helper (np.linalg.det's det_back) must not take them
+        reserved |= {f"{fname}_pullback", f"{fname}_back", f"{fname}_grad"}
         self.names = assign_names(self.fn, self.layout, reserved, set(self.needs),
                                   kind=lambda vid: self.info.type.get(vid) == FLOAT)
         self.namer = Namer(set(self.names.values()) | reserved)
@@ -303,6 +306,9 @@ class Generator:
         if rule is not None and rule.vjps is not None and fn in _OPERATOR_PRIMS and any(
                 _is_obj(info.type_of(a)) for a in s.args):
             rule = None  # an object of a user class: its own __add__ (found at run time)
+        if fn is operator.getitem and len(s.args) == 2 and info.is_active(s.args[1]) and \
+                info.type_of(s.args[0]) in ("none", "any"):
+            rule = None  # an index that carries a derivative: the container's own __getitem__ (np.r_)
         if rule is not None and rule.vjps is not None and fn in _OPERATOR_PRIMS and any(
                 info.type_of(a) == "any" for a in s.args):
             # an operand of unknown type may be a user object with its own __add__:
@@ -598,6 +604,9 @@ def _useful_block(block: ir.Block, useful, mark, info) -> bool:
                 rule = get_rule(fn) if fn is not None and not s.star else None
                 if rule is not None and rule.nondiff:
                     continue
+                if fn is operator.getitem and len(s.args) == 2 and info.is_active(s.args[1]) and \
+                        info.type_of(s.args[0]) in ("none", "any"):
+                    rule = None  # the container's own __getitem__ (see `_plan_op`)
                 if rule is not None and rule.vjps is not None:
                     for i, a in enumerate(s.args):
                         if i < len(rule.vjps) and rule.vjps[i] is not None:

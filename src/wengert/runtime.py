@@ -32,6 +32,12 @@ def accum(a, b):
         for k, v in b.items():
             out[k] = accum(out.get(k), v)
         return out
+    if type(a) is type(b) and hasattr(a, "__dataclass_fields__") and not hasattr(type(a), "__add__"):
+        # gradients of a dataclass are instances of it: fields add
+        out = object.__new__(type(a))
+        for name in a.__dataclass_fields__:
+            object.__setattr__(out, name, accum(getattr(a, name, None), getattr(b, name, None)))
+        return out
     return a + b
 
 

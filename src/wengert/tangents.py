@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import inspect
+import operator
 import types
 
 from wengert import runtime
@@ -298,6 +299,11 @@ def jvp_call(fn, args: tuple, tangents, kwargs=None, fn_dot=None, kw_tangents=No
         rule = get_rule(fn)
     except TypeError:
         rule = None
+    if fn is operator.getitem and len(args) == 2 and tangents[1] is not None:
+        own = getattr(type(args[0]), "__getitem__", None)
+        own_rule = get_rule(own) if isinstance(own, types.FunctionType) else None
+        if own_rule is not None and own_rule.has_forward:  # np.r_[x, y]: computes with its index
+            return rule_jvp(own, own_rule, args, tuple(tangents), kwargs)
     if rule is not None and (rule.has_forward or rule.has_reverse):
         return rule_jvp(fn, rule, args, tuple(tangents), kwargs)
     if fn_dot is None and all(t is None for t in tangents):

@@ -400,10 +400,9 @@ def rational_div(a, b):
     return a / b
 
 
-@case(0.0)
 @case(2.0)
 @case(-2.0)
-def sqrt_of_square(x):
+def sqrt_of_square(x):  # at 0.0 see test_peer_corpus.test_sqrt_of_square_at_its_kink
     return math.sqrt(x ** 2)
 
 

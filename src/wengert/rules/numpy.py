@@ -239,7 +239,7 @@ nondiff(np.ndarray.round, np.ndarray.any, np.ndarray.all)
 
 
 def _count(x, axis):
-    shape = tuple(shape_of(x))
+    shape = tuple(np.shape(x)) if isinstance(x, (list, tuple)) else tuple(shape_of(x))
     return math.prod(shape[i] for i in axes_of(axis, len(shape)))
 
 

@@ -54,7 +54,7 @@ def axes_of(axis, ndim):
 
 def expand(g, x, axis=None, keepdims=False):
     """Broadcast the cotangent ``g`` of a reduction over ``axis`` back to ``x``'s shape."""
-    shape = tuple(shape_of(x))
+    shape = tuple(np.shape(x)) if isinstance(x, (list, tuple)) else tuple(shape_of(x))  # np.mean([x, y])
     if not shape:
         return g
     xp = xp_of(g, x)
@@ -535,3 +535,54 @@ def item_back(g, y, x, *args):
 
 defvjp(np.ndarray.item, item_back)
 defjvp(np.ndarray.item, lambda t, y, x, *args: np.asarray(t).item(*args))
+
+
+# ---- np.r_ and np.c_: concatenation written as indexing ----
+
+def _concat_items(key):
+    return key if isinstance(key, tuple) else (key,)
+
+
+def _numeric(v) -> bool:
+    return not isinstance(v, (slice, str)) and np.asarray(v).dtype.kind in "fc"
+
+
+@rrule(type(np.r_).__getitem__)
+def axis_concatenator_rrule(self, key):
+    """``np.r_[a, b, ...]`` / ``np.c_[...]``: linear in its numeric items. The pullback finds
+    where each element of an item lands by concatenating markers (its flat index + 1) in its
+    place and zeros in the others', so every layout np.r_ and np.c_ allow is covered."""
+    y = self[key]
+    items = _concat_items(key)
+
+    def axis_concatenator_pullback(g):
+        g = np.asarray(g)
+        bars = []
+        for i, it in enumerate(items):
+            if not _numeric(it):
+                bars.append(None)
+                continue
+            a = np.asarray(it, dtype=float)
+            probe = tuple(np.arange(1.0, a.size + 1).reshape(a.shape) if j == i else
+                          (np.zeros_like(np.asarray(o, dtype=float)) if _numeric(o) else o)
+                          for j, o in enumerate(items))
+            where = np.asarray(self[probe if isinstance(key, tuple) else probe[0]])
+            flat = np.zeros(a.size)
+            hit = where > 0
+            np.add.at(flat, where[hit].astype(int) - 1, g[hit])
+            bars.append(float(flat[0]) if isinstance(it, float) else flat.reshape(a.shape))
+        return None, (tuple(bars) if isinstance(key, tuple) else bars[0])
+
+    return y, axis_concatenator_pullback
+
+
+@frule(type(np.r_).__getitem__)
+def axis_concatenator_frule(tangents, self, key):
+    t_key = tangents[1] if len(tangents) > 1 else None
+    y = self[key]
+    if t_key is None:
+        return y, None
+    items, ts = _concat_items(key), _concat_items(t_key)
+    dot = tuple((np.zeros_like(np.asarray(it, dtype=float)) if t is None else t) if _numeric(it) else it
+                for it, t in zip(items, ts))
+    return y, np.asarray(self[dot if isinstance(key, tuple) else dot[0]], dtype=float)
