@@ -560,3 +560,39 @@ def test_np_r_and_np_c_index_tricks():
     _, t = wengert.jvp(concat_by_index, make(), (np.ones(2), np.zeros(2)))
     assert t == pytest.approx(sum(fd_leaf(concat_by_index, lambda: list(make()), lambda a: a[0][i],
                                           lambda a, v: a[0].__setitem__(i, v)) for i in range(2)), rel=1e-6)
+
+
+# ---- found by the fuzzer's new generators ----
+
+class Updatable:
+    def __init__(self):
+        self.t = 0.0
+
+    def update(self, **kw):
+        for k in kw:
+            self.t = self.t + kw[k]
+
+
+def update_by_keyword(x, y):
+    u = Updatable()
+    u.update(a=x, b=2.0 * y)
+    d = {}
+    d.update({"p": x}, q=x * y)
+    return u.t + d["p"] * y + d["q"]
+
+
+def test_update_with_keyword_values():
+    # d.update(r=x): the value written by keyword lost its cotangent (0.0)
+    make = lambda: (3.0, 0.5)  # noqa: E731
+    for argnum in (0, 1):
+        assert grad_wrt(update_by_keyword, make, argnum) == pytest.approx(fd(update_by_keyword, make, argnum))
+
+
+def lambdas_over_a_comprehension_variable(x):
+    fs = [lambda: j * x for j in range(3)]
+    return fs[0]()
+
+
+def test_function_capturing_a_comprehension_variable_is_refused():
+    with pytest.raises(wengert.UnsupportedError, match="captures its variable 'j'"):
+        wengert.grad(lambdas_over_a_comprehension_variable)(2.0)

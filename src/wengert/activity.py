@@ -543,6 +543,9 @@ def _effects(s: ir.Op, info: Info) -> bool:
         obj = s.args[0]
         t = info.type_of(obj)
         inputs = list(s.args[1:]) + list(s.kwargs.values())
+        if s.mutating and any(isinstance(v, ir.Value) and info.active.get(v.id, False) for v in s.kwargs.values()):
+            raise UnsupportedError(f"{s.fn}: keyword argument carrying a derivative into a method that "
+                                   "changes its object; pass it positionally", info.filename, s.line)
         if s.mutating and obj.id not in info.fresh and not (
                 t == ARRAY or isinstance(t, tuple) and t[0] in ("seq", "dict")):
             # `add`, `update`, ... of an object that may be a user class's: its own code runs

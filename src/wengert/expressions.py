@@ -277,6 +277,13 @@ class ExpressionLowering:
                 py = python_version(getattr(static_obj, e.func.attr))
                 return self.op("call", ir.Const(py), args, kwargs, static=py)
             args, kwargs = self.call_args(e)
+            if e.func.attr == "update" and kwargs and len(args) <= 1:
+                # d.update(m, a=x): for a dict, d.update(m) then d.update({"a": x}), so the values
+                # written by keyword get their cotangents like the others (stdlib.py)
+                from wengert.stdlib import update_with_keywords_
+
+                kw = self.op("dict", list(kwargs), list(kwargs.values()))
+                return self.call(update_with_keywords_, obj, args[0] if args else ir.Const(None), kw)
             if e.func.attr in MUTATING_METHODS:
                 m = self.op("method", e.func.attr, [obj, *args], kwargs)
                 self.block.stmts[-1].mutating = True

@@ -277,7 +277,15 @@ class Lowerer(ExpressionLowering):
         # a nested function reading or writing a shared cell of this function is made from
         # a copy of its code that reads and writes the Cell's `.value` (so plain Python calls
         # of it, and wengert's code for it, see the same variable)
-        shared = set(free_uses(node)[0]) & self.own_cells
+        uses = set(free_uses(node)[0])
+        in_comp = {n for comp in self.comp_names for n in comp} & uses
+        if in_comp:
+            # Python gives each run of a comprehension its own cell for its variable, shared
+            # by the functions made in it (late binding); the comprehension is lowered inline
+            raise self.error(f"a function made inside a comprehension captures its variable "
+                             f"{sorted(in_comp)[0]!r}; bind it as a default (lambda j=j: ...) or "
+                             "build the list with a for loop", node)
+        shared = uses & self.own_cells
         if shared:
             node = cell_aware(node, shared)
         return super().make_closure(node)

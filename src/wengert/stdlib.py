@@ -24,6 +24,19 @@ import functools
 import itertools
 
 
+def update_with_keywords_(d, m, kw):
+    """``d.update(m, **kw)`` (``m`` None when not given): for a dict, two updates whose values
+    get their cotangents like any item's; anything else gets its own ``update``."""
+    if type(d) is dict:
+        if m is not None:
+            d.update(m)
+        d.update(kw)
+    elif m is None:
+        d.update(**kw)
+    else:
+        d.update(m, **kw)
+
+
 def map_(function, iterable, *iterables):
     if iterables:
         return [function(*args) for args in zip(iterable, *iterables)]
