@@ -20,8 +20,6 @@ SEED = 20240
 FAILING = [  # pairs that still find failures; their tests are in tests/test_fuzz_pending.py
     ("recursion", "source"), ("recursion", "gradient"), ("numpy", "tape"),
     ("match", "tape"), ("format", "tape"),  # a tape Var fails `case float(v)`; '%.2f' % var raises
-    ("cells_late", "source"), ("cells_late", "gradient"),  # [lambda: j * x for j in ...]: NameError j
-    ("kwargs_update", "source"), ("kwargs_update", "gradient"),  # d.update(k=x) loses x's derivative
 ]
 PASSING = [(gen, mode) for gen in fuzz.GENERATORS for mode in fuzz.MODES if (gen, mode) not in FAILING]
 PENDING = FAILING

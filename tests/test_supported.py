@@ -147,6 +147,20 @@ def test_nonlocal_and_rebound_captured_variables():
     agrees(f, 0.8)
 
 
+def test_a_lambda_made_in_a_comprehension_capturing_its_variable_is_refused():
+    def f(x):
+        fs = [lambda: j * x for j in range(3)]  # in Python every fs[k]() sees j == 2
+        return fs[0]()
+
+    def bound(x):
+        fs = [lambda j=j: j * x for j in range(3)]
+        return fs[1]() + fs[2]()
+
+    refused(f, 1.0, match="a function made inside a comprehension captures its variable 'j'",
+            at="fs = [lambda: j * x")
+    agrees(bound, 0.7)
+
+
 def test_mutual_recursion_of_nested_functions():
     def f(x, n):
         def ev(k):
@@ -479,7 +493,8 @@ def test_dict_keyword_constructor_and_dict_zip():
     def f(x, ys):
         d = dict(a=x, b=2.0 * x)
         e = dict(zip(["p", "q"], ys))
-        return d["a"] * e["q"] + d["b"] * e["p"]
+        e.update(r=x * x)
+        return d["a"] * e["q"] + d["b"] * e["p"] + e["r"]
 
     agrees(f, 0.7, [1.5, -2.0], argnums=(0, 1))
 
