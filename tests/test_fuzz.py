@@ -17,9 +17,8 @@ from wengert import fuzz
 N = 100
 SEED = 20240
 
-FAILING = [  # pairs that still find failures; their tests are in tests/test_fuzz_pending.py
-    ("recursion", "source"), ("recursion", "gradient"), ("numpy", "tape"),
-    ("match", "tape"), ("format", "tape"),  # a tape Var fails `case float(v)`; '%.2f' % var raises
+FAILING = [  # pairs that still find failures (wrong answers or crashes that are no refusal)
+    ("format", "tape"),  # '%.2f' % var: float() of a tape Var raises TypeError (source mode formats)
 ]
 PASSING = [(gen, mode) for gen in fuzz.GENERATORS for mode in fuzz.MODES if (gen, mode) not in FAILING]
 PENDING = FAILING
@@ -29,6 +28,9 @@ def fuzz_failures(gen, mode, n=N, seed=SEED):
     """The failures of ``n`` programs of ``gen`` through ``mode``, as a printable report."""
     checks, skipped, failures, _ = fuzz.run(n, seed, gens=[gen], modes=[mode], out=io.StringIO(), max_print=0)
     assert checks >= n * 0.9, f"only {checks} of {n} programs were checked ({skipped} skipped)"
+    # the tape (the fallback for code without source) may refuse by name what it cannot run
+    # (in-place writes into arrays, out=, match class patterns); the source transform may not
+    failures = [x for x in failures if not (x.refused and mode == "tape")]
     return "\n".join(x.report() for x in failures[:3]) + f"\n{len(failures)} failures" if failures else ""
 
 

@@ -272,6 +272,13 @@ class Tracked:
     __slots__ = ()
     __hash__ = None  # comparisons are on values, so identity hashing would disagree
 
+    @property
+    def __class__(self):
+        # isinstance(x, float), isinstance(x, np.ndarray) and match's float(v) see the type of
+        # the plain value, so user code takes the branch it takes without wengert (type(x)
+        # still tells a tracked value apart)
+        return type(base(self))
+
     _level: int
 
     def _strip(self):

@@ -643,6 +643,13 @@ def trace(f: Callable, *args, argnums=None) -> Trace:
     try:
         output = f(*inputs)
         spec = _ids(output, tape)  # restore() takes the Vars out of lists f may return
+    except TypeError as e:
+        if "positional sub-pattern" in str(e):
+            raise UnsupportedError(
+                "a match class pattern with positional parts (case float(v)) on a value the tape "
+                "tracks: Python matches it by the value's own type; give the function source, or "
+                "write case float() as v") from e
+        raise
     except ValueError as e:
         if "setting an array element with a sequence" in str(e) and tape.nodes:
             raise UnsupportedError(
