@@ -720,7 +720,6 @@ def test_complex_arrays_give_the_real_part_right():
     assert np.allclose(np.real(g), numerical_grad(f, (a,), 0)[()], rtol=1e-5)
 
 
-@pytest.mark.xfail(strict=True, reason="a real array's gradient through np.real / np.imag comes back complex")
 def test_complex_arrays_give_a_real_gradient_to_a_real_array():
     def f(a):
         return np.sum(np.real(a * (1.0 + 2.0j)))

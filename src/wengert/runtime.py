@@ -76,7 +76,10 @@ def unbroadcast(g, x):
             return float(total)
         except TypeError:
             return total
-    return _reduce_to(g, shape_of(x))
+    out = _reduce_to(g, shape_of(x))
+    if getattr(getattr(out, "dtype", None), "kind", "") == "c" and getattr(getattr(x, "dtype", None), "kind", "c") != "c":
+        out = out.real  # a real array takes the real part (JAX's convention, as for numbers above)
+    return out
 
 
 def _reduce_to(g, xshape):
