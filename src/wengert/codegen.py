@@ -352,6 +352,9 @@ class HelperNames:
         base = base if base.isidentifier() else "_h"
         if base in self.helpers and self.helpers[base] is obj:
             return base
+        fn = getattr(self, "fn", None)
+        if fn is not None and getattr(fn, "globals_resolved", {}).get(base) is obj and base not in self.helpers:
+            return base  # the user's own global, already guarded to be this object (`math`, `np`)
         name = self.namer.fresh(base)
         self.helpers[name] = obj
         self.helper_ids[key] = name
