@@ -596,3 +596,18 @@ def lambdas_over_a_comprehension_variable(x):
 def test_function_capturing_a_comprehension_variable_is_refused():
     with pytest.raises(wengert.UnsupportedError, match="captures its variable 'j'"):
         wengert.grad(lambdas_over_a_comprehension_variable)(2.0)
+
+
+def einsum_broadcasting_a_size_one_axis(w, x):
+    # "mnd,mdo->mno" with x's m of size 1 against w's m of size 2 (the autograd Bayesian MLP)
+    return np.sum(np.tanh(np.einsum("mnd,mdo->mno", x[None], w)) ** 2)
+
+
+def test_einsum_that_broadcasts_a_size_one_axis():
+    make = lambda: (np.random.RandomState(0).randn(2, 1, 3), np.linspace(-1.0, 1.0, 4).reshape(4, 1))  # noqa: E731
+    for argnum in (0, 1):
+        g = wengert.grad(einsum_broadcasting_a_size_one_axis, argnums=argnum)(*make())
+        idx = (1, 0, 2) if argnum == 0 else (2, 0)
+        want = fd_leaf(einsum_broadcasting_a_size_one_axis, lambda: list(make()), lambda a: a[argnum][idx],
+                       lambda a, v: a[argnum].__setitem__(idx, v))
+        assert g[idx] == pytest.approx(want, rel=1e-6)

@@ -125,6 +125,11 @@ def einsum_grad(g, terms, out, operands, k, optimize=False):
         xp.einsum(",".join(ins) + "->" + reduced, *ops)
     if reduced != target:  # letters only x has were summed in the forward pass: broadcast back
         grad = xp.broadcast_to(xp.reshape(grad, tuple(n if c in present else 1 for c, n in zip(target, shape))), shape)
+    gshape = tuple(getattr(grad, "shape", ()))
+    if len(gshape) == len(shape) and gshape != tuple(shape):
+        # a size-1 axis of x that einsum broadcast against the others': its cotangent is summed
+        axes = tuple(i for i, (a, b) in enumerate(zip(gshape, shape)) if b == 1 and a != 1)
+        grad = xp.sum(grad, axis=axes, keepdims=True)
     return match(grad, x)
 
 
