@@ -223,8 +223,8 @@ class Info:
     effectful: set = field(default_factory=set)  # id() of calls that may write to the heap
     ranges: set = field(default_factory=set)  # ids of range(...) results (never written)
     const_params: set = field(default_factory=set)  # ids of parameters not differentiated
-    untainted: set = field(default_factory=set)
-    filename: str | None = None  # of the function analysed (for errors)  # value ids no heap write can reach (fresh, inactive)
+    untainted: set = field(default_factory=set)  # value ids no heap write can reach (fresh, inactive)
+    filename: str | None = None  # of the function analysed (for errors)
     ctx: dict = field(default_factory=dict)   # shared by one analysis and its callees'
 
     def is_active(self, o) -> bool:
@@ -264,6 +264,13 @@ class Info:
         return field_kind(t, name)
 
 
+def own_getitem(s: ir.Op, info: Info, fn) -> bool:
+    """``c[i]`` whose index carries a derivative into a container that may have its own
+    ``__getitem__`` (``np.r_[x, y]``): differentiated through that method, found at run time."""
+    return (fn is operator.getitem and len(s.args) == 2 and info.is_active(s.args[1])
+            and info.type_of(s.args[0]) in (NONE, ANY))
+
+
 def is_container(t) -> bool:
     """Kinds whose values are references to mutable state (arrays included)."""
     if t in (ANY, ARRAY):
@@ -273,12 +280,13 @@ def is_container(t) -> bool:
 
 
 def reachable_kinds(t, out=None) -> set:
-    """Container kinds reachable from a value of kind ``t`` (itself included)."""
+    """Container kinds reachable from a value of kind ``t`` (itself included; ``any`` when an
+    unknown object is reached)."""
     out = set() if out is None else out
     if not is_container(t) or t in out:
         return out
-    if t != ANY and not (isinstance(t, tuple) and t[0] == "tuple"):
-        out.add(t)
+    if not (isinstance(t, tuple) and t[0] == "tuple"):
+        out.add(t)  # `any` included: an unknown object may be any container
     if isinstance(t, tuple):
         subs = t[1] if t[0] == "tuple" else ((k for _, k in t[2]) if t[0] == "obj" else (t[1],))
         for e in subs:
@@ -294,9 +302,6 @@ def _taint(info: Info, t) -> bool:
         if _HEAP in info.tainted:
             return False
         info.tainted.add(_HEAP)
-        return True
-    if t == ANY or (isinstance(t, tuple) and t[0] == "tuple" and any(e == ANY for e in t[1])):
-        info.tainted_all = True
         return True
     new = reachable_kinds(t) - info.tainted
     if ANY in new:
@@ -582,7 +587,7 @@ def _effects(s: ir.Op, info: Info) -> bool:
         return _write(info, s.args[0], fits, info.is_active(s.args[1]))
     if fn is not None and not s.star:
         rule = get_rule(fn)
-        if (rule is not None and not _is_user_method(fn)) or fn in _PURE_BUILTINS:
+        if rule is not None or fn in _PURE_BUILTINS:
             return False  # rules and these builtins write nothing
         if isinstance(fn, types.FunctionType) and _pure(fn, tuple(info.type_of(a) for a in s.args), info,
                                                          bool(s.kwargs)):
@@ -597,10 +602,6 @@ def _effects(s: ir.Op, info: Info) -> bool:
                                                           info, False):
             return False
     return _opaque(info, s, [s.fn, *s.args, *s.kwargs.values()])
-
-
-def _is_user_method(fn) -> bool:
-    return False
 
 
 def _write(info: Info, obj, fits: bool, active: bool) -> bool:

@@ -13,7 +13,7 @@ import operator
 
 from wengert import ir
 from wengert.expressions import SELF
-from wengert.activity import FLOAT
+from wengert.activity import FLOAT, field_kind
 from wengert.inline import instantiate
 from wengert.codegen import _dict, _tuple
 from wengert.primal import Primal
@@ -166,8 +166,6 @@ class Adjoint(Primal):
         return opened
 
     def float_field(self, v: ir.Value, name: str) -> bool:
-        from wengert.activity import field_kind
-
         t = self.info.type_of(v)
         return (not self.info.kinds_unsure and isinstance(t, tuple) and t[0] == "obj"
                 and field_kind(t, name) == FLOAT)

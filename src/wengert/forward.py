@@ -43,7 +43,7 @@ import types
 from dataclasses import dataclass, field
 
 from wengert import ir
-from wengert.activity import ANY, BOOL, FLOAT, INT, CalleeGuards, Info, analyse, kind_of
+from wengert.activity import ANY, BOOL, FLOAT, INT, CalleeGuards, Info, analyse, kind_of, own_getitem
 from wengert.codegen import (
     HelperNames,
     _dict,
@@ -488,8 +488,7 @@ class Tangent(HelperNames):
         scalar = (not kw_active and all(self.type_of(a) in _NUMS for a in s.args)
                   and all(self.type_of(s.args[i]) == FLOAT for i in active_args)
                   and self.type_of(outs[0]) == FLOAT)
-        if static is operator.getitem and len(s.args) == 2 and self.active(s.args[1]) and \
-                self.type_of(s.args[0]) in ("none", ANY):
+        if own_getitem(s, self.info, static):
             rule = None  # an index that carries a tangent: the container's own __getitem__ (np.r_)
         if rule is not None and rule.nondiff:  # active only when mutated later (np.zeros)
             out.append(f"{pad}{y} = {primal}" + comment)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 
 from wengert import ir
-from wengert.activity import FLOAT
+from wengert.activity import FLOAT, field_kind
 from wengert.codegen import HelperNames, _dict, _mentions, _tuple, expr_of_call
 from wengert.reverse import _PURE_PRIMS, Generator, _DirectCall
 
@@ -250,8 +250,6 @@ class Primal(Generator, HelperNames):
         """``o.x = v`` with float ``v`` into a field known to hold floats: written plainly,
         not logged. Nothing reads a float field back in the adjoint (the values it needs
         are saved), so it needs no undo; its cotangent slot is taken as usual."""
-        from wengert.activity import field_kind
-
         t = self.info.type_of(s.args[0])
         # (no call here may log a write to the same field, which a redo would replay over this one)
         return (not self.info.kinds_unsure and not self.info.effectful and isinstance(t, tuple) and t[0] == "obj"

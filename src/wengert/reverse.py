@@ -37,7 +37,7 @@ import operator
 import types
 
 from wengert import ir, runtime
-from wengert.activity import FLOAT, Info
+from wengert.activity import FLOAT, Info, own_getitem
 from wengert.codegen import Layout, Namer, assign_names
 from wengert.errors import UnsupportedError
 from wengert.inline import template, used_params
@@ -306,8 +306,7 @@ class Generator:
         if rule is not None and rule.vjps is not None and fn in _OPERATOR_PRIMS and any(
                 _is_obj(info.type_of(a)) for a in s.args):
             rule = None  # an object of a user class: its own __add__ (found at run time)
-        if fn is operator.getitem and len(s.args) == 2 and info.is_active(s.args[1]) and \
-                info.type_of(s.args[0]) in ("none", "any"):
+        if own_getitem(s, info, fn):
             rule = None  # an index that carries a derivative: the container's own __getitem__ (np.r_)
         if rule is not None and rule.vjps is not None and fn in _OPERATOR_PRIMS and any(
                 info.type_of(a) == "any" for a in s.args):
@@ -604,8 +603,7 @@ def _useful_block(block: ir.Block, useful, mark, info) -> bool:
                 rule = get_rule(fn) if fn is not None and not s.star else None
                 if rule is not None and rule.nondiff:
                     continue
-                if fn is operator.getitem and len(s.args) == 2 and info.is_active(s.args[1]) and \
-                        info.type_of(s.args[0]) in ("none", "any"):
+                if own_getitem(s, info, fn):
                     rule = None  # the container's own __getitem__ (see `_plan_op`)
                 if rule is not None and rule.vjps is not None:
                     for i, a in enumerate(s.args):

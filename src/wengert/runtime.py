@@ -77,7 +77,8 @@ def unbroadcast(g, x):
         except TypeError:
             return total
     out = _reduce_to(g, shape_of(x))
-    if getattr(getattr(out, "dtype", None), "kind", "") == "c" and getattr(getattr(x, "dtype", None), "kind", "c") != "c":
+    out_kind = getattr(getattr(out, "dtype", None), "kind", "")
+    if out_kind == "c" and getattr(getattr(x, "dtype", None), "kind", "c") != "c":
         out = out.real  # a real array takes the real part (JAX's convention, as for numbers above)
     return out
 

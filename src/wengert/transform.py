@@ -568,7 +568,8 @@ def _partial_pullback(fn, args: tuple, kwargs: dict, _pass):
         func_bar, a, k = back(g)
         a = tuple(a) if a is not None else (None,) * (n + len(args))
         k = k or {}
-        stored = {"func": func_bar, "args": a[:n], "keywords": {key: k.get(key) for key in fn.keywords if key not in kwargs}}
+        stored = {"func": func_bar, "args": a[:n],
+                  "keywords": {key: k.get(key) for key in fn.keywords if key not in kwargs}}
         return stored, a[n:], ({key: k.get(key) for key in kwargs} if kwargs else None)
 
     return y, partial_back

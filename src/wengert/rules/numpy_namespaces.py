@@ -168,7 +168,8 @@ def namespace_provider(fn):
             if rule is not None:
                 return Rule(fn, vjps=rule.vjps, jvps=rule.jvps, rrule=rule.rrule, frule=rule.frule,
                             nondiff=rule.nondiff, broadcast=rule.broadcast)
-            where = f"{ns_name}.{attr}" if top_level else f"{ns_name}.{'linalg' if top_level is False else 'fft'}.{attr}"
+            sub = "linalg" if top_level is False else "fft"
+            where = f"{ns_name}.{attr}" if top_level else f"{ns_name}.{sub}.{attr}"
             return _refusing_rule(fn, where)
     return None
 
