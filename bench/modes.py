@@ -41,8 +41,8 @@ import workloads as W
 from _timing import measure
 
 import wengert
-from wengert.activity import kind_of
-from wengert.forward import compiled_jvp
+from wengert.ir.activity import kind_of
+from wengert.transforms.forward import compiled_jvp
 
 SCALAR = [
     ("sin_log", W.sin_log, (2.0,), (0,)),

@@ -2,7 +2,7 @@
 
 ``import array_api_strict as xp`` at the top of a file, then ``xp.sum(xp.exp(x))``
 in the differentiated function: the namespace's functions are primitives with
-the rules of their NumPy counterparts (`wengert.rules.numpy_namespaces.namespace_provider`),
+the rules of their NumPy counterparts (`wengert.interop.array_api.namespace_provider`),
 with no `register_namespace` call. Gradients are checked against float64
 central differences, with respect to subsets of the arguments.
 """
@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import wengert
-from wengert.rules.numpy_namespaces import namespace_provider
+from wengert.interop.array_api import namespace_provider
 from wengert.rules.table import get_rule
 
 

@@ -1,4 +1,4 @@
-"""The command line, in-process (`wengert.cli.main`) and as ``python -m wengert``."""
+"""The command line, in-process (`wengert.cli.commands`) and as ``python -m wengert``."""
 
 import io
 import math
@@ -9,7 +9,8 @@ import textwrap
 import pytest
 
 import wengert
-from wengert import cli, examples
+from wengert.cli import commands as cli
+from wengert.cli import examples
 
 SOURCE = textwrap.dedent(
     """

@@ -42,7 +42,7 @@ def test_pullback_form_nests_the_back_function():
 
 
 def test_generated_source_is_in_linecache():
-    from wengert.transform import compiled
+    from wengert.dispatch.cache import compiled
 
     c = compiled(pow, ("float", "int"))
     fname = c.grad.__code__.co_filename

@@ -10,7 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import wengert
-from wengert.dual import Dual, derivative, dual_call, dual_jvp, new_level
+from wengert.overload.dual import Dual, derivative, dual_call, dual_jvp, new_level
 from wengert.errors import UnsupportedError
 
 SETTINGS = settings(max_examples=30, deadline=None)

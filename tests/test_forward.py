@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import wengert
 from wengert import UnsupportedError
-from wengert.forward import jvp, show_tangent
+from wengert.transforms.forward import jvp, show_tangent
 
 
 def close(a, b, tol=1e-9):

@@ -6,7 +6,7 @@ import pytest
 
 import wengert
 from wengert import ir
-from wengert.frontend import lower
+from wengert.frontend.lower import lower
 
 
 def pow(x, n):

@@ -1,10 +1,10 @@
-"""wengert.fuzz: random programs against central differences and the tape, derandomized.
+"""wengert.testing.fuzz: random programs against central differences and the tape, derandomized.
 
 Each test runs N programs of one generator through one implementation (`fuzz.MODES`) and
 asserts no wrong gradient, primal or argument state and no crash. Generator and mode pairs
 that still fail live in tests/test_fuzz_pending.py until the analysis is fixed (issue 8);
 the oracle itself is tested below, so that these tests cannot pass vacuously.
-A soak run: ``python -m wengert.fuzz --n 10000 --seed S``.
+A soak run: ``python -m wengert.testing.fuzz --n 10000 --seed S``.
 """
 
 import io
@@ -12,7 +12,7 @@ import io
 import pytest
 
 import wengert
-from wengert import fuzz
+from wengert.testing import fuzz
 
 N = 100
 SEED = 20240

@@ -3,8 +3,8 @@
 A user object that defines ``__iter__`` (a generator method, or one returning an
 iterator) or only ``__getitem__`` is iterated as Python does; the cotangents of its
 items go back to its fields by replaying the iteration as differentiated code
-(`wengert.runtime.object_items_grad`). ``collections.deque`` is differentiated
-through a Python stand-in (`wengert.stdlib.deque_`). Every gradient is checked
+(`wengert.runtime.cotangents.object_items_grad`). ``collections.deque`` is differentiated
+through a Python stand-in (`wengert.frontend.stdlib.deque_`). Every gradient is checked
 against float64 central differences with respect to subsets of the arguments.
 """
 
@@ -16,7 +16,7 @@ from collections import deque
 import pytest
 
 import wengert
-from wengert.forward import jvp
+from wengert.transforms.forward import jvp
 
 
 def central(f, args, i, eps=1e-6):

@@ -307,12 +307,13 @@ def test_unpacking_tuple_argument_then_calling():
 
 def test_functions_without_writes_keep_the_fast_path():
     # the analysis sees into a pure callee: no heap write, no widened kinds
-    from wengert import activity, transform
+    from wengert.ir import activity
+    from wengert.dispatch import cache
 
     def outer(ps, d):
         return sum(sq(p.x) * d for p in ps)
 
-    info = activity.analyse(transform.get_ir(outer), (activity.kind_of([P(1.0, 2.0)]), "float"), {})
+    info = activity.analyse(cache.get_ir(outer), (activity.kind_of([P(1.0, 2.0)]), "float"), {})
     assert not info.effects and not info.kinds_unsure
 
 
@@ -321,13 +322,14 @@ def sq(v):
 
 
 def test_unknown_call_widens_kinds():
-    from wengert import activity, transform
+    from wengert.ir import activity
+    from wengert.dispatch import cache
 
     def outer(ps, d):
         opaque(ps, d)
         return ps[0].x
 
-    info = activity.analyse(transform.get_ir(outer), (activity.kind_of([P(1.0, 2.0)]), "float"), {})
+    info = activity.analyse(cache.get_ir(outer), (activity.kind_of([P(1.0, 2.0)]), "float"), {})
     assert info.effects and info.kinds_unsure
     make = lambda: ([P(1.0, 2.0)], 0.5)  # noqa: E731
     assert grad_wrt(outer, make, 1) == pytest.approx(fd(outer, make, 1))

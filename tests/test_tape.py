@@ -11,10 +11,10 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import wengert
-from wengert.dual import Dual, derivative, dual_jvp
+from wengert.overload.dual import Dual, derivative, dual_jvp
 from wengert.errors import UnsupportedError
 from wengert.rules.table import registered
-from wengert.tape import Tape, Var, backward, tape_call, tape_grad, tape_pullback, trace
+from wengert.overload.tape import Tape, Var, backward, tape_call, tape_grad, tape_pullback, trace
 
 SETTINGS = settings(max_examples=30, deadline=None)
 

@@ -20,13 +20,13 @@ from wengert.api import (
     value_and_grad,
     vjp,
 )
-from wengert.dual import Dual
+from wengert.overload.dual import Dual
 from wengert.errors import UnsupportedError
 from wengert.rules.table import defjvp, defvjp, frule, linear, nondiff, rrule
 from wengert.rules.hooks import checkpoint, hook, stop_gradient
 from wengert.interop import to_jax, to_torch
-from wengert.runtime import Tangent
-from wengert.tape import trace
+from wengert.runtime.cotangents import Tangent
+from wengert.overload.tape import trace
 
 __all__ = [
     "Dual",

@@ -1,5 +1,5 @@
-"""``python -m wengert``: the command line of `wengert.cli`."""
+"""``python -m wengert``: the command line of `wengert.cli.commands`."""
 
-from wengert.cli import main
+from wengert.cli.commands import main
 
 raise SystemExit(main())

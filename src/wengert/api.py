@@ -13,11 +13,12 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from wengert import ir, runtime
-from wengert.activity import FLOAT, kind_of
+from wengert import ir
+from wengert.runtime import cotangents
+from wengert.ir.activity import FLOAT, kind_of
 from wengert.rules.table import get_rule
-from wengert.runtime import Pass
-from wengert.transform import bind, clear_cache, compiled, get_ir, pullback_of
+from wengert.runtime.cotangents import Pass
+from wengert.dispatch.cache import bind, clear_cache, compiled, get_ir, pullback_of
 
 __all__ = [
     "clear_cache",
@@ -53,7 +54,7 @@ def _located(fn):
 
 def _note(e: Exception) -> None:
     """Add a note naming the user's line to an exception raised in generated code."""
-    from wengert.codegen import user_location
+    from wengert.backend.emit import user_location
 
     loc = user_location(e.__traceback__)
     if loc is not None and hasattr(e, "add_note") and not getattr(e, "_wengert_noted", False):
@@ -121,7 +122,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
             if i >= len(args):
                 raise TypeError(f"argnums={i} but only {len(args)} positional arguments were given")
         if mode == "tape":
-            from wengert.tape import tape_pullback
+            from wengert.overload.tape import tape_pullback
 
             def call(*a):
                 return f(*a, **kwargs)
@@ -288,9 +289,9 @@ def _zero_if_none(g, x):
 def _check_fused_output(f, y) -> None:
     """The fused gradient, seeded with 1.0, gave a non-float output (its earlier calls gave
     floats): right for a 0-d array, else an error (f has run: it is not run again)."""
-    if runtime.shape_of(y) != ():
+    if cotangents.shape_of(y) != ():
         raise TypeError(f"grad needs a scalar output; {getattr(f, '__name__', f)} returned a float "
-                        f"on an earlier call and {type(y).__name__} of shape {runtime.shape_of(y)} now")
+                        f"on an earlier call and {type(y).__name__} of shape {cotangents.shape_of(y)} now")
 
 
 def _seed(value):
@@ -319,7 +320,7 @@ def _source_grad(f, args, kwargs, has_aux):
 
     if isinstance(f, types.FunctionType) and not has_aux and "_wengert_pullback" not in f.__dict__ \
             and not _has_reverse_rule(f):
-        from wengert.transform import _has_source
+        from wengert.dispatch.cache import _has_source
 
         if _has_source(f):
             values, mapper = bind(f, args, kwargs)
@@ -398,7 +399,7 @@ def _example_kinds(f, args) -> tuple:
         values, _ = bind(f, args, {})
         return tuple(kind_of(v) for v in values)
     code = f.__code__
-    from wengert.transform import _CACHE
+    from wengert.dispatch.cache import _CACHE
 
     per_code = _CACHE.get(code)
     if per_code:
@@ -427,5 +428,5 @@ def show_adjoint(f: Callable, *args, fused: bool = True) -> str:
 
 
 # forward mode and higher order (forward.py, higher.py)
-from wengert.forward import jvp, show_tangent  # noqa: E402  (they import this module)
+from wengert.transforms.forward import jvp, show_tangent  # noqa: E402  (they import this module)
 from wengert.higher import derivative, hessian, jacobian  # noqa: E402

@@ -3,7 +3,7 @@
 The generated adjoint code is itself differentiable: run on `Dual` numbers it
 gives Hessian-vector products (forward over reverse, Pearlmutter 1994). Plain
 generated code calls ``math.sin(x)``, which cannot see a Dual, so the
-``"dual"`` *variant* (registered in `transform.VARIANT_BUILDERS`) compiles
+``"dual"`` *variant* (registered in `cache.VARIANT_BUILDERS`) compiles
 the same source against
 
 - a live view of the user's globals dict (`dual.RoutedNamespace`: every name is
@@ -14,7 +14,7 @@ the same source against
   stay, except ``make_closure``, which builds closures over the *original*
   globals (they are transformed, and get their own variant, when called).
 
-Inside ``with transform.variant("dual"):`` every function reached through
+Inside ``with cache.variant("dual"):`` every function reached through
 `pullback_of` gets its dual variant, so user helpers, closures and recursion
 work. With plain floats the routed calls are ordinary calls. The
 differentiation's `mutation.Pass` is a subclass whose methods are lifted too,
@@ -37,9 +37,12 @@ from typing import Any
 
 import numpy as np
 
-from wengert import dual, forward, runtime, transform
-from wengert.codegen import compile_source
-from wengert.dual import Dual, has_tracked, new_level, one_like, primal_at, tangent_at
+from wengert.overload import dual
+from wengert.transforms import forward
+from wengert.runtime import cotangents
+from wengert.dispatch import cache
+from wengert.backend.emit import compile_source
+from wengert.overload.dual import Dual, has_tracked, new_level, one_like, primal_at, tangent_at
 
 __all__ = ["derivative", "hessian", "hvp", "jacobian", "routed_globals", "routed_helpers"]
 
@@ -70,7 +73,7 @@ def routed_globals(g: dict) -> dict:
 
 
 def _runtime_objects() -> set[int]:
-    from wengert.reverse import RUNTIME_HELPERS
+    from wengert.transforms.reverse.plan import RUNTIME_HELPERS
 
     return {id(v) for v in (*RUNTIME_HELPERS.values(), *forward.RUNTIME_HELPERS.values())}
 
@@ -84,7 +87,7 @@ def routed_helpers(helpers: dict, globals_: dict | None = None) -> dict:
             out[name] = sub
         elif getattr(obj, "__module__", None) in ("_operator", "operator"):
             out[name] = obj  # Duals implement the operators; runtime helpers compare these by identity
-        elif obj is runtime.make_closure and globals_ is not None:
+        elif obj is cotangents.make_closure and globals_ is not None:
             out[name] = functools.partial(_make_closure_in, globals_)
         elif id(obj) in keep or isinstance(obj, (types.CodeType, type)) or not callable(obj) and \
                 not isinstance(obj, types.ModuleType):
@@ -103,23 +106,23 @@ def routed_helpers(helpers: dict, globals_: dict | None = None) -> dict:
 
 
 def _make_closure_in(globals_, code, _ignored, defaults, kwdefaults, captured):
-    return runtime.make_closure(code, globals_, defaults, kwdefaults, captured)
+    return cotangents.make_closure(code, globals_, defaults, kwdefaults, captured)
 
 
 def _name_of(src: str) -> str:
     return src.split("def ", 1)[1].split("(", 1)[0]
 
 
-def _dual_builder(c: transform.Compiled) -> transform.Compiled:
+def _dual_builder(c: cache.Compiled) -> cache.Compiled:
     helpers = routed_helpers(c.helpers, c.globals)
     g = routed_globals(c.globals)
     pb, _ = compile_source(c.source_pullback, _name_of(c.source_pullback), c.ir.filename, helpers, g)
     gr, _ = compile_source(c.source_grad, _name_of(c.source_grad), c.ir.filename, helpers, g)
-    return transform.Compiled(c.ir, pb, gr, c.source_pullback, c.source_grad, c.guards, c.globals,
+    return cache.Compiled(c.ir, pb, gr, c.source_pullback, c.source_grad, c.guards, c.globals,
                               helpers, c.fn, epoch=c.epoch)
 
 
-transform.VARIANT_BUILDERS["dual"] = _dual_builder
+cache.VARIANT_BUILDERS["dual"] = _dual_builder
 
 
 # ---- seeding and reading Duals ----
@@ -139,10 +142,10 @@ def _full_cotangents(f, args: tuple, kwargs: dict):
     """Value of scalar ``f``, the cotangent of ``f`` itself (its captured values) and of
     every argument, by reverse mode on the dual variant (Duals flow through the adjoint)."""
     p = _dual_pass()
-    with transform.variant("dual"):
-        y, back = transform.pullback_of(f, args, kwargs, p)
-        if runtime.shape_of(dual.base(y)) != ():
-            raise TypeError(f"grad needs a scalar output, got shape {runtime.shape_of(dual.base(y))}")
+    with cache.variant("dual"):
+        y, back = cache.pullback_of(f, args, kwargs, p)
+        if cotangents.shape_of(dual.base(y)) != ():
+            raise TypeError(f"grad needs a scalar output, got shape {cotangents.shape_of(dual.base(y))}")
         p.start_backward()
         try:
             f_bar, bars, _ = back(one_like(y))
@@ -158,9 +161,9 @@ def _dual_pass():
     """A `mutation.Pass` whose methods run with their globals routed (`dual.lifted`), so
     the cotangent buffers it keeps accept Duals (e.g. scattering into a Dual array)."""
     if not _DUAL_PASS:
-        methods = {k: dual.lifted(v) for k, v in vars(runtime.Pass).items()
+        methods = {k: dual.lifted(v) for k, v in vars(cotangents.Pass).items()
                    if isinstance(v, types.FunctionType)}
-        _DUAL_PASS.append(type("DualPass", (runtime.Pass,), methods))
+        _DUAL_PASS.append(type("DualPass", (cotangents.Pass,), methods))
     return _DUAL_PASS[0]()
 
 
@@ -305,7 +308,7 @@ def derivative(f: Callable) -> Callable:
     def df_pullback(args, kwargs):
         x = dual.base(args[0]) if args else None
         if not isinstance(x, float):
-            raise transform.UnsupportedError("reverse mode through derivative(f) needs a float argument")
+            raise cache.UnsupportedError("reverse mode through derivative(f) needs a float argument")
         return grad_pullback(args, kwargs)  # for scalar x, f'(x) is the gradient
 
     df.__name__ = f"d_{getattr(f, '__name__', 'f')}"
@@ -377,7 +380,7 @@ def _flat(t) -> list:
         for v in t:
             out.extend(_flat(v) if isinstance(v, (list, tuple, np.ndarray)) else [v])
         return out
-    if isinstance(t, np.ndarray) or hasattr(t, "shape") and runtime.shape_of(t) != ():
+    if isinstance(t, np.ndarray) or hasattr(t, "shape") and cotangents.shape_of(t) != ():
         return list(np.asarray(t, dtype=float).ravel())
     return [t]
 
@@ -427,7 +430,7 @@ def jacobian(f: Callable, argnums: int = 0, mode: str | None = None) -> Callable
                 cols.append(flat if flat is not None else [0.0] * _size(y))
             mat = np.array(cols, dtype=float).T
         else:
-            y, back = transform.pullback_of(f, args, kwargs)
+            y, back = cache.pullback_of(f, args, kwargs)
             rows = []
             for u in _leaves(y):
                 _, bars, _ = back(u)

@@ -23,7 +23,7 @@ from hypothesis import assume, settings
 from hypothesis import strategies as st
 
 from wengert.rules import get_rule
-from wengert.runtime import unbroadcast
+from wengert.runtime.cotangents import unbroadcast
 
 SETTINGS = settings(max_examples=20, deadline=None)
 

@@ -9,7 +9,7 @@ checks
 
 for each form registered: ``defvjp`` / ``defjvp`` lambdas and ``rrule`` /
 ``frule``. Broadcasting rules get their cotangents reduced with
-`wengert.runtime.unbroadcast` (and their tangents broadcast to the output),
+`wengert.runtime.cotangents.unbroadcast` (and their tangents broadcast to the output),
 as callers do; cotangents must have their argument's structure (list for list,
 tuple for tuple, an array of the argument's shape). Central differences are
 Richardson-extrapolated (error O(h**4)).
@@ -22,7 +22,7 @@ import copy
 import numpy as np
 
 from wengert.rules import get_rule
-from wengert.runtime import unbroadcast
+from wengert.runtime.cotangents import unbroadcast
 
 
 def is_differentiable(x) -> bool:

@@ -18,7 +18,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from wengert.rules import get_rule
-from wengert.runtime import unbroadcast
+from wengert.runtime.cotangents import unbroadcast
 
 # ---- elementwise ----
 

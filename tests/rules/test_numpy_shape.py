@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from wengert.rules import get_rule
-from wengert.runtime import getitem_grad
+from wengert.runtime.cotangents import getitem_grad
 
 # ---- reshaping ----
 

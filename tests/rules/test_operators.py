@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from wengert.errors import UnsupportedError
 from wengert.rules import get_rule
-from wengert.runtime import unbroadcast
+from wengert.runtime.cotangents import unbroadcast
 
 SETTINGS = settings(max_examples=30, deadline=None)
 

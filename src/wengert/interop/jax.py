@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from wengert.rules.numpy_namespaces import register_namespace
+from wengert.interop.array_api import register_namespace
 
 __all__ = ["to_jax"]
 

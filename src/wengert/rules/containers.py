@@ -10,8 +10,8 @@ for items that got no gradient.
 from __future__ import annotations
 
 from wengert.rules.table import defjvp, defvjp, frule, nondiff, rrule
-from wengert import runtime
-from wengert.runtime import iter_grad
+from wengert.runtime import cotangents
+from wengert.runtime.cotangents import iter_grad
 
 
 def _like(bars: list, ref):
@@ -298,8 +298,8 @@ def merge_frule(tangents, a, b):
 
 # ---- statements: with, match and class (normalize, frontend) ----
 
-nondiff(runtime.enter_context, runtime.exit_context, runtime.is_sequence, runtime.is_mapping,
-        runtime.build_class)
+nondiff(cotangents.enter_context, cotangents.exit_context, cotangents.is_sequence, cotangents.is_mapping,
+        cotangents.build_class)
 
 
 # ---- copies: the cotangent of a copy is the cotangent of what was copied ----

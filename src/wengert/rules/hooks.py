@@ -96,14 +96,14 @@ def checkpoint_call(fn, args: tuple):
 def _unrouted(fn):
     # the tape and forward-over-reverse hand rule bodies their callables wrapped for
     # tracked values (dual._LazyLift); wengert's pullback wants the function itself
-    from wengert.dual import _LazyLift
+    from wengert.overload.dual import _LazyLift
 
     return fn.fn if isinstance(fn, _LazyLift) else fn
 
 
 def _callable(fn, args):
     # Duals among the arguments (forward over reverse): fn's math calls go through the rule table
-    from wengert.dual import has_tracked, lifted
+    from wengert.overload.dual import has_tracked, lifted
 
     return lifted(fn) if isinstance(fn, types.FunctionType) and has_tracked(args) else fn
 
@@ -124,7 +124,7 @@ def checkpoint_call_rrule(fn, args):
 
 @frule(checkpoint_call)
 def checkpoint_call_frule(tangents, fn, args):
-    from wengert.tangents import jvp_call  # forward mode keeps nothing: no recomputation needed
+    from wengert.runtime.tangents import jvp_call  # forward mode keeps nothing: no recomputation needed
 
     fn_dot, args_dot = tangents
     return jvp_call(fn, args, args_dot if args_dot is not None else (None,) * len(args), None, fn_dot)

@@ -30,8 +30,8 @@ import numpy as np
 
 from wengert.errors import UnsupportedError
 from wengert.rules.table import defjvp, defvjp, defvjp_scalar, linear, nondiff
-from wengert import runtime
-from wengert.runtime import accum, getitem_grad
+from wengert.runtime import cotangents
+from wengert.runtime.cotangents import accum, getitem_grad
 
 _NUMBERS = (float, int)
 _COMPLEX = (float, int, complex)
@@ -111,8 +111,8 @@ def _like_seq(vals, ref):
     if hasattr(ref, "shape"):
         xp = _xp(ref)
         return xp.stack([xp.asarray(v) for v in vals])
-    if runtime._python_iterable(ref):  # a user object iterated by its __iter__: a structure of its fields
-        return runtime.object_items_grad(ref, list(vals))
+    if cotangents._python_iterable(ref):  # a user object iterated by its __iter__: a structure of its fields
+        return cotangents.object_items_grad(ref, list(vals))
     return list(vals)
 
 

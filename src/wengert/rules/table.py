@@ -21,7 +21,7 @@ Conventions:
 - ``jvp(t, y, *args, **kwargs)`` returns the output tangent contributed by one
   argument's tangent ``t``; contributions of several arguments are summed.
 - ``broadcast=True`` marks an elementwise rule: each cotangent is reduced to
-  its input's shape (`wengert.runtime.unbroadcast`) by the caller, so the
+  its input's shape (`wengert.runtime.cotangents.unbroadcast`) by the caller, so the
   rule itself is written as if no broadcasting happened.
 - The full forms share work between value and derivative (ChainRules'
   ``rrule``/``frule``): ``rrule(*args, **kw) -> (y, pullback)`` with

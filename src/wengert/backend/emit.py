@@ -365,7 +365,7 @@ class HelperNames:
         lit = literal(v)
         if lit is not None:
             return lit
-        from wengert.expressions import SELF, UNDEFINED
+        from wengert.frontend.expressions import SELF, UNDEFINED
 
         if v is UNDEFINED:
             return self.helper("UNDEFINED", v)

@@ -1,11 +1,11 @@
-"""The random programs of wengert.fuzz: each generator writes one small ordinary Python function.
+"""The random programs of wengert.testing.fuzz: each generator writes one small ordinary Python function.
 
 A generator takes a `_Gen` (its random source and fresh names) and returns a `Program`:
 ``def f(params): chunks; return ret`` after PRELUDE and the module-level ``helpers`` the
 body calls, with an expression giving fresh arguments. The shrinker drops whole chunks,
 so a chunk must stand on its own (it may only read names that PRELUDE, the parameters or
 the first chunk define). Programs must be smooth at almost every point of the arguments
-they draw: wengert.fuzz skips one whose two central differences disagree.
+they draw: wengert.testing.fuzz skips one whose two central differences disagree.
 """
 
 from __future__ import annotations

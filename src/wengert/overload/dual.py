@@ -40,7 +40,7 @@ import numpy as np
 
 from wengert.errors import UnsupportedError
 from wengert.rules.table import get_rule
-from wengert.runtime import accum, getitem_grad, shape_of
+from wengert.runtime.cotangents import accum, getitem_grad, shape_of
 
 __all__ = ["Dual", "derivative", "dual_call", "dual_jvp", "new_level"]
 
@@ -675,7 +675,7 @@ class Dual(Tracked):
             if inner is not None and inner._level >= tag:
                 raise ValueError(
                     f"a Dual with tag {tag} cannot hold a value at level {inner._level}; "
-                    "nest Duals with increasing tags (wengert.dual.new_level())"
+                    "nest Duals with increasing tags (wengert.overload.dual.new_level())"
                 )
         if shape_of(tangent) != shape_of(primal):
             tangent = tangent + zero_like(primal)

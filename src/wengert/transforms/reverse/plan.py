@@ -27,7 +27,7 @@ backwards. Concretely, for one function and one argument-type signature:
 - A cotangent variable is assigned by the first contribution and added to by
   later ones; a value that never received one has no adjoint at all.
   Float-typed values use ``0.0`` and ``+=``; others use ``None`` and
-  `runtime.accum`, and broadcasting rules reduce with `runtime.unbroadcast`.
+  `cotangents.accum`, and broadcasting rules reduce with `cotangents.unbroadcast`.
 """
 
 from __future__ import annotations
@@ -36,26 +36,27 @@ import itertools
 import operator
 import types
 
-from wengert import ir, runtime
-from wengert.activity import FLOAT, Info, own_getitem
-from wengert.codegen import Layout, Namer, assign_names
+from wengert import ir
+from wengert.runtime import cotangents
+from wengert.ir.activity import FLOAT, Info, own_getitem
+from wengert.backend.emit import Layout, Namer, assign_names
 from wengert.errors import UnsupportedError
-from wengert.inline import template, used_params
+from wengert.transforms.inline import template, used_params
 from wengert.rules.table import get_rule
 
 RUNTIME_HELPERS = {
-    "call_pullback": runtime.call_pullback,
-    "method_pullback": runtime.method_pullback,
-    "attr_grad": runtime.attr_grad,
-    "accum": runtime.accum,
-    "unbroadcast": runtime.unbroadcast,
-    "nz": runtime.nz,
-    "iter_grad": runtime.iter_grad,
-    "unpack_grad": runtime.unpack_grad,
-    "make_closure": runtime.make_closure,
-    "rev_items": runtime.rev_items,
-    "getitem_grad": runtime.getitem_grad,
-    "fold_self": runtime.fold_self,
+    "call_pullback": cotangents.call_pullback,
+    "method_pullback": cotangents.method_pullback,
+    "attr_grad": cotangents.attr_grad,
+    "accum": cotangents.accum,
+    "unbroadcast": cotangents.unbroadcast,
+    "nz": cotangents.nz,
+    "iter_grad": cotangents.iter_grad,
+    "unpack_grad": cotangents.unpack_grad,
+    "make_closure": cotangents.make_closure,
+    "rev_items": cotangents.rev_items,
+    "getitem_grad": cotangents.getitem_grad,
+    "fold_self": cotangents.fold_self,
 }
 
 
@@ -375,7 +376,7 @@ class Generator:
     def _direct_target(self, s: ir.Op, fn):
         """(function, kinds) when the callee is known now and its argument types are
         certain: the call then goes straight to its compiled pullback."""
-        from wengert.transform import _has_source
+        from wengert.dispatch.cache import _has_source
 
         if not isinstance(fn, types.FunctionType) or s.star or s.kwargs or fn.__closure__:
             return None
@@ -513,7 +514,7 @@ class _DirectCall:
         self.kinds = kinds
 
     def __call__(self, _pass, *args):
-        from wengert.transform import compiled
+        from wengert.dispatch.cache import compiled
 
         return compiled(self.fn, self.kinds, ()).pullback(_pass, *args)
 

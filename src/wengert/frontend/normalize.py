@@ -320,8 +320,8 @@ def _atomic(stmt) -> bool:
 def _outline(stmt, name: str, st: _TryState):
     """A nested function running ``stmt``: ``return v`` -> ``return (1, v)``; a ``break`` /
     ``continue`` of a loop around the try -> ``return (2, None)`` / ``(3, None)``."""
-    from wengert.cells import _stores
-    from wengert.source import register_synthetic
+    from wengert.frontend.cells import _stores
+    from wengert.frontend.source import register_synthetic
 
     stored = set(_stores(ast.Module(body=[stmt], type_ignores=[])))
     flags: set[int] = set()

@@ -16,8 +16,8 @@ import types
 from wengert import ir
 from wengert.rules.builtins import format_value, import_name, join_str
 from wengert.rules.containers import _merge
-from wengert.source import find_code
-from wengert.stdlib import python_version
+from wengert.frontend.source import find_code
+from wengert.frontend.stdlib import python_version
 
 
 BINOPS = {
@@ -280,7 +280,7 @@ class ExpressionLowering:
             if e.func.attr == "update" and kwargs and len(args) <= 1:
                 # d.update(m, a=x): for a dict, d.update(m) then d.update({"a": x}), so the values
                 # written by keyword get their cotangents like the others (stdlib.py)
-                from wengert.stdlib import update_with_keywords_
+                from wengert.frontend.stdlib import update_with_keywords_
 
                 kw = self.op("dict", list(kwargs), list(kwargs.values()))
                 return self.call(update_with_keywords_, obj, args[0] if args else ir.Const(None), kw)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from wengert import ir
 from wengert.errors import UnsupportedError
-from wengert.frontend import UNDEFINED
+from wengert.frontend.lower import UNDEFINED
 from wengert.rules.table import get_rule
 
 FLOAT, INT, BOOL, NONE, ANY = "float", "int", "bool", "none", "any"
@@ -648,7 +648,7 @@ def _pure(fn, kinds: tuple, info: Info, has_kwargs: bool) -> bool:
     key = (code, kinds)
     if key in memo:
         return memo[key]  # while in progress (recursion): no write found so far
-    from wengert.transform import _has_source, free_kinds, get_ir
+    from wengert.dispatch.cache import _has_source, free_kinds, get_ir
 
     if not _has_source(fn):
         memo[key] = False
@@ -801,7 +801,7 @@ def _constructed_kind(cls, types_, kwargs, info):
 
     if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__") or hasattr(cls, "__slots__"):
         return None
-    from wengert.transform import _has_source
+    from wengert.dispatch.cache import _has_source
 
     if _has_source(cls.__init__):
         return None
@@ -901,7 +901,7 @@ def return_type(fn, kinds: tuple):
         if stack:
             stack[-1].guards.update(done[1])
         return done[0]
-    from wengert.transform import _has_source, get_ir
+    from wengert.dispatch.cache import _has_source, get_ir
 
     if not _has_source(fn):
         return None

@@ -23,7 +23,7 @@ import ast
 
 import copy
 
-from wengert.source import _all_args, register_rewritten
+from wengert.frontend.source import _all_args, register_rewritten
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)

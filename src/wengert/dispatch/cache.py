@@ -26,15 +26,15 @@ from dataclasses import dataclass, field
 
 import wengert.rules  # noqa: F401  (registers the rule files)
 from wengert import ir
-from wengert.activity import ANY, CalleeGuards, analyse, kind_of
-from wengert.codegen import compile_source
+from wengert.ir.activity import ANY, CalleeGuards, analyse, kind_of
+from wengert.backend.emit import compile_source
 from wengert.errors import UnsupportedError
-from wengert.frontend import lower
-from wengert.adjoint import Adjoint
+from wengert.frontend.lower import lower
+from wengert.transforms.reverse.adjoint import Adjoint
 from wengert.rules.table import get_rule
-from wengert import runtime
-from wengert.runtime import Pass, unbroadcast
-from wengert.stdlib import python_version
+from wengert.runtime import cotangents
+from wengert.runtime.cotangents import Pass, unbroadcast
+from wengert.frontend.stdlib import python_version
 
 # The compile cache. Lookups take no lock; transforming, publishing and clearing hold
 # `LOCK` (re-entrant, for recursion), so one thread transforms at a time (a transform
@@ -173,13 +173,20 @@ def clear_cache() -> None:
     """Forget every transformed function and every cache derived from one (the next call
     transforms again). Safe while other threads differentiate: it waits for transforms
     in progress, and code they already hold finishes with what it has."""
-    from wengert import activity, dual, forward, higher, inline, mutation, runtime, source
+    from wengert import higher
+    from wengert.ir import activity
+    from wengert.overload import dual
+    from wengert.transforms import forward
+    from wengert.transforms import inline
+    from wengert.runtime import mutation
+    from wengert.runtime import cotangents
+    from wengert.frontend import source
 
     with LOCK:
         _EPOCH[0] += 1
         for cache in (_IR, _CACHE, _SOURCE, forward._CACHE, activity._RET, inline._CACHE, source._TREES,
                       higher._GLOBALS, dual._MODULES, dual._NAMESPACES, dual._LIFTED, mutation._RECORD,
-                      mutation._GETTERS, runtime._FIELD_NAMES):
+                      mutation._GETTERS, cotangents._FIELD_NAMES):
             cache.clear()
 
 
@@ -438,7 +445,7 @@ def _attr_pullback(fn, args: tuple, _pass):
 
 def _attempt_pullback(args: tuple, _pass):
     """``attempt(body, atomic)``: the body's pullback, or, when it raised, no derivative
-    (refused where what ran before the exception would be lost: `runtime.attempt_raised`)."""
+    (refused where what ran before the exception would be lost: `cotangents.attempt_raised`)."""
     body, atomic = args[0], (args[1] if len(args) > 1 else True)
     before = len(_pass.log)
     try:
@@ -446,7 +453,7 @@ def _attempt_pullback(args: tuple, _pass):
     except UnsupportedError:
         raise
     except BaseException as e:  # noqa: BLE001 - the user's except clauses decide
-        runtime.attempt_raised(e, body, atomic, before, len(_pass.log))
+        cotangents.attempt_raised(e, body, atomic, before, len(_pass.log))
         return (e, None), lambda g: (None, (None,) * len(args), None)
 
     def attempt_back(g):
@@ -459,9 +466,9 @@ def _attempt_pullback(args: tuple, _pass):
 def pullback_of(fn, args: tuple, kwargs: dict, _pass=None):
     """``(y, back)`` with ``back(g) -> (fn_bar, args_bar, kwargs_bar)``.
 
-    ``_pass`` is the `runtime.Pass` shared by one differentiation; without
+    ``_pass`` is the `cotangents.Pass` shared by one differentiation; without
     one, this is the outermost call: it makes one, and its ``back`` undoes
-    and then redoes the mutations the forward pass made (see `runtime.Pass`).
+    and then redoes the mutations the forward pass made (see `cotangents.Pass`).
     """
     if _pass is None:
         p = Pass()
@@ -475,7 +482,7 @@ def pullback_of(fn, args: tuple, kwargs: dict, _pass=None):
                 p.finish()
 
         return y, outer_back
-    if fn is runtime.attempt:  # a statement of a try body (`normalize`)
+    if fn is cotangents.attempt:  # a statement of a try body (`normalize`)
         return _attempt_pullback(args, _pass)
     if (fn is builtins.getattr or fn is builtins.setattr) and not kwargs:
         return _attr_pullback(fn, args, _pass)
@@ -581,19 +588,19 @@ _PLAIN_TYPES = frozenset({float, int, bool})
 def _tracked(args, kwargs) -> bool:
     if not kwargs and all(type(a) in _PLAIN_TYPES for a in args):
         return False
-    from wengert.dual import has_tracked
+    from wengert.overload.dual import has_tracked
 
     return has_tracked(args) or (bool(kwargs) and has_tracked(kwargs))
 
 
 def _dual_call(fn, *args, **kwargs):
-    from wengert.dual import dual_call
+    from wengert.overload.dual import dual_call
 
     return dual_call(fn, *args, **kwargs)
 
 
 def _lifted(fn):
-    from wengert.dual import lifted
+    from wengert.overload.dual import lifted
 
     return lifted(fn)
 
@@ -619,7 +626,7 @@ _DUNDERS = _dunders()
 
 
 def _python_method(obj, name):
-    from wengert.dual import Tracked
+    from wengert.overload.dual import Tracked
 
     if name is None or isinstance(obj, Tracked):  # Duals and tape Vars carry their own rules
         return None
@@ -703,7 +710,7 @@ def construct_pullback(cls, args: tuple, kwargs: dict, _pass):
 
 
 def _as_fields(g, names) -> dict:
-    from wengert.mutation import _fields
+    from wengert.runtime.mutation import _fields
 
     if g is None:
         return {}
@@ -742,7 +749,7 @@ def _has_source(fn) -> bool:
 
 def _tape_pullback(fn, args, kwargs):
     """Reverse mode through a callable with no source, on the run-time tape."""
-    from wengert.tape import tape_pullback
+    from wengert.overload.tape import tape_pullback
 
     if kwargs:
         def call(*a):

@@ -12,12 +12,12 @@ from __future__ import annotations
 import operator
 
 from wengert import ir
-from wengert.expressions import SELF
-from wengert.activity import FLOAT, field_kind
-from wengert.inline import instantiate
-from wengert.codegen import _dict, _tuple
-from wengert.primal import Primal
-from wengert.reverse import Plan, _may_write, _plain_tuple
+from wengert.frontend.expressions import SELF
+from wengert.ir.activity import FLOAT, field_kind
+from wengert.transforms.inline import instantiate
+from wengert.backend.emit import _dict, _tuple
+from wengert.transforms.reverse.primal import Primal
+from wengert.transforms.reverse.plan import Plan, _may_write, _plain_tuple
 
 class _Conflict(AssertionError):
     pass
@@ -298,7 +298,7 @@ class Adjoint(Primal):
 
     def _touched_outside(self, loop: ir.Loop) -> list[ir.Value]:
         """Useful values from outside ``loop`` that its adjoint adds to."""
-        from wengert.codegen import _defined_inside
+        from wengert.backend.emit import _defined_inside
 
         found: dict[int, ir.Value] = {}
         for _, s in ir.walk(loop.body):

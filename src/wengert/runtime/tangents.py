@@ -18,11 +18,11 @@ import inspect
 import operator
 import types
 
-from wengert import runtime
-from wengert.activity import ANY, FLOAT, kind_of
+from wengert.runtime import cotangents
+from wengert.ir.activity import ANY, FLOAT, kind_of
 from wengert.errors import UnsupportedError
 from wengert.rules.table import get_rule
-from wengert.transform import _has_source
+from wengert.dispatch.cache import _has_source
 
 
 def nz(t):
@@ -60,12 +60,12 @@ def tz(y, t):
         return _rebuild(y, [tz(v, None) for v in y])
     if type(y) is dict:
         return {k: tz(v, None) for k, v in y.items()}
-    from wengert.dual import numeric, zero_like
+    from wengert.overload.dual import numeric, zero_like
 
     if numeric(y) and not isinstance(y, (str, bool)):
         return zero_like(y)
     if hasattr(y, "__dict__") and not callable(y) and not isinstance(y, types.ModuleType):
-        return runtime.Tangent(type(y))  # a user object: its fields' tangents, by name
+        return cotangents.Tangent(type(y))  # a user object: its fields' tangents, by name
     return None
 
 
@@ -79,8 +79,8 @@ def item_tangent(y, t, index):
 def setattr_tangent(t, name: str, v):
     """Tangent of an object after ``obj.name = value`` (``v``: the value's tangent)."""
     if t is None:
-        t = runtime.Tangent()
-    if isinstance(t, runtime.Tangent):
+        t = cotangents.Tangent()
+    if isinstance(t, cotangents.Tangent):
         t.__dict__[name] = v
     else:
         setattr(t, name, v)
@@ -139,10 +139,10 @@ def bcast(t, y):
     """Tangent ``t`` of one argument of an elementwise rule spread to the output's shape."""
     if type(y) is float:
         return t
-    if runtime.shape_of(t) == runtime.shape_of(y):
+    if cotangents.shape_of(t) == cotangents.shape_of(y):
         # a fresh array, as the output is: mutating one must not change the other's tangent
         return t.copy() if hasattr(t, "copy") and hasattr(t, "shape") and t is not y else t
-    from wengert.dual import zero_like
+    from wengert.overload.dual import zero_like
 
     return t + zero_like(y)
 
@@ -179,9 +179,9 @@ def iter_tangent(xs, t):
     """Pairs (item, item tangent) for ``for item in xs`` given the tangent of ``xs``."""
     if t is None:
         return ((x, None) for x in xs)
-    if isinstance(t, runtime.Tangent) and runtime._python_iterable(xs):
+    if isinstance(t, cotangents.Tangent) and cotangents._python_iterable(xs):
         # a user object iterated by its own __iter__: its items' tangents from the fields' tangents
-        from wengert.stdlib import object_items_
+        from wengert.frontend.stdlib import object_items_
 
         items, item_ts = jvp_call(object_items_, (xs,), (t,))
         return zip(items, [None] * len(items) if item_ts is None else item_ts)
@@ -192,7 +192,7 @@ def attr_tangent(obj, t, name: str):
     """Tangent of ``obj.name`` given the tangent ``t`` of ``obj``."""
     if t is None:
         return None
-    if isinstance(t, runtime.Tangent):
+    if isinstance(t, cotangents.Tangent):
         return t.__dict__.get(name)  # None: that field has no tangent
     if name in ("T", "mT", "real") and hasattr(obj, "shape"):
         return getattr(t, name)
@@ -251,7 +251,7 @@ def call_jvp(fn, args: tuple, tangents: tuple, kwargs=None, fn_dot=None, kw_tang
     values, tans = _bind_tangents(fn, args, tangents, kwargs or {}, kw_tangents)
     kinds = tuple(kind_of(v) for v in values)
     tans = [_normalise(k, v, t) for k, v, t in zip(kinds, values, tans)]
-    from wengert.forward import _dual_variant, compiled_jvp
+    from wengert.transforms.forward import _dual_variant, compiled_jvp
 
     c = compiled_jvp(fn, kinds)
     if (ANY in kinds or "array" in kinds) and _tracked(values, tans, fn_dot):
@@ -263,7 +263,7 @@ def call_jvp(fn, args: tuple, tangents: tuple, kwargs=None, fn_dot=None, kw_tang
 
 
 def _tracked(values, tans, fn_dot) -> bool:
-    from wengert.dual import has_tracked
+    from wengert.overload.dual import has_tracked
 
     return has_tracked(values) or has_tracked(tans) or has_tracked(fn_dot)
 
@@ -280,7 +280,7 @@ def jvp_call(fn, args: tuple, tangents, kwargs=None, fn_dot=None, kw_tangents=No
         kw_tangents = None
     if kw_tangents:
         return _jvp_call_kw(fn, args, tangents, kwargs, fn_dot, kw_tangents)
-    if fn is runtime.attempt:  # a statement of a try body (`normalize`): its tangent, or none
+    if fn is cotangents.attempt:  # a statement of a try body (`normalize`): its tangent, or none
         try:
             y, t = jvp_call(args[0], (), (), fn_dot=tangents[0])
         except UnsupportedError:
@@ -327,7 +327,7 @@ def jvp_call(fn, args: tuple, tangents, kwargs=None, fn_dot=None, kw_tangents=No
 
 def _construct_jvp(cls, args, tangents, kwargs):
     """``cls(*args)`` for a user class, dataclass or namedtuple; the tangent of an object is
-    a `runtime.Tangent` of its fields, of a namedtuple a namedtuple of tangents."""
+    a `cotangents.Tangent` of its fields, of a namedtuple a namedtuple of tangents."""
     import dataclasses
 
     if issubclass(cls, tuple) and hasattr(cls, "_fields") and not kwargs:
@@ -336,11 +336,11 @@ def _construct_jvp(cls, args, tangents, kwargs):
     if dataclasses.is_dataclass(cls) and not _has_source(init):
         names = list(inspect.signature(cls).parameters)
         fields = {n: tz(a, t) for n, a, t in zip(names, args, tangents)}
-        return cls(*args, **kwargs), runtime.Tangent(cls, **fields)
+        return cls(*args, **kwargs), cotangents.Tangent(cls, **fields)
     if isinstance(init, types.FunctionType) and _has_source(init) and \
             inspect.getattr_static(cls, "__new__", None) in (None, object.__new__):
         obj = cls.__new__(cls)
-        t = runtime.Tangent(cls)
+        t = cotangents.Tangent(cls)
         call_jvp(init, (obj, *args), (t, *tangents), kwargs)
         return obj, t
     raise UnsupportedError(
@@ -366,7 +366,7 @@ def _jvp_call_kw(fn, args, tangents, kwargs, fn_dot, kw_tangents):
 
 def _dual_jvp(fn, args, tangents, kwargs):
     """Forward mode through a callable with no source: `Dual` numbers, math routed."""
-    from wengert.dual import _CONTAINERS, Dual, lifted, new_level, primal_at, tangent_at
+    from wengert.overload.dual import _CONTAINERS, Dual, lifted, new_level, primal_at, tangent_at
 
     level = new_level()
 
@@ -385,7 +385,7 @@ def _dual_jvp(fn, args, tangents, kwargs):
 
 def rule_jvp(fn, rule, args: tuple, tangents: tuple, kwargs: dict):
     """Apply ``fn``'s forward rule: its ``frule``, or the sum of its ``jvps``."""
-    from wengert.dual import has_tracked, lifted, no_rule, zero_like
+    from wengert.overload.dual import has_tracked, lifted, no_rule, zero_like
 
     if rule.nondiff or all(t is None for t in tangents):
         return fn(*args, **kwargs), None
@@ -404,8 +404,8 @@ def rule_jvp(fn, rule, args: tuple, tangents: tuple, kwargs: dict):
         jv = lifted(jvps[i]) if nested else jvps[i]
         c = jv(ti, y, *args, **kwargs)
         if c is not None:
-            t = runtime.accum(t, c)
-    if t is not None and rule.broadcast and runtime.shape_of(t) != runtime.shape_of(y):
+            t = cotangents.accum(t, c)
+    if t is not None and rule.broadcast and cotangents.shape_of(t) != cotangents.shape_of(y):
         t = t + zero_like(y)
     return y, t
 
@@ -426,5 +426,5 @@ RUNTIME_HELPERS = {
     "setattr_tangent": setattr_tangent, "mutate_jvp": mutate_jvp,
     "inplace_tangent": inplace_tangent, "bcast": bcast, "unpack_tangent": unpack_tangent, "iter_tangent": iter_tangent,
     "attr_tangent": attr_tangent, "jvp_call": jvp_call, "method_jvp": method_jvp,
-    "make_closure": runtime.make_closure,
+    "make_closure": cotangents.make_closure,
 }

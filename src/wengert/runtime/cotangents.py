@@ -207,7 +207,7 @@ _pullback_of = None
 def _dispatch():
     global _pullback_of
     if _pullback_of is None:
-        from wengert.transform import pullback_of
+        from wengert.dispatch.cache import pullback_of
 
         _pullback_of = pullback_of
     return _pullback_of
@@ -229,7 +229,7 @@ def method_pullback(_pass, obj, name: str, args: tuple, kwargs):
     import types
 
     from wengert.rules.table import get_rule
-    from wengert.transform import pullback_of
+    from wengert.dispatch.cache import pullback_of
 
     in_instance = name in getattr(obj, "__dict__", ())
     static = inspect.getattr_static(type(obj), name, None)
@@ -409,11 +409,11 @@ def object_items_grad(obj, bars: list):
     """The cotangent of ``obj``, a user object iterated plainly (``for v in obj``, ``list(obj)``,
     unpacking) whose items got cotangents ``bars``. The forward pass ran ``obj.__iter__`` as
     Python does, with nothing recorded; here the iteration is replayed as differentiated code
-    (`wengert.stdlib.object_items_`), on the object as it was then (the adjoint has undone the
+    (`wengert.frontend.stdlib.object_items_`), on the object as it was then (the adjoint has undone the
     logged mutations since), and its pullback sends ``bars`` to the object's fields."""
     from wengert.errors import UnsupportedError
-    from wengert.stdlib import object_items_
-    from wengert.transform import pullback_of
+    from wengert.frontend.stdlib import object_items_
+    from wengert.dispatch.cache import pullback_of
 
     cls = type(obj).__qualname__
     import types
@@ -473,7 +473,7 @@ def fold_self(bar, selves: tuple):
 @_dataclass(eq=False)
 class Cell:
     """A captured variable that is rebound, shared by the function that owns it and the
-    nested functions that read or write it (`wengert.cells`); ``value`` is the variable.
+    nested functions that read or write it (`wengert.frontend.cells`); ``value`` is the variable.
     A dataclass, so constructing one and its ``value`` are differentiated like a user's."""
 
     value: object
@@ -589,7 +589,7 @@ def make_closure(code, globals_, defaults, kwdefaults, captured: tuple):
     """Build a nested function from its code object, capturing ``captured`` by value."""
     import types
 
-    from wengert.frontend import SELF
+    from wengert.frontend.lower import SELF
 
     cells = tuple(types.CellType(v) for v in captured)
     fn = types.FunctionType(code, globals_, code.co_name, defaults, cells)
@@ -602,4 +602,4 @@ def make_closure(code, globals_, defaults, kwdefaults, captured: tuple):
 
 
 # the state one differentiation shares lives in `mutation`; re-exported for callers
-from wengert.mutation import Pass, structure_like  # noqa: E402, F401
+from wengert.runtime.mutation import Pass, structure_like  # noqa: E402, F401

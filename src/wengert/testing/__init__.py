@@ -106,7 +106,7 @@ def check_grads(f: Callable, *args, modes=("source", "tape"), rtol: float = 1e-5
         if mode == "source":
             results[mode] = gradient(f, *args)
         elif mode == "tape":
-            from wengert.tape import tape_pullback
+            from wengert.overload.tape import tape_pullback
 
             y, back = tape_pullback(f, *args)
             results[mode] = back(1.0)[1:]

@@ -1,4 +1,4 @@
-"""Python function -> SSA IR (`wengert.ir`).
+"""Python function -> SSA IR (`wengert.ir.core`).
 
 Reads the function's source (`source`), normalises it (`normalize`), and
 lowers it to structured SSA: operators become calls of the `operator`
@@ -24,10 +24,11 @@ from __future__ import annotations
 import ast
 import operator
 
-from wengert import ir, runtime
-from wengert.cells import cell_aware, free_uses, local_names, shared_cells
+from wengert import ir
+from wengert.runtime import cotangents
+from wengert.frontend.cells import cell_aware, free_uses, local_names, shared_cells
 from wengert.errors import UnsupportedError
-from wengert.expressions import (  # noqa: F401  (UNDEFINED, SELF: re-exported)
+from wengert.frontend.expressions import (  # noqa: F401  (UNDEFINED, SELF: re-exported)
     AUGOPS,
     BINOPS,
     SELF,
@@ -35,9 +36,9 @@ from wengert.expressions import (  # noqa: F401  (UNDEFINED, SELF: re-exported)
     ExpressionLowering,
     generator_to_list,
 )
-from wengert.ir import prune
-from wengert.normalize import normalize
-from wengert.source import _all_args, find_code, function_ast, source_tree  # noqa: F401
+from wengert.ir.core import prune
+from wengert.frontend.normalize import normalize
+from wengert.frontend.source import _all_args, find_code, function_ast, source_tree  # noqa: F401
 
 
 
@@ -109,7 +110,7 @@ class Lowerer(ExpressionLowering):
         self.comp_names: list[set[str]] = []
         self.line = node.lineno
         self.resolved: dict = {}
-        # captured variables that are rebound live in a `runtime.Cell` (see `cells`); the env
+        # captured variables that are rebound live in a `cotangents.Cell` (see `cells`); the env
         # holds the Cell, and nested functions are made from code that reads `.value`
         self.own_cells = shared_cells(node) & self.locals
 
@@ -153,7 +154,7 @@ class Lowerer(ExpressionLowering):
             params.append(v)
             self.env[a.arg] = v
         for name in sorted(self.own_cells):
-            self.env[name] = self.call(runtime.Cell, self.env.get(name, ir.Const(UNDEFINED)), name=name)
+            self.env[name] = self.call(cotangents.Cell, self.env.get(name, ir.Const(UNDEFINED)), name=name)
         if isinstance(node, ast.Lambda):
             self.line = node.lineno
             r = self.expr(node.body)
@@ -246,8 +247,8 @@ class Lowerer(ExpressionLowering):
             f"object passed as an argument (state['{written[0]}'] = ...)", s)
 
     def name_load(self, name: str, node) -> ir.Operand:
-        if name in runtime.STATEMENT_HELPERS and name not in self.locals:  # made by `normalize`
-            return ir.Const(runtime.STATEMENT_HELPERS[name])
+        if name in cotangents.STATEMENT_HELPERS and name not in self.locals:  # made by `normalize`
+            return ir.Const(cotangents.STATEMENT_HELPERS[name])
         if not any(name in comp for comp in self.comp_names):
             if name in self.own_cells:
                 return self.op("attr", "value", [self.env[name]], name=name)
@@ -268,7 +269,7 @@ class Lowerer(ExpressionLowering):
         decorators = [self.expr(d) for d in s.decorator_list]
         bases = [self.expr(b) for b in s.bases]
         body = self.op("closure", code, [ir.Const(None), ir.Const(None)], name=s.name)
-        cls = self.call(runtime.build_class, body, ir.Const(s.name), *bases, name=s.name)
+        cls = self.call(cotangents.build_class, body, ir.Const(s.name), *bases, name=s.name)
         for d in reversed(decorators):
             cls = self.op("call", d, [cls], name=s.name, static=getattr(d, "static", None))
         return cls

@@ -43,8 +43,8 @@ import types
 from dataclasses import dataclass, field
 
 from wengert import ir
-from wengert.activity import ANY, BOOL, FLOAT, INT, CalleeGuards, Info, analyse, kind_of, own_getitem
-from wengert.codegen import (
+from wengert.ir.activity import ANY, BOOL, FLOAT, INT, CalleeGuards, Info, analyse, kind_of, own_getitem
+from wengert.backend.emit import (
     HelperNames,
     _dict,
     _mentions,
@@ -58,11 +58,11 @@ from wengert.codegen import (
     compile_source,
     expr_of_call,
 )
-from wengert.inline import instantiate, template, used_params
+from wengert.transforms.inline import instantiate, template, used_params
 from wengert.rules.operators import _pow_dx, _pow_dy
 from wengert.rules.table import get_rule
-from wengert.runtime import accum
-from wengert.tangents import (  # noqa: F401  (re-exported: the run-time half of forward mode)
+from wengert.runtime.cotangents import accum
+from wengert.runtime.tangents import (  # noqa: F401  (re-exported: the run-time half of forward mode)
     RUNTIME_HELPERS,
     _bind_tangents,
     _rebuild,
@@ -70,7 +70,7 @@ from wengert.tangents import (  # noqa: F401  (re-exported: the run-time half of
     jvp_call,
     rule_jvp,
 )
-from wengert.transform import _EPOCH, _has_source, add_guards, build, free_kinds, get_ir, guards_of, lookup
+from wengert.dispatch.cache import _EPOCH, _has_source, add_guards, build, free_kinds, get_ir, guards_of, lookup
 
 __all__ = ["Tangent", "call_jvp", "compiled_jvp", "jvp", "jvp_call", "show_tangent"]
 
@@ -746,7 +746,7 @@ class _DirectJVP:
 
 
 def _has_tracked(args) -> bool:
-    from wengert.dual import Tracked
+    from wengert.overload.dual import Tracked
 
     return any(isinstance(a, Tracked) for a in args)
 
@@ -788,7 +788,7 @@ def _aliases(f_ir: ir.Function, info: Info, free_kinds) -> None:
     """``a += x`` on an array updates ``a`` itself: when ``x`` is active, so is ``a``'s
     earlier value (and whatever holds it, ``lst = [a]``). The analysis knows this for item
     assignment and mutating methods; in-place operators are added here."""
-    from wengert import activity
+    from wengert.ir import activity
 
     changed = True
     while changed:

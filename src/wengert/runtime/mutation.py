@@ -9,7 +9,7 @@ Generated code receives the `Pass` as ``_pass``.
 
 from __future__ import annotations
 
-from wengert.runtime import (Tangent, _python_iterable, accum, attr_grad, getitem_grad, object_items_grad,
+from wengert.runtime.cotangents import (Tangent, _python_iterable, accum, attr_grad, getitem_grad, object_items_grad,
                              unbroadcast)
 
 
@@ -270,7 +270,7 @@ class Pass:
         getter = _property_getter(type(obj), name)
         if getter is None:
             return getattr(obj, name), None
-        from wengert.transform import pullback_of
+        from wengert.dispatch.cache import pullback_of
 
         return pullback_of(getter, (obj,), {}, self)
 
@@ -304,7 +304,7 @@ class Pass:
         of that name on anything but a builtin container is an ordinary method call,
         differentiated (its pullback is logged, to be run by `back_method`)."""
         if not isinstance(obj, _BUILTIN_CONTAINERS) and not (hasattr(obj, "shape") and hasattr(obj, "dtype")):
-            from wengert.runtime import method_pullback
+            from wengert.runtime.cotangents import method_pullback
 
             y, back = method_pullback(self, obj, name, args, kwargs)
             self.log.append(("call", obj, name, back, None))

@@ -14,7 +14,7 @@ not), and they consume their input when called. ``islice`` stops reading at ``st
 takes the first items of an infinite iterator as Python's does. ``collections.deque`` becomes
 `deque_`, a class over a list (not a ``collections.deque``: ``isinstance`` tells them apart).
 `object_items_` is the iteration of a user object by its ``__iter__`` (or ``__getitem__``),
-replayed by `wengert.runtime.object_items_grad` to send its items' cotangents to its fields.
+replayed by `wengert.runtime.cotangents.object_items_grad` to send its items' cotangents to its fields.
 """
 
 from __future__ import annotations
@@ -256,7 +256,7 @@ def _python_next(it) -> bool:
 def object_items_(obj):
     """The items of a user object, by its own ``__iter__`` (or the ``__getitem__`` protocol):
     differentiated to send the cotangents of a plain iteration's items back to the object's
-    fields (`wengert.runtime.object_items_grad`)."""
+    fields (`wengert.runtime.cotangents.object_items_grad`)."""
     cls = type(obj)
     if hasattr(cls, "__iter__"):
         it = cls.__iter__(obj)

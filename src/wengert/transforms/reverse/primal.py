@@ -12,9 +12,9 @@ from __future__ import annotations
 
 
 from wengert import ir
-from wengert.activity import FLOAT, field_kind
-from wengert.codegen import HelperNames, _dict, _mentions, _tuple, expr_of_call
-from wengert.reverse import _PURE_PRIMS, Generator, _DirectCall
+from wengert.ir.activity import FLOAT, field_kind
+from wengert.backend.emit import HelperNames, _dict, _mentions, _tuple, expr_of_call
+from wengert.transforms.reverse.plan import _PURE_PRIMS, Generator, _DirectCall
 
 
 class Primal(Generator, HelperNames):

@@ -126,7 +126,7 @@ def run_demo(out, grad: Callable | None = None) -> int:
     """The demo, in the order of the talk: the Wengert list of ``5 sin(log x)``, its
     derivative, then the ``pow`` loop's IR and adjoint; each gradient is checked against its
     closed form. ``grad`` replaces `wengert.grad` (tests use it to show the check can fail)."""
-    from wengert import examples
+    from wengert.cli import examples
 
     grad = wengert.grad if grad is None else grad
     ok = True

@@ -4,7 +4,7 @@ Each program is small, ordinary Python (scalars, lists, dicts, objects and datac
 updated in place, aliases, mutating callees, closures, recursion, NumPy with ``out=``;
 issue 10's try/except, with, match, nonlocal cells and mutual recursion, f-strings and
 print, generator functions, map/filter/reduce/partial, starred displays, dict(zip(...))
-and **kwargs forwarding); the generators are in `wengert.fuzz_programs`.
+and **kwargs forwarding); the generators are in `wengert.testing.fuzz_programs`.
 It is differentiated with respect to a random non-empty subset of its arguments, and
 every float leaf of those arguments (a float, a list or dict item, an object field, an
 array element) is checked against float64 central differences, each confirmed by a
@@ -19,9 +19,9 @@ Three implementations are checked on each program: ``value_and_grad`` (source),
 through ``pullback``). Each must also return the primal value, and leave the arguments
 as one plain call leaves them (the tape excepted: it runs on copies of containers).
 
-    python -m wengert.fuzz --n 10000 --seed 1            # soak; exit status 1 on a wrong answer or a crash
-    python -m wengert.fuzz --n 1 --seed 1 --start 417    # program 417 of that run alone
-    python -m wengert.fuzz --gen aliases --mode source --shrink
+    python -m wengert.testing.fuzz --n 10000 --seed 1            # soak; exit status 1 on a wrong answer or a crash
+    python -m wengert.testing.fuzz --n 1 --seed 1 --start 417    # program 417 of that run alone
+    python -m wengert.testing.fuzz --gen aliases --mode source --shrink
 """
 
 from __future__ import annotations
@@ -41,14 +41,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import wengert
-from wengert.fuzz_programs import GENERATORS, PRELUDE, Program, _Gen  # noqa: F401 (re-exported)
+from wengert.testing.fuzz_programs import GENERATORS, PRELUDE, Program, _Gen  # noqa: F401 (re-exported)
 
 H_SMALL, H_LARGE = 1e-5, 1e-4  # central-difference steps (relative to max(1, |leaf|))
 FD_TOL = 1e-6  # the two estimates must agree this closely (relative, and absolute)
 GRAD_TOL = 1e-5  # the gradient must agree with the estimate this closely
 
 
-# ---- programs (the generators are in wengert.fuzz_programs) ----
+# ---- programs (the generators are in wengert.testing.fuzz_programs) ----
 
 def generate(gen: str, seed: int, i: int) -> Program:
     """Program ``i`` of generator ``gen`` for ``seed``, with its random argnums; the same every time."""
@@ -430,7 +430,7 @@ def summary(n, checks, failures, skipped) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m wengert.fuzz", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m wengert.testing.fuzz", description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=1000, help="number of programs")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--start", type=int, default=0, help="index of the first program (to rerun one)")
@@ -450,7 +450,7 @@ def main(argv=None) -> int:
         print("failures by generator, mode and kind:")
         for key, c in sorted(counts.items()):
             print(f"  {c:6d}  {' / '.join(key)}")
-        print("(programs are shown without their prelude, wengert.fuzz.PRELUDE)")
+        print("(programs are shown without their prelude, wengert.testing.fuzz.PRELUDE)")
     print(summary(n, checks, failures, skipped))
     return 1 if any(a.strict or not x.refused for x in failures) else 0
 

@@ -40,7 +40,7 @@ def template(fn) -> Template | None:
 
 
 def _build(fn) -> Template | None:
-    from wengert.source import _find_def, source_tree
+    from wengert.frontend.source import _find_def, source_tree
 
     code = fn.__code__
     if code.co_name != "<lambda>" or code.co_flags & inspect.CO_VARARGS:
@@ -76,7 +76,7 @@ def instantiate(t: Template, args: dict[str, str], helper) -> str:
     object the body uses.
     """
     mapping = dict(args)
-    from wengert.codegen import literal
+    from wengert.backend.emit import literal
 
     for p, d in t.defaults.items():
         if p not in mapping:

@@ -7,7 +7,7 @@ output's id, the primitive, the input ids, and what the reverse rule needs (the
 argument values and output for ``vjps``, or the pullback an ``rrule`` returned).
 Nondifferentiable primitives run on plain values and are not recorded.
 `backward` walks the nodes in reverse, accumulating cotangents with
-`wengert.runtime.accum` and reducing broadcast ones with ``unbroadcast``.
+`wengert.runtime.cotangents.accum` and reducing broadcast ones with ``unbroadcast``.
 
 This is the fallback for callables without source and a cross-check for the
 source transform; `trace(f, *args)` shows the list in the talk's form::
@@ -17,7 +17,7 @@ source transform; `trace(f, *args)` shows the list in the talk's form::
     y3 = 5 * y2
 
 `tape_call(fn, *args, **kwargs)` is the entry point generated code calls (the
-same function as `wengert.dual.dual_call`): plain ``fn(*args, **kwargs)`` when
+same function as `wengert.overload.dual.dual_call`): plain ``fn(*args, **kwargs)`` when
 no argument is tracked; otherwise the argument at the highest level decides, so
 tapes nest inside tapes and Duals (each tape has its own level, like a Dual's
 tag), and gradients of gradients are taken by running a backward pass on Vars
@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from wengert.dual import (
+from wengert.overload.dual import (
     Tracked,
     at_level,
     base,
@@ -64,7 +64,7 @@ from wengert.dual import (
 )
 from wengert.errors import UnsupportedError
 from wengert.rules.table import Rule, get_rule
-from wengert.runtime import accum, shape_of, unbroadcast
+from wengert.runtime.cotangents import accum, shape_of, unbroadcast
 
 __all__ = ["Node", "Tape", "Trace", "Var", "backward", "tape_call", "tape_grad",
            "tape_pullback", "trace"]
@@ -261,8 +261,8 @@ def _object_grad(spec: _Fields, fields: dict):
     """The gradient of a tracked object, shaped as the source transform shapes it."""
     import dataclasses
 
-    from wengert.mutation import structure_like
-    from wengert.runtime import Tangent
+    from wengert.runtime.mutation import structure_like
+    from wengert.runtime.cotangents import Tangent
 
     fields = {k: v for k, v in fields.items() if v is not None}
     if dataclasses.is_dataclass(spec.like):
@@ -457,7 +457,7 @@ def _scatter(spec, c, grads, x, broadcast):
         grads[spec] = accum(grads.get(spec), c)
         return
     if isinstance(spec, _Fields):
-        from wengert.mutation import _fields
+        from wengert.runtime.mutation import _fields
 
         cs = _fields(c)
         for name, s in spec.fields.items():

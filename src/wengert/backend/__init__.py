@@ -1,0 +1,1 @@
+"""Generated code: naming, emitting Python source, compiling it, mapping lines back."""

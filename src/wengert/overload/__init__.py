@@ -1,0 +1,1 @@
+"""Operator-overloading fallbacks: Dual numbers (forward) and the run-time tape (reverse)."""

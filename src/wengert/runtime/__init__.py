@@ -1,0 +1,1 @@
+"""What generated code calls at run time: cotangent accumulation, the mutation log, tangents."""

@@ -1,0 +1,1 @@
+"""IR -> derivative code: reverse (primal + adjoint) and forward (tangent) transforms."""
