@@ -1,10 +1,11 @@
 """The adjoint pass of generated gradients, and the assembled functions.
 
-`Adjoint` writes, for the plan of `reverse.Generator`, the reverse program: each
-block backwards, loops as loops over the saved tuples, cotangent variables assigned
-by their first contribution and added to by the others (see `reverse` for the
-scheme), then assembles ``<f>_pullback`` (forward pass and a nested ``<f>_back``)
-and the fused ``<f>_grad``.
+`Adjoint` writes, for the plan of `plan.Generator`, the reverse program: each
+block backwards, cotangent variables assigned by their first contribution and
+added to by the others (see `plan` for the scheme), then assembles
+``<f>_pullback`` (forward pass and a nested ``<f>_back``) and the fused
+``<f>_grad``. Loops are written by `loops.Loops`, buffered cotangents and undone
+mutations by `records.Records`; the forward pass by `primal.Primal`.
 """
 
 from __future__ import annotations
@@ -13,17 +14,15 @@ import operator
 
 from wengert import ir
 from wengert.frontend.expressions import SELF
-from wengert.ir.activity import FLOAT, field_kind
+from wengert.ir.activity import FLOAT
 from wengert.transforms.inline import instantiate
-from wengert.backend.emit import _dict, _tuple
 from wengert.transforms.reverse.primal import Primal
-from wengert.transforms.reverse.plan import Plan, _may_write, _plain_tuple
+from wengert.transforms.reverse.loops import Loops
+from wengert.transforms.reverse.plan import Plan, _Conflict, _may_write, _plain_tuple
+from wengert.transforms.reverse.records import Records
 
-class _Conflict(AssertionError):
-    pass
 
-
-class Adjoint(Primal):
+class Adjoint(Loops, Records, Primal):
     """Writes the adjoint (see the module docstring) and assembles the functions."""
 
     # ---- contributions ----
@@ -145,31 +144,6 @@ class Adjoint(Primal):
         for vid in opened:
             del self.handles[vid]
 
-    def _open_handles(self, block: ir.Block, zipped, out, pad) -> list:
-        """Records whose float fields get cotangents here hold their buffer in a local
-        (``p_h = _pass.handle(p)``) for the span of this block's adjoint: a field's
-        cotangent is then a dict update, not a call (`contribute`, `_rev_mutation`)."""
-        if block is self.fn.body:
-            avail = [self.layout.values[vid] for vid in sorted(self.needs) if self.layout.depth.get(vid) == 0]
-            avail += [p for p in self.fn.params if p.id not in self.needs]
-        else:
-            avail = list(zipped) + [v for v in self.saved_in(block) if v not in zipped]
-        opened = []
-        for v in avail:
-            t = self.info.type_of(v)
-            if (v.id in self.handles or v.id not in self.field_owners or self.route(v) != "buf"
-                    or self.info.kinds_unsure or not (isinstance(t, tuple) and t[0] == "obj" or t == ("dict", FLOAT))):
-                continue
-            h = self.handles[v.id] = self.namer.fresh(f"{self.name(v)}_h")
-            out.append(f"{pad}{h} = _pass.handle({self.name(v)})")
-            opened.append(v.id)
-        return opened
-
-    def float_field(self, v: ir.Value, name: str) -> bool:
-        t = self.info.type_of(v)
-        return (not self.info.kinds_unsure and isinstance(t, tuple) and t[0] == "obj"
-                and field_kind(t, name) == FLOAT)
-
     def group_pop(self, bid: int) -> str:
         n = self.pop_names.get(("g", bid))
         if n is None:
@@ -237,165 +211,6 @@ class Adjoint(Primal):
             out.extend(orelse)
         state.clear()
         state.update(merged)
-
-    def _carried(self, loop: ir.Loop):
-        off = 1 if loop.iterable is not None else 0
-        return [i for i, o in enumerate(loop.outs)
-                if self.is_useful(o) or self.is_useful(loop.body.args[off + i])], off
-
-    def _rev_exit(self, t: ir.Term, out, ind, state, loop: ir.Loop):
-        """The adjoint of ``continue``/``break``: the carried cotangents (one variable per
-        carried value) go to the values the terminator passed, all at once."""
-        carried, off = self._carried(loop)
-        args = loop.body.args[off:]
-        P = {i: self.bar(loop.outs[i]) for i in carried}
-        # target value -> the carried cotangent variables it receives
-        targets: dict[int, list[str]] = {}
-        values: dict[int, ir.Value] = {}
-        for i in carried:
-            z = t.values[i]
-            if isinstance(z, ir.Value) and (z in args or self.is_useful(z)):
-                src = P[i]
-                if self.info.type_of(z) == FLOAT and self.info.type_of(loop.outs[i]) != FLOAT:
-                    src = f"nz({src})"  # a carried value that may be None, into a float
-                targets.setdefault(z.id, []).append(src)
-                values[z.id] = z
-        before = dict(state)
-        assigns = []       # (variable, expression, value)
-        owners: dict[str, int] = {}
-        for zid, srcs in targets.items():
-            z = values[zid]
-            var = self.bar(z)
-            is_float = self.info.type_of(z) == FLOAT
-            # a value from outside the loop keeps what it had; a body argument and a
-            # value of this iteration start from nothing
-            outside = z not in args and before.get(var) == z.id and var not in P.values()
-            terms = ([var] if outside else []) + srcs
-            if is_float:
-                expr = " + ".join(terms)
-            else:
-                expr = terms[0]
-                for e in terms[1:]:
-                    expr = f"accum({expr}, {e})"
-            if var in owners and owners[var] != zid:
-                raise _Conflict(f"cotangent variable {var} shared by two values at a loop exit")
-            owners[var] = zid
-            if expr != var:
-                assigns.append((var, expr, z))
-        for var in P.values():
-            if var not in owners:
-                state.pop(var, None)
-        for var, zid in owners.items():
-            if before.get(var) not in (None, zid) and var not in P.values():
-                raise _Conflict(f"cotangent variable {var} busy at a loop exit")
-            state[var] = zid
-        if assigns:
-            pad = "    " * ind
-            if len(assigns) == 1:
-                out.append(f"{pad}{assigns[0][0]} = {assigns[0][1]}")
-            else:
-                out.append(f"{pad}{', '.join(a[0] for a in assigns)} = {', '.join(a[1] for a in assigns)}")
-
-    def _touched_outside(self, loop: ir.Loop) -> list[ir.Value]:
-        """Useful values from outside ``loop`` that its adjoint adds to."""
-        from wengert.backend.emit import _defined_inside
-
-        found: dict[int, ir.Value] = {}
-        for _, s in ir.walk(loop.body):
-            if isinstance(s, ir.Op) and id(s) not in self.plans:
-                continue
-            if isinstance(s, ir.If):
-                continue
-            for o in ir.operands(s):
-                if isinstance(o, ir.Value) and self.is_useful(o) and not _defined_inside(self.layout, o, loop):
-                    found[o.id] = o
-        for _, s in ir.walk(loop.body):
-            if isinstance(s, ir.Loop):
-                for o in s.inits:
-                    if isinstance(o, ir.Value) and self.is_useful(o) and not _defined_inside(self.layout, o, loop):
-                        found[o.id] = o
-        return list(found.values())
-
-    def _rev_loop(self, s: ir.Loop, out, ind, state, loops):
-        if id(s) not in self.rev_stmts:
-            return
-        pad = "    " * ind
-        carried, off = self._carried(s)
-        args = s.body.args[off:]
-        P = {i: self.bar(s.outs[i]) for i in carried}
-        for i in carried:
-            owner = state.get(P[i])
-            if owner is None:
-                out.append(f"{pad}{P[i]} = {self.zero(s.outs[i])}")
-            elif owner != s.outs[i].id:
-                raise _Conflict(f"{P[i]} busy at loop")
-            state[P[i]] = s.outs[i].id
-        for v in self._touched_outside(s):
-            var = self.bar(v)
-            owner = state.get(var)
-            if owner is None:
-                out.append(f"{pad}{var} = {self.zero(v)}")
-                state[var] = v.id
-            elif owner != v.id:
-                raise _Conflict(f"{var} busy at loop")
-        for lst in self.comp_lists.get(id(s), []):
-            lb = self.bar(lst)
-            prev = lb if state.pop(lb, None) == lst.id else "None"
-            it = self.namer.fresh(self.name(lst) + "_rev")
-            out.append(f"{pad}{it} = rev_items(_pass.take({self.name(lst)}, {prev}), len({self.name(lst)}))")
-            self.comp_iter[lst.id] = it
-        items = None
-        item = s.body.args[0] if off else None
-        if off and self.is_useful(item):
-            items = self.namer.fresh(self.name(item) + "_bars")
-            out.append(f"{pad}{items} = []")
-        zipped = self.zipped.get(id(s))
-        if zipped and s.body.id in self.groups:
-            targets = ", ".join(self.name(v) for v in zipped)
-            head = f"for {targets} in reversed({self.group_stack(s.body.id)}):"
-        elif zipped:
-            targets = ", ".join(self.name(v) for v in zipped)
-            if len(zipped) == 1:
-                head = f"for {targets} in reversed({self.stack(zipped[0])}):"
-            else:
-                stacks = ", ".join(f"reversed({self.stack(v)})" for v in zipped)
-                head = f"for {targets} in zip({stacks}):"
-        else:
-            head = f"for _ in range({self.name(self.counts[id(s)])}):"
-        out.append(pad + head)
-        body_state = dict(state)
-        for i in carried:
-            body_state[P[i]] = args[i].id
-        lines: list[str] = []
-        self._rev_block(s.body, lines, ind + 1, body_state, loops + [s])
-        for i in carried:
-            if body_state.get(P[i]) is None:
-                lines.append(f"{pad}    {P[i]} = {self.zero(args[i])}")
-            body_state[P[i]] = args[i].id
-        if items is not None:
-            ib = self.bar(item)
-            val = ib if body_state.get(ib) == item.id else self.zero(item)
-            lines.append(f"{pad}    {items}.append({val})")
-            body_state.pop(ib, None)
-        out.extend(lines or [pad + "    pass"])
-        for var, owner in body_state.items():
-            if var not in P.values():
-                state[var] = owner
-        for i in carried:
-            state[P[i]] = args[i].id
-        for i in carried:
-            init = s.inits[i]
-            if isinstance(init, ir.Value) and self.is_useful(init):
-                if self.bar(init) == P[i]:
-                    state[P[i]] = init.id
-                else:
-                    del state[P[i]]
-                    self.contribute(out, ind, state, init, P[i], self.info.type_of(s.outs[i]) != FLOAT)
-            else:
-                state.pop(P[i], None)
-        if items is not None:
-            self.contribute(out, ind, state, s.iterable,
-                            f"iter_grad({self.expr(s.iterable)}, {items}[::-1])", True)
 
     # ---- operations ----
 
@@ -469,22 +284,6 @@ class Adjoint(Primal):
             state.clear()
             state.update(st)
 
-    def _take_buffered(self, s: ir.Op, y: ir.Value, out, pad: str, state) -> None:
-        """For a result whose cotangent lives in the pass's buffers: its whole cotangent,
-        including what reached it by other names (an item read back from a container
-        that holds y gives it back to y's own buffer: nothing is lost). When no operand
-        of ``s`` takes a cotangent (an object read from a container that is not
-        differentiated), the buffer stays: the object lives on, and other names for it
-        (read earlier, written earlier) find their cotangents there."""
-        if not any(self.is_useful(a) for a in (*s.args, *s.kwargs.values())) and not (
-                s.kind == "call" and self.is_useful(s.fn)):
-            return
-        if self.route(y) == "buf":
-            g = self.bar(y)
-            prev = g if state.get(g) == y.id else "None"
-            out.append(f"{pad}{g} = _pass.take({self.expr(y)}, {prev})")
-            state[g] = y.id
-
     def _may_broadcast(self, s: ir.Op, i: int) -> bool:
         """Can the result of ``s`` have another shape than its argument ``i``? Not when
         every other argument is a Python number (or ``i`` is the only argument)."""
@@ -530,52 +329,6 @@ class Adjoint(Primal):
         out.extend(gen or [pad + "    pass"])
         state.clear()
         state.update(merged)
-
-    def _consume(self, y: ir.Value, state) -> str:
-        """The cotangent of ``y`` as an expression, consuming its variable (``None`` if it has none)."""
-        g = self.bar(y)
-        if state.get(g) == y.id:
-            del state[g]
-            return g
-        return "None"
-
-    def _rev_mutation(self, s: ir.Op, plan: Plan, out, ind, state):
-        pad = "    " * ind
-        mode = plan.mode
-        args = [self.expr(a) for a in s.args]
-        if mode == "setitem":
-            call = f"_pass.back_setitem({args[0]}, {args[1]}, {args[2]})"
-            targets = [(s.args[2], None)]
-        elif mode == "setattr":
-            h = self.handles.get(s.args[0].id) if isinstance(s.args[0], ir.Value) else None
-            if self.float_field_write(s):
-                call = f"{h}.pop({s.fn!r}, 0.0)" if h is not None else f"_pass.pop_attr({args[0]}, {s.fn!r})"
-            else:
-                call = f"_pass.back_setattr({args[0]}, {s.fn!r}, {args[1]})"
-            targets = [(s.args[1], None)]
-        elif mode == "mutmethod":
-            g = self._consume(s.outs[0], state)
-            kwargs = {k: self.expr(v) for k, v in s.kwargs.items()}
-            call = f"_pass.back_method({args[0]}, {s.fn!r}, {_tuple(args[1:])}, {_dict(kwargs)}, {g})"
-            targets = [(a, i) for i, a in enumerate(s.args[1:])]
-        else:  # inplace
-            y = s.outs[0]
-            g = self._consume(y, state)
-            op = self.helper(s.fn.value.__name__, s.fn.value)
-            call = f"_pass.back_op({op}, {args[0]}, {args[1]}, {self.name(y)}, {g})"
-            targets = [(s.args[0], 0), (s.args[1], 1)]
-        useful = [(a, i) for a, i in targets if self.is_useful(a)]
-        if not useful:
-            out.append(pad + call)
-            return
-        if len(targets) == 1:
-            i = useful[0][1]
-            self.contribute(out, ind, state, useful[0][0], call if i is None else f"{call}[{i}]", True)
-            return
-        d = self.namer.fresh("_dm")
-        out.append(f"{pad}{d} = {call}")
-        for a, i in useful:
-            self.contribute(out, ind, state, a, f"{d}[{i}]", True)
 
     def _contribs(self, s: ir.Op, plan: Plan, g: str, out, ind, state):
         pad = "    " * ind

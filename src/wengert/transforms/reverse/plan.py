@@ -1,8 +1,9 @@
 """IR -> adjoint program (reverse mode): what to record and what the adjoint does.
 
-This module plans (`Generator`): which values are useful, what each operation's
-adjoint needs, how loops count, which blocks save a tuple. `primal` writes the
-forward pass from the plan and `adjoint` the reverse pass and the functions.
+This module plans (`Generator`): what each operation's adjoint needs, how loops
+count, which blocks save a tuple. `useful` finds the values that can carry a
+cotangent, `primal` writes the forward pass from the plan, and `adjoint` (with
+`loops` and `records`) the reverse pass and the functions.
 
 The shape follows Innes 2018, "Don't Unroll Adjoint": the primal program runs
 first and records what the adjoint needs; the adjoint walks the program
@@ -43,6 +44,12 @@ from wengert.backend.emit import Layout, Namer, assign_names
 from wengert.errors import UnsupportedError
 from wengert.transforms.inline import template, used_params
 from wengert.rules.table import get_rule
+from wengert.transforms.reverse.useful import (
+    _INPLACE_PLAIN,
+    _may_write,
+    _rereadable,
+    _useful,
+)
 
 RUNTIME_HELPERS = {
     "call_pullback": cotangents.call_pullback,
@@ -58,6 +65,10 @@ RUNTIME_HELPERS = {
     "getitem_grad": cotangents.getitem_grad,
     "fold_self": cotangents.fold_self,
 }
+
+
+class _Conflict(AssertionError):
+    """Two live values claimed one cotangent variable (a naming or planning bug)."""
 
 
 class Plan:
@@ -450,15 +461,6 @@ class Generator:
         if lst not in lists:
             lists.append(lst)
 
-    # ---- names ----
-
-
-_PURE_PRIMS = {
-    operator.add, operator.sub, operator.mul, operator.truediv, operator.floordiv, operator.mod,
-    operator.pow, operator.neg, operator.pos, operator.lt, operator.le, operator.gt, operator.ge,
-    operator.eq, operator.ne, operator.not_, operator.is_, operator.is_not, operator.getitem,
-}
-
 
 _OPERATOR_PRIMS = {
     operator.add, operator.sub, operator.mul, operator.truediv, operator.floordiv, operator.mod,
@@ -466,13 +468,6 @@ _OPERATOR_PRIMS = {
     operator.isub, operator.imul, operator.itruediv, operator.ifloordiv, operator.imod, operator.ipow,
     operator.imatmul, operator.getitem, operator.lt, operator.le, operator.gt, operator.ge,
 }
-
-_INPLACE_PLAIN = {
-    operator.iadd: operator.add, operator.isub: operator.sub, operator.imul: operator.mul,
-    operator.itruediv: operator.truediv, operator.ifloordiv: operator.floordiv,
-    operator.imod: operator.mod, operator.ipow: operator.pow, operator.imatmul: operator.matmul,
-}
-
 
 
 def _plain_tuple(t) -> bool:
@@ -482,22 +477,6 @@ def _plain_tuple(t) -> bool:
 
 def _is_obj(t) -> bool:
     return isinstance(t, tuple) and t[0] == "obj"
-
-
-def _inputs(s: ir.Op) -> list:
-    return [*((s.fn,) if s.kind == "call" else ()), *s.args, *s.kwargs.values()]
-
-
-def _may_write(s: ir.Op, info: Info) -> bool:
-    """A call (not a mutating method: those are logged) that code the analysis cannot
-    see into runs with active operands: it may have written them anywhere, so it gets an
-    adjoint (its pullback) whether or not its result is used."""
-    return (s.kind in ("call", "method") and not s.mutating and id(s) in info.effectful
-            and any(info.is_active(a) for a in _inputs(s)))
-
-
-def _mutable_type(t) -> bool:
-    return t not in (FLOAT, "int", "bool", "none") and not (isinstance(t, tuple) and t[0] == "tuple")
 
 
 class _DirectCall:
@@ -517,137 +496,3 @@ class _DirectCall:
         from wengert.dispatch.cache import compiled
 
         return compiled(self.fn, self.kinds, ()).pullback(_pass, *args)
-
-
-def _rereadable(fn: ir.Function, info: Info) -> set[int]:
-    """Values the adjoint computes again instead of saving: globals, module attributes,
-    and arithmetic on those and on constants (``-DRAG``, ``0.5 * DT``) that carries no
-    derivative (a global array may be an alias of a differentiated one: then its
-    arithmetic is differentiated like any other)."""
-    out: set[int] = set()
-    for _, s in ir.walk(fn.body):
-        if not isinstance(s, ir.Op) or len(s.outs) != 1:
-            continue
-        if s.kind == "global" or (s.kind == "attr" and s.outs[0].static is not None):
-            out.add(s.outs[0].id)
-        elif s.kind == "call" and isinstance(s.fn, ir.Const) and not s.kwargs and not s.star:
-            try:
-                pure = s.fn.value in _PURE_PRIMS
-            except TypeError:
-                pure = False
-            if pure and all(isinstance(a, ir.Const) or a.id in out for a in s.args) \
-                    and not info.is_active(s.outs[0]):
-                # issue 10: an item of a global list or dict is no constant (D["x"] = x writes
-                # it, and its read needs its pullback saved); of a tuple or string it is
-                if s.fn.value is operator.getitem and not isinstance(
-                        getattr(s.args[0], "static", None), (tuple, str, bytes, range, frozenset)):
-                    continue
-                out.add(s.outs[0].id)
-    return out
-
-
-# ---- which values can carry a non-zero cotangent ----
-
-
-def _useful(fn: ir.Function, info: Info) -> set[int]:
-    useful: set[int] = set()
-    ret = fn.body.term.values[0]
-
-    def mark(o) -> bool:
-        if isinstance(o, ir.Value) and info.is_active(o) and o.id not in useful:
-            useful.add(o.id)
-            return True
-        return False
-
-    mark(ret)
-    changed = True
-    while changed:
-        changed = _useful_block(fn.body, useful, mark, info)
-    return useful
-
-
-def _useful_block(block: ir.Block, useful, mark, info) -> bool:
-    changed = False
-    for s in reversed(block.stmts):
-        if isinstance(s, ir.Op):
-            if s.kind == "append":
-                if s.args[0].id in useful:
-                    changed |= mark(s.args[1])
-                continue
-            if s.kind in ("setitem", "setattr") or (s.kind == "method" and s.mutating):
-                # the written value may be read back through any name of the object
-                if any(info.is_active(a) for a in s.args[1:]) or any(info.is_active(v) for v in s.kwargs.values()):
-                    for a in s.args:
-                        changed |= mark(a)
-                    for v in s.kwargs.values():
-                        changed |= mark(v)
-                    for o in s.outs:
-                        changed |= mark(o)
-                continue
-            if (s.kind == "call" and isinstance(s.fn, ir.Const) and s.fn.value in _INPLACE_PLAIN
-                    and _mutable_type(info.type_of(s.args[0])) and any(info.is_active(a) for a in s.args)):
-                # x op= y on an object changes it under every name it has
-                for a in s.args:
-                    changed |= mark(a)
-                for o in s.outs:
-                    changed |= mark(o)
-                continue
-            if _may_write(s, info):
-                for a in _inputs(s):
-                    changed |= mark(a)
-            if not any(o.id in useful for o in s.outs):
-                continue
-            if s.kind in ("global",):
-                continue
-            if s.kind == "call":
-                fn = s.static if isinstance(s.fn, ir.Value) else s.fn.value
-                rule = get_rule(fn) if fn is not None and not s.star else None
-                if rule is not None and rule.nondiff:
-                    continue
-                if own_getitem(s, info, fn):
-                    rule = None  # the container's own __getitem__ (see `_plan_op`)
-                if rule is not None and rule.vjps is not None:
-                    for i, a in enumerate(s.args):
-                        if i < len(rule.vjps) and rule.vjps[i] is not None:
-                            changed |= mark(a)
-                    continue
-                changed |= mark(s.fn)
-            if s.kind == "closure":
-                for a in s.args[2:]:
-                    changed |= mark(a)
-                continue
-            for a in s.args:
-                changed |= mark(a)
-            for v in s.kwargs.values():
-                changed |= mark(v)
-        elif isinstance(s, ir.If):
-            for b in (s.then, s.orelse):
-                if b.term is not None and b.term.kind == "yield":
-                    for o, v in zip(s.outs, b.term.values):
-                        if o.id in useful:
-                            changed |= mark(v)
-                changed |= _useful_block(b, useful, mark, info)
-        elif isinstance(s, ir.Loop):
-            off = 1 if s.iterable is not None else 0
-            for _ in range(2):
-                for i, o in enumerate(s.outs):
-                    group = [o, s.body.args[off + i]] + ([s.header.args[i]] if s.header is not None else [])
-                    if any(g.id in useful for g in group):
-                        for g in group:
-                            changed |= mark(g)
-                        changed |= mark(s.inits[i])
-                        for t in _terms(s.body):
-                            changed |= mark(t.values[i])
-                changed |= _useful_block(s.body, useful, mark, info)
-            if off and s.body.args[0].id in useful:
-                changed |= mark(s.iterable)
-    return changed
-
-
-def _terms(block: ir.Block):
-    for s in block.stmts:
-        if isinstance(s, ir.If):
-            yield from _terms(s.then)
-            yield from _terms(s.orelse)
-    if block.term is not None and block.term.kind in ("break", "continue"):
-        yield block.term

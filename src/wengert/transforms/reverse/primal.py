@@ -10,11 +10,11 @@ expression that uses them.
 
 from __future__ import annotations
 
-
 from wengert import ir
 from wengert.ir.activity import FLOAT, field_kind
 from wengert.backend.emit import HelperNames, _dict, _mentions, _tuple, expr_of_call
-from wengert.transforms.reverse.plan import _PURE_PRIMS, Generator, _DirectCall
+from wengert.transforms.reverse.plan import Generator, _DirectCall
+from wengert.transforms.reverse.useful import _PURE_PRIMS
 
 
 class Primal(Generator, HelperNames):
