@@ -42,7 +42,7 @@ from wengert.transforms import forward
 from wengert.runtime import cotangents
 from wengert.dispatch import cache
 from wengert.backend.emit import compile_source
-from wengert.overload.dual import Dual, has_tracked, new_level, one_like, primal_at, tangent_at
+from wengert.overload.dual import Dual, dual_call, has_tracked, new_level, one_like, primal_at, tangent_at
 
 __all__ = ["derivative", "hessian", "hvp", "jacobian", "routed_globals", "routed_helpers"]
 
@@ -52,8 +52,11 @@ _GLOBALS: dict[int, dual.RoutedNamespace] = {}  # id of a module's globals -> it
 
 
 def _route_global(value):
+    """``value`` as the dual variant of generated code sees it: modules routed (by this same
+    function, so a user module's functions stay user functions), primitives with rules routed;
+    user functions stay (they get their own variant when called)."""
     if isinstance(value, types.ModuleType):
-        return dual._routed_module(value)
+        return dual._routed_module(value, _route_global)
     if isinstance(value, type) or not callable(value):
         return value
     try:
@@ -93,7 +96,7 @@ def routed_helpers(helpers: dict, globals_: dict | None = None) -> dict:
                 not isinstance(obj, types.ModuleType):
             out[name] = obj
         elif isinstance(obj, types.ModuleType):
-            out[name] = dual._routed_module(obj)
+            out[name] = dual._routed_module(obj, _route_global)
         elif isinstance(obj, (types.FunctionType, functools.partial, types.MethodType)):
             # rule bodies and their helpers are lifted; user functions stay (they are
             # transformed, with their own variant, when called)
@@ -406,6 +409,10 @@ def jacobian(f: Callable, argnums: int = 0, mode: str | None = None) -> Callable
     ``"rev"`` row by row with pullbacks; by default forward mode when there are
     fewer inputs than outputs (tall-thin), reverse otherwise.
 
+    The function returned is differentiable again (``jacobian(jacobian(f))``, ``grad`` of a
+    Jacobian entry): it carries the ``_wengert_jvp`` and ``_wengert_pullback`` hooks, so an
+    outer transform runs it on `Dual` numbers instead of transforming this module's source.
+
     >>> jacobian(lambda x: [x, x * x])(3.0)
     array([1., 6.])
     """
@@ -415,36 +422,142 @@ def jacobian(f: Callable, argnums: int = 0, mode: str | None = None) -> Callable
     def jac(*args, **kwargs):
         args = tuple(_as_float(a) if i == argnums else a for i, a in enumerate(args))
         x = args[argnums]
-        units_in = _leaves(x)
-        m = mode
-        y = None
-        if m is None:
-            y = f(*args, **kwargs)
-            m = "fwd" if len(units_in) < _size(y) else "rev"
-        if m == "fwd":
-            cols = []
-            for u in units_in:
-                tans = tuple(u if i == argnums else None for i in range(len(args)))
-                y, t = forward.jvp_call(f, args, tans, kwargs)
-                flat = _flat(t)
-                cols.append(flat if flat is not None else [0.0] * _size(y))
-            mat = np.array(cols, dtype=float).T
-        else:
-            y, back = cache.pullback_of(f, args, kwargs)
-            rows = []
-            for u in _leaves(y):
-                _, bars, _ = back(u)
-                flat = _flat(bars[argnums])
-                rows.append(flat if flat is not None else [0.0] * len(units_in))
-            mat = np.array(rows, dtype=float).reshape(len(_leaves(y)), len(units_in))
-        shape = _shape(y) + _shape(x)
-        if shape == ():
-            return float(mat.reshape(()))
-        return mat.reshape(shape)
+        y, mat = _jacobian_matrix(f, args, kwargs, argnums, mode)
+        shape = _shape(dual.base(y)) + _shape(dual.base(x))
+        return _by_levels(lambda m: float(np.reshape(m, ())) if shape == () else np.reshape(m, shape), mat)
 
     jac.__name__ = f"jacobian_{getattr(f, '__name__', 'f')}"
     jac.__wrapped__ = f
+    jac._wengert_jvp, jac._wengert_pullback = _hooks_by_duals(jac)
     return jac
+
+
+def _jacobian_matrix(f, args, kwargs, argnums, mode):
+    """``(f(*args), J)`` with J a ``(outputs, inputs)`` matrix; Duals in ``args`` (an outer
+    derivative) flow through both modes, and J is then a Dual matrix (`_by_levels`)."""
+    x = args[argnums]
+    units_in = _leaves(dual.base(x))
+    y = None
+    if mode is None:
+        y = f(*args, **kwargs)
+        mode = "fwd" if len(units_in) < _size(dual.base(y)) else "rev"
+    if mode == "fwd":
+        cols = []
+        for u in units_in:
+            tans = tuple(u if i == argnums else None for i in range(len(args)))
+            y, t = forward.jvp_call(f, args, tans, kwargs)
+            cols.append(t)
+        m = _size(dual.base(y))
+        return y, _by_levels(lambda c: _matrix(c, m).T, cols)
+    rows = []
+    if has_tracked(args) or has_tracked(kwargs) or _captures_tracked(f):
+        p = _dual_pass()
+        with cache.variant("dual"):
+            y, back = cache.pullback_of(f, args, kwargs, p)
+            for u in _leaves(dual.base(y)):
+                p.start_backward()
+                try:
+                    _, bars, _ = back(u)
+                finally:
+                    p.finish()
+                rows.append(bars[argnums])
+    else:
+        y, back = cache.pullback_of(f, args, kwargs)
+        rows = [back(u)[1][argnums] for u in _leaves(y)]
+    return y, _by_levels(lambda r: _matrix(r, len(units_in)), rows)
+
+
+def _matrix(vectors: list, n: int):
+    """The plain ``(len(vectors), n)`` matrix of structured vectors (None: zeros)."""
+    flat = [[0.0] * n if v is None else _flat(v) for v in vectors]
+    return np.array(flat, dtype=float).reshape(len(vectors), n)
+
+
+def _by_levels(build: Callable, parts):
+    """``build(parts)`` for a ``build`` that is linear in ``parts`` (stacking, reshaping), where
+    ``parts`` may hold Duals: the primal and tangent parts are built apart, level by level, so
+    ``np.array`` never sees a Dual."""
+    top = dual._higher(None, parts) if has_tracked(parts) else None
+    if top is None:
+        return build(parts)
+    if not isinstance(top, Dual):
+        raise cache.UnsupportedError("a Jacobian on tape values (grad through jacobian by the tape): "
+                                     "give the function source, or use forward mode outside")
+    level = top.tag
+    return Dual._make(_by_levels(build, primal_at(parts, level)),
+                      _by_levels(build, tangent_at(parts, level)), level)
+
+
+def _hooks_by_duals(fn):
+    """``(jvp, pullback)`` hooks of ``fn``, a function of floats, lists of floats and arrays
+    that runs on Duals: the jvp seeds one Dual level; the pullback takes one jvp per input
+    scalar (``ct · ∂fn/∂x_k``), which is what reverse mode over a Jacobian needs."""
+
+    def jvp(args, tangents, kwargs, fn_dot=None):
+        if fn_dot is not None and has_tracked(fn_dot):
+            raise cache.UnsupportedError(f"{fn.__name__}: a derivative through what it captures")
+        level = new_level()
+        dargs = tuple(_seed(_as_float(a) if t is not None else a, t, level) for a, t in zip(args, tangents))
+        out = fn(*dargs, **kwargs)
+        return primal_at(out, level), tangent_at(out, level)
+
+    def pullback(args, kwargs):
+        args = tuple(_as_float(a) for a in args)
+        y = fn(*args, **kwargs)
+
+        def back(ct):
+            bars = []
+            for i, a in enumerate(args):
+                base_a = dual.base(a)
+                if not _differentiable_arg(base_a):
+                    bars.append(None)
+                    continue
+                entries = []
+                for u in _leaves(base_a):
+                    tans = tuple(u if j == i else None for j in range(len(args)))
+                    _, t = jvp(args, tans, kwargs)
+                    entries.append(_inner(ct, t))
+                bars.append(_unflat(base_a, entries))
+            return None, tuple(bars), ({k: None for k in kwargs} if kwargs else None)
+
+        return y, back
+
+    return jvp, pullback
+
+
+def _differentiable_arg(x) -> bool:
+    if isinstance(x, bool):
+        return False
+    if isinstance(x, float):
+        return True
+    if isinstance(x, np.ndarray):
+        return np.issubdtype(x.dtype, np.inexact)
+    if isinstance(x, (list, tuple)):
+        return len(x) > 0 and all(_differentiable_arg(v) for v in x)
+    return False
+
+
+def _inner(ct, t):
+    """``sum(ct * t)`` of a cotangent and a tangent of the same structure (float, array, list)."""
+    if ct is None or t is None:
+        return 0.0
+    if isinstance(ct, (list, tuple)):
+        return sum((_inner(c, u) for c, u in zip(ct, t)), 0.0)
+    return dual_call(np.sum, ct * t) if has_tracked((ct, t)) else float(np.sum(ct * t))
+
+
+def _unflat(like, entries: list):
+    """Scalars ``entries`` (one per `_leaves` position of ``like``) shaped like ``like``."""
+    if isinstance(like, (list, tuple)):
+        out, k = [], 0
+        for v in like:
+            n = _size(v)
+            out.append(_unflat(v, entries[k:k + n]))
+            k += n
+        return forward._rebuild(like, out)
+    if isinstance(like, np.ndarray):
+        return _by_levels(lambda e: np.array(e, dtype=float).reshape(like.shape), list(entries))
+    return entries[0]
 
 
 def hvp(f: Callable, args: tuple, v, argnums: int = 0, kwargs: dict | None = None):

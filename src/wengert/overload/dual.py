@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from wengert.errors import UnsupportedError
-from wengert.rules.table import get_rule
+from wengert.rules.table import get_rule, nondiff
 from wengert.runtime.cotangents import accum, getitem_grad, shape_of
 
 __all__ = ["Dual", "derivative", "dual_call", "dual_jvp", "new_level"]
@@ -260,6 +260,15 @@ def _compare(op):
     return method
 
 
+class _Transpose:
+    """``x.T`` of a tracked value: ``np.transpose(x)`` through the rule table. A plain descriptor,
+    not a ``property``, so the reverse transform reads it as it reads an array's ``T``
+    (`runtime.cotangents.attr_grad` transposes the cotangent) instead of differentiating its getter."""
+
+    def __get__(self, obj, owner=None):
+        return self if obj is None else dual_call(np.transpose, obj)
+
+
 class Tracked:
     """Mixin for values that carry derivative information at a level (`Dual`, tape `Var`).
 
@@ -390,9 +399,7 @@ class Tracked:
         dtype = getattr(value, "dtype", None)
         return np.result_type(value) if dtype is None else dtype
 
-    @property
-    def T(self):
-        return dual_call(np.transpose, self)
+    T = _Transpose()  # not a property: generated code must not transform a getter of wengert's own
 
     def __getattr__(self, name):
         # Array methods (x.sum(), x.reshape(...)) are the rules of the plain value's type.
@@ -431,6 +438,11 @@ class Tracked:
 
 _SCAN = (Tracked, tuple, list, dict)
 
+# shape, ndim, size and dtype are properties: the reverse transform reads a Python property through
+# its getter, which must be a primitive (an int, a tuple, a dtype: no derivative), not wengert's own
+# source to transform
+nondiff(*(vars(Tracked)[name].fget for name in ("shape", "ndim", "size", "dtype")))
+
 # ---- rule bodies one level down ----
 #
 # A rule body computes with its inputs: ``lambda t, y, x: t * math.cos(x)``. At
@@ -444,17 +456,20 @@ _SCAN = (Tracked, tuple, list, dict)
 _LIFTED: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()  # closures die
 _ROUTED: dict[Any, Any] = {}
 _NAMESPACES: dict[int, dict] = {}
-_MODULES: dict[str, Any] = {}
+_MODULES: dict[tuple, Any] = {}  # (module name, route) -> its routed proxy
 
 
 class _RoutedModule:
     """A module whose functions with rules go through `dual_call`. Attributes are read
-    from the module when used (rebinding one is seen at once); routing is cached."""
+    from the module when used (rebinding one is seen at once) and passed through ``route``
+    (`_route` for rule bodies; the dual variant's own for generated code, which must not
+    lift user functions: they are transformed when called); routing is cached."""
 
-    __slots__ = ("_module", "_seen")
+    __slots__ = ("_module", "_route", "_seen")
 
-    def __init__(self, module: types.ModuleType):
+    def __init__(self, module: types.ModuleType, route: Callable):
         self._module = module
+        self._route = route
         self._seen: dict = {}  # name -> (value, routed value)
 
     def __getattr__(self, name):
@@ -462,7 +477,7 @@ class _RoutedModule:
         seen = self._seen.get(name)
         if seen is not None and seen[0] is value:
             return seen[1]
-        routed = _route(value)
+        routed = self._route(value)
         self._seen[name] = (value, routed)
         return routed
 
@@ -491,10 +506,13 @@ class RoutedNamespace(dict):
         return ROUTED_BUILTINS[name]  # a KeyError sends Python on to the builtins
 
 
-def _routed_module(module):
-    routed = _MODULES.get(module.__name__)
-    if routed is None:
-        routed = _MODULES[module.__name__] = _RoutedModule(module)
+def _routed_module(module, route: Callable | None = None):
+    """``module`` routed by ``route`` (`_route`, for rule bodies, by default); one per pair."""
+    route = route or _route
+    key = (module.__name__, route)
+    routed = _MODULES.get(key)
+    if routed is None or routed._module is not module:
+        routed = _MODULES[key] = _RoutedModule(module, route)
     return routed
 
 
