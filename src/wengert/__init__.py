@@ -25,8 +25,21 @@ from wengert.errors import UnsupportedError
 from wengert.rules.table import defjvp, defvjp, frule, linear, nondiff, rrule
 from wengert.rules.hooks import checkpoint, hook, stop_gradient
 from wengert.interop import to_jax, to_torch
-from wengert.runtime.cotangents import Tangent
+from wengert.rules.support import Tangent
 from wengert.overload.tape import trace
+
+# Wiring: the pieces below the api reach the ones above through registration, never by
+# importing them (tests/test_layout.py): the dispatch ladder's two modes register the
+# dispatcher (`wengert.runtime.registry`), the overload package registers its fallback
+# rungs, and here the public pullback and the rules for making `grad` functions inside
+# differentiated code.
+from wengert.dispatch import jvps as _jvps, pullbacks as _pullbacks  # noqa: E402, F401  (register themselves)
+from wengert.overload import fallback as _fallback  # noqa: E402, F401  (registers the overload rungs)
+from wengert.runtime import registry as _registry  # noqa: E402
+from wengert.higher import register_maker_rules as _register_maker_rules  # noqa: E402
+
+_registry.register(pullback=pullback)
+_register_maker_rules(grad)
 
 __all__ = [
     "Dual",

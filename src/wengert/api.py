@@ -17,8 +17,9 @@ from wengert import ir
 from wengert.runtime import cotangents
 from wengert.ir.activity import FLOAT, kind_of
 from wengert.rules.table import get_rule
-from wengert.runtime.cotangents import Pass
-from wengert.dispatch.cache import bind, clear_cache, compiled, get_ir, pullback_of
+from wengert.runtime.mutation import Pass
+from wengert.dispatch.cache import clear_cache, compiled, get_ir, last_kinds
+from wengert.dispatch.pullbacks import bind, pullback_of
 
 __all__ = [
     "clear_cache",
@@ -320,7 +321,7 @@ def _source_grad(f, args, kwargs, has_aux):
 
     if isinstance(f, types.FunctionType) and not has_aux and "_wengert_pullback" not in f.__dict__ \
             and not _has_reverse_rule(f):
-        from wengert.dispatch.cache import _has_source
+        from wengert.frontend.program import has_source as _has_source
 
         if _has_source(f):
             values, mapper = bind(f, args, kwargs)
@@ -399,11 +400,9 @@ def _example_kinds(f, args) -> tuple:
         values, _ = bind(f, args, {})
         return tuple(kind_of(v) for v in values)
     code = f.__code__
-    from wengert.dispatch.cache import _CACHE
-
-    per_code = _CACHE.get(code)
-    if per_code:
-        return list(per_code)[-1][0]
+    kinds = last_kinds(code)
+    if kinds is not None:
+        return kinds
     n = code.co_argcount + code.co_kwonlyargcount
     n += bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)
     return (FLOAT,) * n
@@ -428,5 +427,5 @@ def show_adjoint(f: Callable, *args, fused: bool = True) -> str:
 
 
 # forward mode and higher order (forward.py, higher.py)
-from wengert.transforms.forward import jvp, show_tangent  # noqa: E402  (they import this module)
+from wengert.transforms.forward import jvp, show_tangent  # noqa: E402
 from wengert.higher import derivative, hessian, jacobian  # noqa: E402

@@ -39,9 +39,13 @@ import numpy as np
 
 from wengert.overload import dual
 from wengert.transforms import forward
-from wengert.runtime import cotangents
+from wengert.runtime import cotangents, mutation
 from wengert.dispatch import cache
+from wengert.dispatch.pullbacks import pullback_of
+from wengert.errors import UnsupportedError
+from wengert.rules.table import frule, rrule
 from wengert.backend.emit import compile_source
+from wengert.transforms.reverse.plan import RUNTIME_HELPERS
 from wengert.overload.dual import Dual, dual_call, has_tracked, new_level, one_like, primal_at, tangent_at
 
 __all__ = ["derivative", "hessian", "hvp", "jacobian", "routed_globals", "routed_helpers"]
@@ -76,8 +80,6 @@ def routed_globals(g: dict) -> dict:
 
 
 def _runtime_objects() -> set[int]:
-    from wengert.transforms.reverse.plan import RUNTIME_HELPERS
-
     return {id(v) for v in (*RUNTIME_HELPERS.values(), *forward.RUNTIME_HELPERS.values())}
 
 
@@ -121,11 +123,20 @@ def _dual_builder(c: cache.Compiled) -> cache.Compiled:
     g = routed_globals(c.globals)
     pb, _ = compile_source(c.source_pullback, _name_of(c.source_pullback), c.ir.filename, helpers, g)
     gr, _ = compile_source(c.source_grad, _name_of(c.source_grad), c.ir.filename, helpers, g)
-    return cache.Compiled(c.ir, pb, gr, c.source_pullback, c.source_grad, c.guards, c.globals,
-                              helpers, c.fn, epoch=c.epoch)
+    return cache.Compiled(c.ir, c.guards, c.globals, helpers, epoch=c.epoch, pullback=pb, grad=gr,
+                          source_pullback=c.source_pullback, source_grad=c.source_grad, fn=c.fn)
 
 
-cache.VARIANT_BUILDERS["dual"] = _dual_builder
+def _dual_jvp_builder(c: cache.CompiledJVP) -> cache.CompiledJVP:
+    """The same tangent code compiled against routed globals and helpers (forward over forward)."""
+    fn, _ = compile_source(c.source, _name_of(c.source), c.ir.filename, routed_helpers(c.helpers),
+                           routed_globals(c.globals))
+    return cache.CompiledJVP(c.ir, c.guards, c.globals, c.helpers, epoch=c.epoch, fn=fn, source=c.source)
+
+
+cache.VARIANT_BUILDERS[("dual", cache.REVERSE)] = _dual_builder
+cache.VARIANT_BUILDERS[("dual", cache.FORWARD)] = _dual_jvp_builder
+cache.on_clear(_GLOBALS)
 
 
 # ---- seeding and reading Duals ----
@@ -146,7 +157,7 @@ def _full_cotangents(f, args: tuple, kwargs: dict):
     every argument, by reverse mode on the dual variant (Duals flow through the adjoint)."""
     p = _dual_pass()
     with cache.variant("dual"):
-        y, back = cache.pullback_of(f, args, kwargs, p)
+        y, back = pullback_of(f, args, kwargs, p)
         if cotangents.shape_of(dual.base(y)) != ():
             raise TypeError(f"grad needs a scalar output, got shape {cotangents.shape_of(dual.base(y))}")
         p.start_backward()
@@ -164,9 +175,9 @@ def _dual_pass():
     """A `mutation.Pass` whose methods run with their globals routed (`dual.lifted`), so
     the cotangent buffers it keeps accept Duals (e.g. scattering into a Dual array)."""
     if not _DUAL_PASS:
-        methods = {k: dual.lifted(v) for k, v in vars(cotangents.Pass).items()
+        methods = {k: dual.lifted(v) for k, v in vars(mutation.Pass).items()
                    if isinstance(v, types.FunctionType)}
-        _DUAL_PASS.append(type("DualPass", (cotangents.Pass,), methods))
+        _DUAL_PASS.append(type("DualPass", (mutation.Pass,), methods))
     return _DUAL_PASS[0]()
 
 
@@ -311,7 +322,7 @@ def derivative(f: Callable) -> Callable:
     def df_pullback(args, kwargs):
         x = dual.base(args[0]) if args else None
         if not isinstance(x, float):
-            raise cache.UnsupportedError("reverse mode through derivative(f) needs a float argument")
+            raise UnsupportedError("reverse mode through derivative(f) needs a float argument")
         return grad_pullback(args, kwargs)  # for scalar x, f'(x) is the gradient
 
     df.__name__ = f"d_{getattr(f, '__name__', 'f')}"
@@ -321,16 +332,11 @@ def derivative(f: Callable) -> Callable:
     return df
 
 
-def _register_api_rules():
+def register_maker_rules(*makers):
     """Making a derivative function inside a differentiated function: the result's
-    cotangent (or tangent) is that of the function it was made from (its captured values)."""
-    import importlib
-
-    from wengert.rules.table import frule, rrule
-
-    api = importlib.import_module("wengert.api")  # (partially initialised when it imports us)
-
-    for maker in (api.grad, derivative):
+    cotangent (or tangent) is that of the function it was made from (its captured values).
+    ``wengert/__init__`` registers `wengert.grad` (this module never imports the api)."""
+    for maker in makers:
         def maker_rrule(f, *rest, _maker=maker, **kw):
             return _maker(f, *rest, **kw), lambda g: (g,) + (None,) * len(rest)
 
@@ -453,7 +459,7 @@ def _jacobian_matrix(f, args, kwargs, argnums, mode):
     if has_tracked(args) or has_tracked(kwargs) or _captures_tracked(f):
         p = _dual_pass()
         with cache.variant("dual"):
-            y, back = cache.pullback_of(f, args, kwargs, p)
+            y, back = pullback_of(f, args, kwargs, p)
             for u in _leaves(dual.base(y)):
                 p.start_backward()
                 try:
@@ -462,7 +468,7 @@ def _jacobian_matrix(f, args, kwargs, argnums, mode):
                     p.finish()
                 rows.append(bars[argnums])
     else:
-        y, back = cache.pullback_of(f, args, kwargs)
+        y, back = pullback_of(f, args, kwargs)
         rows = [back(u)[1][argnums] for u in _leaves(y)]
     return y, _by_levels(lambda r: _matrix(r, len(units_in)), rows)
 
@@ -481,7 +487,7 @@ def _by_levels(build: Callable, parts):
     if top is None:
         return build(parts)
     if not isinstance(top, Dual):
-        raise cache.UnsupportedError("a Jacobian on tape values (grad through jacobian by the tape): "
+        raise UnsupportedError("a Jacobian on tape values (grad through jacobian by the tape): "
                                      "give the function source, or use forward mode outside")
     level = top.tag
     return Dual._make(_by_levels(build, primal_at(parts, level)),
@@ -495,7 +501,7 @@ def _hooks_by_duals(fn):
 
     def jvp(args, tangents, kwargs, fn_dot=None):
         if fn_dot is not None and has_tracked(fn_dot):
-            raise cache.UnsupportedError(f"{fn.__name__}: a derivative through what it captures")
+            raise UnsupportedError(f"{fn.__name__}: a derivative through what it captures")
         level = new_level()
         dargs = tuple(_seed(_as_float(a) if t is not None else a, t, level) for a, t in zip(args, tangents))
         out = fn(*dargs, **kwargs)
@@ -616,4 +622,4 @@ def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 _ = (builtins, Any)
 
 
-_register_api_rules()
+register_maker_rules(derivative)

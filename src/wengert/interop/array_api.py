@@ -47,7 +47,7 @@ import sys
 import numpy as np
 
 from wengert.errors import UnsupportedError
-from wengert.runtime.cotangents import Tangent
+from wengert.rules.support import Tangent
 from wengert.rules.table import Rule, add_provider, defjvp, defvjp, frule, get_rule, nondiff, rrule
 
 # array API name -> NumPy name, where they differ

@@ -188,7 +188,7 @@ def pure(fn, kinds: tuple, info: Info, has_kwargs: bool) -> bool:
     key = (code, kinds)
     if key in memo:
         return memo[key]  # while in progress (recursion): no write found so far
-    from wengert.dispatch.cache import _has_source, free_kinds, get_ir
+    from wengert.frontend.program import free_kinds, get_ir, has_source as _has_source
 
     if not _has_source(fn):
         memo[key] = False
@@ -209,7 +209,7 @@ def constructed_kind(cls, types_, kwargs, info: Info):
 
     if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__") or hasattr(cls, "__slots__"):
         return None
-    from wengert.dispatch.cache import _has_source
+    from wengert.frontend.program import has_source as _has_source
 
     if _has_source(cls.__init__):
         return None

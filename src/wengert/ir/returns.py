@@ -96,7 +96,7 @@ def return_type(fn, kinds: tuple, analyse):
         if stack:
             stack[-1].guards.update(done[1])
         return done[0]
-    from wengert.dispatch.cache import _has_source, get_ir
+    from wengert.frontend.program import get_ir, has_source as _has_source
 
     if not _has_source(fn):
         return None

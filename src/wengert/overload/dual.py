@@ -40,7 +40,7 @@ import numpy as np
 
 from wengert.errors import UnsupportedError
 from wengert.rules.table import get_rule, nondiff
-from wengert.runtime.cotangents import accum, getitem_grad, shape_of
+from wengert.rules.support import accum, getitem_grad, shape_of
 
 __all__ = ["Dual", "derivative", "dual_call", "dual_jvp", "new_level"]
 

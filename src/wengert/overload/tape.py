@@ -64,7 +64,7 @@ from wengert.overload.dual import (
 )
 from wengert.errors import UnsupportedError
 from wengert.rules.table import Rule, get_rule
-from wengert.runtime.cotangents import accum, shape_of, unbroadcast
+from wengert.rules.support import accum, shape_of, unbroadcast
 
 __all__ = ["Node", "Tape", "Trace", "Var", "backward", "tape_call", "tape_grad",
            "tape_pullback", "trace"]
@@ -262,7 +262,7 @@ def _object_grad(spec: _Fields, fields: dict):
     import dataclasses
 
     from wengert.runtime.mutation import structure_like
-    from wengert.runtime.cotangents import Tangent
+    from wengert.rules.support import Tangent
 
     fields = {k: v for k, v in fields.items() if v is not None}
     if dataclasses.is_dataclass(spec.like):

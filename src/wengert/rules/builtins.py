@@ -17,7 +17,7 @@ from functools import reduce
 
 from wengert.rules.operators import _NUMBERS, _like_seq, _pow_dx, _pow_dy, _sign, _xp
 from wengert.rules.table import defjvp, defvjp, frule, nondiff, rrule
-from wengert.runtime.cotangents import accum, getitem_grad, unbroadcast
+from wengert.rules.support import accum, getitem_grad, unbroadcast
 
 # ---- helpers ----
 

@@ -10,8 +10,7 @@ for items that got no gradient.
 from __future__ import annotations
 
 from wengert.rules.table import defjvp, defvjp, frule, nondiff, rrule
-from wengert.runtime import cotangents
-from wengert.runtime.cotangents import iter_grad
+from wengert.rules.support import iter_grad
 
 
 def _like(bars: list, ref):
@@ -295,12 +294,6 @@ def merge_frule(tangents, a, b):
             for k in src:
                 out[k] = t.get(k)
     return _merge(a, b), out
-
-# ---- statements: with, match and class (normalize, frontend) ----
-
-nondiff(cotangents.enter_context, cotangents.exit_context, cotangents.is_sequence, cotangents.is_mapping,
-        cotangents.build_class)
-
 
 # ---- copies: the cotangent of a copy is the cotangent of what was copied ----
 

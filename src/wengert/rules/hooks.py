@@ -113,7 +113,7 @@ def checkpoint_call_rrule(fn, args):
     y = _callable(fn, args)(*args)  # a plain call: nothing of fn's forward pass is kept
 
     def checkpoint_call_pullback(g):
-        from wengert.api import pullback  # the compiler, only when the reverse pass runs
+        from wengert.runtime.registry import pullback  # the compiler, only when the reverse pass runs
 
         _, back = pullback(_unrouted(fn), *args)
         fn_bar, *args_bar = back(g)  # fn_bar: the cotangent of fn's captured variables
@@ -124,7 +124,7 @@ def checkpoint_call_rrule(fn, args):
 
 @frule(checkpoint_call)
 def checkpoint_call_frule(tangents, fn, args):
-    from wengert.runtime.tangents import jvp_call  # forward mode keeps nothing: no recomputation needed
+    from wengert.runtime.registry import jvp_call  # forward mode keeps nothing: no recomputation needed
 
     fn_dot, args_dot = tangents
     return jvp_call(fn, args, args_dot if args_dot is not None else (None,) * len(args), None, fn_dot)

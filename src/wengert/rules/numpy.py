@@ -36,7 +36,7 @@ import numpy as np
 from wengert.rules import numpy_linalg, numpy_shape  # noqa: F401  (registers rules)
 from wengert.rules.numpy_shape import axes_of, expand, match, xp_of
 from wengert.rules.table import defjvp, defvjp, frule, get_rule, linear, nondiff, rrule
-from wengert.runtime.cotangents import shape_of, unbroadcast
+from wengert.rules.support import shape_of, unbroadcast
 
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
@@ -487,7 +487,4 @@ def _same_rule(method, fn):
 _same_rule(np.ndarray.conjugate, np.conjugate)
 _same_rule(np.ndarray.conj, np.conjugate)
 
-# the rest of NumPy, in files by concept (they use the helpers above, so they come after them)
-from wengert.rules import numpy_decomp, numpy_elementwise, numpy_fft, numpy_gather  # noqa: E402, F401
-from wengert.rules import numpy_products, numpy_signal, numpy_stats  # noqa: E402, F401
-from wengert.interop import array_api  # noqa: E402, F401  (array API namespaces share these rules)
+# the rest of NumPy is in files by concept, imported after this one by `wengert.rules`

@@ -28,7 +28,7 @@ import numpy as np
 from wengert.rules.numpy_linalg import _mT, norm_back, norm_weights
 from wengert.rules.numpy_shape import match
 from wengert.rules.table import defjvp, defvjp, frule, get_rule, nondiff, rrule
-from wengert.runtime.cotangents import unbroadcast
+from wengert.rules.support import unbroadcast
 
 
 def unsupported(what):

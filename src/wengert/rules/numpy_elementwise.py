@@ -142,7 +142,7 @@ def divmod_rrule(a, b):
 
     def divmod_pullback(g):
         # remainder: a - b * floor(a / b); the quotient is piecewise constant
-        from wengert.runtime.cotangents import unbroadcast
+        from wengert.rules.support import unbroadcast
 
         gr = g[1]
         if gr is None:

@@ -23,7 +23,7 @@ import numpy as np
 
 from wengert.rules.numpy_shape import expand, is_float, match, xp_of
 from wengert.rules.table import defjvp, defvjp, frule, rrule
-from wengert.runtime.cotangents import shape_of, unbroadcast
+from wengert.rules.support import shape_of, unbroadcast
 
 # ---- products ----
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from wengert.rules.table import defjvp, defvjp, frule, nondiff, rrule
-from wengert.runtime.cotangents import shape_of, unbroadcast
+from wengert.rules.support import shape_of, unbroadcast
 
 # ---- helpers shared by the numpy rule files ----
 
@@ -382,7 +382,7 @@ def _scatter_add(g, a, index):
         return match(out, a)
     import array_api_compat
 
-    from wengert.runtime.cotangents import getitem_grad
+    from wengert.rules.support import getitem_grad
 
     xp = xp_of(a)
     if isinstance(index, tuple) and len(index) > 1 and all(isinstance(i, np.ndarray) for i in index):  # unravelled

@@ -19,7 +19,7 @@ import numpy as np
 
 from wengert.rules.numpy_shape import is_float, match
 from wengert.rules.table import defjvp, defvjp, frule, rrule
-from wengert.runtime.cotangents import unbroadcast
+from wengert.rules.support import unbroadcast
 
 _NO = np._NoValue
 

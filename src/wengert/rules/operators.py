@@ -30,8 +30,8 @@ import numpy as np
 
 from wengert.errors import UnsupportedError
 from wengert.rules.table import defjvp, defvjp, defvjp_scalar, linear, nondiff
-from wengert.runtime import cotangents
-from wengert.runtime.cotangents import accum, getitem_grad
+from wengert.rules import support as cotangents
+from wengert.rules.support import accum, getitem_grad
 
 _NUMBERS = (float, int)
 _COMPLEX = (float, int, complex)

@@ -150,7 +150,7 @@ defjvp(sc.logsumexp,
 
 
 def _reduce_to(c, x):
-    from wengert.runtime.cotangents import unbroadcast
+    from wengert.rules.support import unbroadcast
 
     return unbroadcast(np.broadcast_to(c, np.broadcast_shapes(np.shape(c), np.shape(x))), x)
 

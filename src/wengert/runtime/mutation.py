@@ -9,8 +9,12 @@ Generated code receives the `Pass` as ``_pass``.
 
 from __future__ import annotations
 
-from wengert.runtime.cotangents import (Tangent, _python_iterable, accum, attr_grad, getitem_grad, object_items_grad,
-                             unbroadcast)
+from wengert.rules.support import Tangent, _python_iterable, accum, getitem_grad, object_items_grad, unbroadcast
+from wengert.rules.table import get_rule
+from wengert.runtime import registry
+from wengert.runtime.cotangents import attr_grad, method_pullback
+from wengert.runtime.undo import (_MISSING, UnsupportedMutation, _array_copy, _copy_container, _copy_value, _final,
+                                  _permutation, _place, _put_final, _restore, _snapshot)
 
 
 _RECORD: dict = {}  # type -> is it a record type
@@ -270,9 +274,7 @@ class Pass:
         getter = _property_getter(type(obj), name)
         if getter is None:
             return getattr(obj, name), None
-        from wengert.dispatch.cache import pullback_of
-
-        return pullback_of(getter, (obj,), {}, self)
+        return registry.pullback_of(getter, (obj,), {}, self)
 
     def back_getattr(self, obj, bar, name: str, back, g):
         if back is None:
@@ -304,8 +306,6 @@ class Pass:
         of that name on anything but a builtin container is an ordinary method call,
         differentiated (its pullback is logged, to be run by `back_method`)."""
         if not isinstance(obj, _BUILTIN_CONTAINERS) and not (hasattr(obj, "shape") and hasattr(obj, "dtype")):
-            from wengert.runtime.cotangents import method_pullback
-
             y, back = method_pullback(self, obj, name, args, kwargs)
             self.log.append(("call", obj, name, back, None))
             return y
@@ -447,8 +447,6 @@ class Pass:
     def back_op(self, op, a, b, y, g):
         """Adjoint of ``y = a op= b`` (undoing it when it changed ``a`` in place):
         the cotangents of ``a``'s old value and of ``b``."""
-        from wengert.rules.table import get_rule
-
         plain = _PLAIN[op]
         if y is a and not isinstance(a, (float, int, complex, str, tuple, bytes)):
             z = self._undo("inplace", a)[4]
@@ -498,10 +496,6 @@ def _as_items(c, n: int):
     return c
 
 
-class UnsupportedMutation(Exception):
-    pass
-
-
 def _plain_ops():
     import operator
 
@@ -513,9 +507,6 @@ def _plain_ops():
 
 
 _PLAIN = _plain_ops()
-
-
-_MISSING = object()
 
 
 _GETTERS: dict = {}
@@ -574,130 +565,3 @@ def structure_like(obj, fields: dict):
             object.__setattr__(out, f.name, fields.get(f.name))
         return out
     return Tangent(type(obj), **fields)
-
-
-def _array_copy(a):
-    """A copy of an array of any library (NumPy and CuPy ``copy``, torch ``clone``)."""
-    if hasattr(a, "clone") and not hasattr(a, "copy"):
-        return a.clone()
-    if hasattr(a, "copy"):
-        return a.copy()
-    import array_api_compat
-
-    return array_api_compat.array_namespace(a).asarray(a, copy=True)
-
-
-def _copy_value(v):
-    return _array_copy(v) if hasattr(v, "shape") and hasattr(v, "dtype") else v
-
-
-def _snapshot(obj, key):
-    if isinstance(obj, dict):
-        return obj.get(key, _MISSING)
-    if hasattr(obj, "shape") and hasattr(obj, "dtype"):
-        if getattr(obj, "base", None) is not None or (hasattr(obj, "_base") and obj._base is not None):
-            from wengert.errors import UnsupportedError
-
-            raise UnsupportedError(
-                "in-place update of an array that is a view of another array; wengert cannot see "
-                "the other names of that memory (copy it first: a = a.copy())")
-        old = obj[key]
-        return _array_copy(old) if hasattr(old, "shape") else old
-    return obj[key]
-
-
-def _copy_container(obj):
-    if isinstance(obj, list):
-        return list(obj)
-    if isinstance(obj, dict):
-        return dict(obj)
-    if hasattr(obj, "shape") and hasattr(obj, "dtype"):
-        return _array_copy(obj)
-    if hasattr(obj, "copy"):
-        return obj.copy()
-    import copy
-
-    return copy.copy(obj)
-
-
-def _restore(entry) -> None:
-    kind, obj, key, old, new = entry
-    if kind == "setitem":
-        if old is _MISSING:
-            del obj[key]
-        else:
-            obj[key] = old
-    elif kind == "setattr":
-        if old is _MISSING:
-            delattr(obj, key)
-        else:
-            setattr(obj, key, old)
-    else:
-        _set_contents(obj, old)
-
-
-def _whole(obj) -> bool:
-    return isinstance(obj, (list, dict)) or (hasattr(obj, "shape") and hasattr(obj, "dtype"))
-
-
-def _place(entry):
-    """What an entry changed: an attribute, one item of an object with its own
-    ``__setitem__``, or the whole contents of a list, dict or array."""
-    kind, obj, key = entry[0], entry[1], entry[2]
-    if kind == "setattr":
-        return (id(obj), "attr", key)
-    if kind == "setitem" and not _whole(obj):
-        return (id(obj), "item", key)
-    return id(obj)
-
-
-def _final(entry):
-    """What is in ``entry``'s place now (before the backward pass first undoes it)."""
-    kind, obj, key = entry[0], entry[1], entry[2]
-    if kind == "setattr":
-        return getattr(obj, key, _MISSING)
-    if kind == "setitem" and not _whole(obj):
-        return obj[key]
-    return _copy_container(obj)
-
-
-def _put_final(entry, final) -> None:
-    kind, obj, key = entry[0], entry[1], entry[2]
-    if kind == "setattr":
-        if final is _MISSING:
-            if hasattr(obj, key):
-                delattr(obj, key)
-        else:
-            setattr(obj, key, final)
-    elif kind == "setitem" and not _whole(obj):
-        obj[key] = final
-    else:
-        _set_contents(obj, final)
-
-
-def _set_contents(obj, contents) -> None:
-    if isinstance(obj, list):
-        obj[:] = contents
-    elif isinstance(obj, dict):
-        obj.clear()
-        obj.update(contents)
-    elif hasattr(obj, "shape"):
-        obj[...] = contents
-    else:
-        obj.__dict__.clear()
-        obj.__dict__.update(contents.__dict__)
-
-
-def _permutation(before: list, after: list) -> list:
-    """For each position of ``after``, the position in ``before`` it came from."""
-    used = [False] * len(before)
-    perm = []
-    for v in after:
-        for i, u in enumerate(before):
-            if not used[i] and u is v:
-                used[i] = True
-                perm.append(i)
-                break
-        else:
-            raise UnsupportedMutation("reordering with copies")
-    return perm

@@ -35,15 +35,13 @@ reverse mode's cache (`transform.Compiled.valid`).
 
 from __future__ import annotations
 
-import builtins
 import inspect
 import operator
 import re
 import types
-from dataclasses import dataclass, field
 
 from wengert import ir
-from wengert.ir.activity import ANY, BOOL, FLOAT, INT, CalleeGuards, Info, analyse, kind_of, own_getitem
+from wengert.ir.activity import ANY, BOOL, FLOAT, INT, Info, analyse, kind_of, own_getitem
 from wengert.backend.emit import (
     HelperNames,
     _dict,
@@ -55,24 +53,21 @@ from wengert.backend.emit import (
     Layout,
     Namer,
     assign_names,
-    compile_source,
     expr_of_call,
 )
 from wengert.transforms.inline import instantiate, template, used_params
 from wengert.rules.operators import _pow_dx, _pow_dy
 from wengert.rules.table import get_rule
 from wengert.runtime.cotangents import accum
-from wengert.runtime.tangents import (  # noqa: F401  (re-exported: the run-time half of forward mode)
-    RUNTIME_HELPERS,
-    _bind_tangents,
-    _rebuild,
-    call_jvp,
-    jvp_call,
-    rule_jvp,
-)
-from wengert.dispatch.cache import _EPOCH, _has_source, add_guards, build, free_kinds, get_ir, guards_of, lookup
+from wengert.runtime.tangents import RUNTIME_HELPERS, _rebuild  # noqa: F401  (_rebuild: re-exported)
+from wengert.runtime.registry import compiled_jvp, jvp_call  # the cache and the dispatcher, registered
+from wengert.runtime.registry import variant as _variant
+from wengert.frontend.program import has_source as _has_source
+from wengert.runtime.binding import bind as _bind
+from wengert.ir import activity
+from wengert.overload.dual import Tracked
 
-__all__ = ["Tangent", "call_jvp", "compiled_jvp", "jvp", "jvp_call", "show_tangent"]
+__all__ = ["Tangent", "compiled_jvp", "jvp", "jvp_call", "show_tangent"]
 
 _NUMS = (FLOAT, INT, BOOL)
 _MISSING = object()
@@ -669,64 +664,7 @@ def _ident(name: str) -> str:
     return name if name.isidentifier() else "f"
 
 
-# ---- the cache ----
-
-@dataclass
-class CompiledJVP:
-    ir: ir.Function
-    fn: object
-    source: str
-    guards: list
-    globals: dict
-    helpers: dict
-    variants: dict = field(default_factory=dict)
-    directs: dict = field(default_factory=dict)  # direct-call helper name -> (callee, kinds)
-    epoch: int = field(default_factory=lambda: _EPOCH[0])
-
-    def valid(self) -> bool:
-        """Do the globals and module attributes the code was specialised to still hold?
-        (Reverse mode's guards: rebinding a global retransforms; so does `clear_cache`.)"""
-        if self.epoch != _EPOCH[0]:
-            return False
-        g = self.globals
-        for key, obj in self.guards:
-            if isinstance(key, str):
-                cur = g[key] if key in g else getattr(builtins, key, _MISSING)
-            elif isinstance(key[0], dict):
-                cur = key[0][key[1]] if key[1] in key[0] else getattr(builtins, key[1], _MISSING)
-            else:
-                cur = getattr(key[0], key[1], _MISSING)
-            if cur is not obj:
-                return False
-        return True
-
-
-_CACHE: dict = {}  # code -> {(kinds, free kinds): CompiledJVP}, complete entries only
-_BUILDING: dict = {}  # entries being linked by the thread transforming (see `transform.build`)
-
-
-def compiled_jvp(fn, kinds: tuple, fkinds: tuple | None = None) -> CompiledJVP:
-    """The compiled tangent code of Python function ``fn`` for parameter kinds ``kinds``."""
-    if fkinds is None:
-        fkinds = free_kinds(fn) if fn.__closure__ else ()
-    key = (kinds, fkinds)
-    c = lookup(_CACHE, fn, key)
-    if c is None:
-        c = build(_CACHE, _BUILDING, fn, key, lambda: _make(fn, kinds, fkinds), _link_direct_calls)
-    return c
-
-
-def _make(fn, kinds: tuple, fkinds: tuple) -> CompiledJVP:
-    code = fn.__code__
-    f_ir = get_ir(fn)
-    with CalleeGuards() as found:
-        info, float_globals = _analyse(f_ir, kinds, dict(zip(code.co_freevars, fkinds)), fn.__globals__)
-    gen = Tangent(f_ir, info)
-    src, name = gen.generate()
-    compiled_fn, _ = compile_source(src, name, f_ir.filename, gen.helpers, fn.__globals__)
-    guards = guards_of(f_ir, found, fn.__globals__) + float_globals
-    return CompiledJVP(f_ir, compiled_fn, src, guards, fn.__globals__, dict(gen.helpers), directs=gen.directs)
-
+# ---- direct calls ----
 
 class _DirectJVP:
     """The compiled tangent code of ``fn`` for ``kinds``, found on first use (and replaced in
@@ -741,27 +679,12 @@ class _DirectJVP:
     def __call__(self, *args):
         c = compiled_jvp(self.fn, self.kinds, ())
         if ANY not in self.kinds and _has_tracked(args):
-            c = _dual_variant(c)  # forward over forward: Duals inside
+            c = _variant(c, "dual")  # forward over forward: Duals inside
         return c.fn(*args)
 
 
 def _has_tracked(args) -> bool:
-    from wengert.overload.dual import Tracked
-
     return any(isinstance(a, Tracked) for a in args)
-
-
-def _link_direct_calls(c: CompiledJVP) -> None:
-    for name, (target, kinds) in c.directs.items():
-        try:
-            t = compiled_jvp(target, kinds, ())
-        except Exception:  # noqa: BLE001, S112 - the helper transforms on first use, and reports then
-            continue
-        names = c.fn.__code__.co_freevars
-        if name in names:
-            c.fn.__closure__[names.index(name)].cell_contents = t.fn
-        if t is not c:
-            add_guards(c.guards, c.globals, t.guards, t.globals)
 
 
 def _analyse(f_ir: ir.Function, kinds, free_kinds, globals_: dict):
@@ -788,8 +711,6 @@ def _aliases(f_ir: ir.Function, info: Info, free_kinds) -> None:
     """``a += x`` on an array updates ``a`` itself: when ``x`` is active, so is ``a``'s
     earlier value (and whatever holds it, ``lst = [a]``). The analysis knows this for item
     assignment and mutating methods; in-place operators are added here."""
-    from wengert.ir import activity
-
     changed = True
     while changed:
         changed = False
@@ -803,20 +724,6 @@ def _aliases(f_ir: ir.Function, info: Info, free_kinds) -> None:
         if changed:
             while activity._block(f_ir.body, info, free_kinds):
                 pass
-
-
-def _dual_variant(c: CompiledJVP) -> CompiledJVP:
-    """The same tangent code compiled against routed globals and helpers (see `higher`)."""
-    v = c.variants.get("dual")
-    if v is None:
-        from wengert.higher import routed_globals, routed_helpers
-
-        name = c.source.split("(", 1)[0][4:]
-        fn, _ = compile_source(c.source, name, c.ir.filename, routed_helpers(c.helpers),
-                               routed_globals(c.globals))
-        v = c.variants["dual"] = CompiledJVP(c.ir, fn, c.source, c.guards, c.globals, c.helpers,
-                                             epoch=c.epoch)
-    return v
 
 
 # ---- public ----
@@ -842,7 +749,7 @@ def jvp(f, primals, tangents) -> tuple:
 def show_tangent(f, *args) -> str:
     """The generated tangent (jvp) source of ``f`` for example ``args`` (floats by default)."""
     if args:
-        values, _ = _bind_tangents(f, args, (None,) * len(args), {})
+        values, _ = _bind(f, args, {})
         kinds = tuple(kind_of(v) for v in values)
     else:
         code = f.__code__

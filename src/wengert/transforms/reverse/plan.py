@@ -387,7 +387,7 @@ class Generator:
     def _direct_target(self, s: ir.Op, fn):
         """(function, kinds) when the callee is known now and its argument types are
         certain: the call then goes straight to its compiled pullback."""
-        from wengert.dispatch.cache import _has_source
+        from wengert.frontend.program import has_source as _has_source
 
         if not isinstance(fn, types.FunctionType) or s.star or s.kwargs or fn.__closure__:
             return None
@@ -493,6 +493,6 @@ class _DirectCall:
         self.kinds = kinds
 
     def __call__(self, _pass, *args):
-        from wengert.dispatch.cache import compiled
+        from wengert.runtime.registry import compiled
 
         return compiled(self.fn, self.kinds, ()).pullback(_pass, *args)
