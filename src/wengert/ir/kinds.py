@@ -68,6 +68,11 @@ class Kind:
         return self.tag in _NUMBER_TAGS or self.tag == NONE_TAG
 
     @property
+    def is_mutable(self) -> bool:
+        """May a value of this kind be changed in place (not a number, ``none`` or a tuple)?"""
+        return not (self.is_scalar or self.is_tuple or self.is_const)
+
+    @property
     def is_array(self) -> bool:
         return self.tag == ARRAY_TAG
 
@@ -150,6 +155,8 @@ class Scalar(Kind, str):
 FLOAT, INT, BOOL, NONE, ANY, ARRAY = (Scalar(t) for t in (FLOAT_TAG, INT_TAG, BOOL_TAG, NONE_TAG, ANY_TAG,
                                                            ARRAY_TAG))
 _SCALARS = {str.__str__(k): k for k in (FLOAT, INT, BOOL, NONE, ANY, ARRAY)}
+NUMBERS = (FLOAT, INT, BOOL)  # Python numbers: ``t in NUMBERS`` (t may be None)
+SCALARS = (FLOAT, INT, BOOL, NONE)  # nothing mutable, nothing to look into
 
 
 class Compound(Kind, tuple):
@@ -407,6 +414,11 @@ def differentiable(t) -> bool:
 
 def is_container(t) -> bool:
     return t is not None and as_kind(t).is_container
+
+
+def mutable(t) -> bool:
+    """May a value of kind ``t`` be changed in place (None, not typed: it may)?"""
+    return t is None or as_kind(t).is_mutable
 
 
 def element(t, index=None) -> Kind:

@@ -41,6 +41,7 @@ import re
 import types
 
 from wengert import ir
+from wengert.ir.kinds import ARRAY, SCALARS, ListKind, TupleKind, list_of
 from wengert.ir.activity import ANY, BOOL, FLOAT, INT, Info, analyse, kind_of, own_getitem
 from wengert.backend.emit import (
     HelperNames,
@@ -173,7 +174,7 @@ class Tangent(HelperNames):
     def structured(self, o) -> bool:
         """Whether ``o``'s tangent is certainly a list/tuple (not None) when it is active."""
         t = self.type_of(o)
-        return isinstance(t, tuple) and t[0] in ("seq", "tuple")
+        return isinstance(t, (ListKind, TupleKind))
 
     def line_comment(self, line) -> str:
         if not line or line == self.last_line:
@@ -364,7 +365,7 @@ class Tangent(HelperNames):
             lst, elt = s.args
             out.append(f"{pad}{self.expr(lst)}.append({self.expr(elt)})" + comment)
             if self.active(lst):
-                target = FLOAT if self.type_of(lst) == ("seq", FLOAT) else ANY
+                target = FLOAT if self.type_of(lst) == list_of(FLOAT) else ANY
                 out.append(f"{pad}{self.dot(lst)}.append({self.tan(elt, target)})")
             return
         if k == "unpack":
@@ -404,7 +405,7 @@ class Tangent(HelperNames):
             obj, idx, val = s.args
             out.append(f"{pad}{self.expr(obj)}[{self.expr(idx)}] = {self.expr(val)}" + comment)
             if self.active(obj):
-                target = FLOAT if self.type_of(obj) == ("seq", FLOAT) else ANY
+                target = FLOAT if self.type_of(obj) == list_of(FLOAT) else ANY
                 out.append(f"{pad}{self.dot(obj)}[{self.expr(idx)}] = {self.tan(val, target)}")
             return
         if k == "setattr":
@@ -539,7 +540,7 @@ class Tangent(HelperNames):
         if code.co_argcount != len(s.args) or code.co_kwonlyargcount or code.co_flags & 0x0C:
             return None
         kinds = tuple(self.type_of(a) for a in s.args)
-        if not all(k in (FLOAT, INT, BOOL, "none") for k in kinds) or not _has_source(fn):
+        if not all(k in SCALARS for k in kinds) or not _has_source(fn):
             return None
         return fn, kinds
 
@@ -611,7 +612,7 @@ class Tangent(HelperNames):
             uses_y |= tm.params[1] in used_params(tm)
             parts.append(body if body.isidentifier() else f"({body})")
         rhs = " + ".join(parts) if parts else "0.0"
-        if len(parts) > 1 and self.type_of(s.outs[0]) not in (FLOAT, "array"):
+        if len(parts) > 1 and self.type_of(s.outs[0]) not in (FLOAT, ARRAY):
             # tangents of sequences add elementwise, not by concatenation (``t + u`` on tuples)
             acc = self.helper("accum", accum)
             rhs = parts[0]

@@ -15,6 +15,7 @@ import operator
 from wengert import ir
 from wengert.frontend.expressions import SELF
 from wengert.ir.activity import FLOAT
+from wengert.ir.kinds import NUMBERS, dict_of
 from wengert.transforms.inline import instantiate
 from wengert.transforms.reverse.primal import Primal
 from wengert.transforms.reverse.loops import Loops
@@ -40,7 +41,7 @@ class Adjoint(Loops, Records, Primal):
             route = "ssa"  # checked to be a float on this path: never buffered
         h = self.handles.get(v.id) if via is not None else None
         if route == "buf" and h is not None and (
-                self.float_field(v, via[1]) if via[0] == "attr" else self.info.type_of(v) == ("dict", FLOAT)):
+                self.float_field(v, via[1]) if via[0] == "attr" else self.info.type_of(v) == dict_of(FLOAT)):
             if owner is None:
                 out.append(f"{pad}{var} = None")
                 state[var] = v.id
@@ -290,7 +291,7 @@ class Adjoint(Loops, Records, Primal):
         if self.info.type_of(s.args[i]) == FLOAT:
             return True  # a float against an array result: summed
         # "none" covers integer arrays (not differentiated, but they broadcast)
-        return any(self.info.type_of(a) not in (FLOAT, "int", "bool") and not (
+        return any(self.info.type_of(a) not in NUMBERS and not (
             isinstance(a, ir.Const) and a.value is None) for j, a in enumerate(s.args) if j != i)
 
     def _rev_guarded(self, s: ir.Op, plan: Plan, out, ind, state):

@@ -40,6 +40,7 @@ import types
 from wengert import ir
 from wengert.runtime import cotangents
 from wengert.ir.activity import FLOAT, Info, own_getitem
+from wengert.ir.kinds import ANY, ARRAY, NUMBERS, SCALARS, ObjKind, TupleKind, mutable
 from wengert.backend.emit import Layout, Namer, assign_names
 from wengert.errors import UnsupportedError
 from wengert.transforms.inline import template, used_params
@@ -115,9 +116,9 @@ class Generator:
         t = self.info.type_of(v)
         if t == FLOAT:
             return "float"
-        if isinstance(t, tuple) and t[0] in ("seq", "obj", "dict"):
+        if t is not None and t.is_record:  # a list, dict or object whose parts' kinds are recorded
             return "buf"
-        if t in ("any", "array") and self.may_mutate:
+        if t in (ANY, ARRAY) and self.may_mutate:
             return "buf"
         return "ssa"
 
@@ -330,13 +331,13 @@ class Generator:
                 return True
             rule = None
         if rule is not None and rule.vjps is not None:
-            nums = (FLOAT, "int", "bool")
+            nums = NUMBERS
             scalar = rule.scalar_vjps is not None and not s.kwargs and all(
                 info.type_of(a) in nums for a in s.args) and info.type_of(s.outs[0]) == FLOAT
             # numbers and arrays (no sequences): the simple form of the rule holds, with
             # cotangents reduced to each argument's shape
             numeric = rule.scalar_vjps is not None and not s.kwargs and all(
-                info.type_of(a) in nums + ("array",) for a in s.args)
+                info.type_of(a) in nums + (ARRAY,) for a in s.args)
             vjps = rule.scalar_vjps if numeric else rule.vjps
             tmpls = []
             inl = True
@@ -395,7 +396,7 @@ class Generator:
         if code.co_argcount != len(s.args) or code.co_kwonlyargcount or code.co_flags & 0x0C:
             return None
         kinds = tuple(self.info.type_of(a) for a in s.args)
-        if not all(k in (FLOAT, "int", "bool", "none") for k in kinds) or not _has_source(fn):
+        if not all(k in SCALARS for k in kinds) or not _has_source(fn):
             return None
         return fn, kinds
 
@@ -432,8 +433,7 @@ class Generator:
         """``x op= y`` where x may be a mutable object (changed in place, logged)."""
         if s.kind != "call" or not isinstance(s.fn, ir.Const) or s.fn.value not in _INPLACE_PLAIN:
             return False
-        return self.info.type_of(s.args[0]) not in (FLOAT, "int", "bool", "none") and not (
-            isinstance(self.info.type_of(s.args[0]), tuple) and self.info.type_of(s.args[0])[0] == "tuple")
+        return mutable(self.info.type_of(s.args[0]))
 
     def _passes_mutable(self, s: ir.Op) -> bool:
         """A call handing an active mutable object to code that may change it."""
@@ -472,11 +472,11 @@ _OPERATOR_PRIMS = {
 
 def _plain_tuple(t) -> bool:
     """A kind that is certainly a plain tuple (a tuple display, an item of zip)."""
-    return isinstance(t, tuple) and t[0] == "tuple"
+    return isinstance(t, TupleKind)
 
 
 def _is_obj(t) -> bool:
-    return isinstance(t, tuple) and t[0] == "obj"
+    return isinstance(t, ObjKind)
 
 
 class _DirectCall:

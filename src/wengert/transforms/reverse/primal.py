@@ -11,7 +11,8 @@ expression that uses them.
 from __future__ import annotations
 
 from wengert import ir
-from wengert.ir.activity import FLOAT, field_kind
+from wengert.ir.activity import FLOAT
+from wengert.ir.kinds import ObjKind
 from wengert.backend.emit import HelperNames, _dict, _mentions, _tuple, expr_of_call
 from wengert.transforms.reverse.plan import Generator, _DirectCall
 from wengert.transforms.reverse.useful import _PURE_PRIMS
@@ -252,8 +253,8 @@ class Primal(Generator, HelperNames):
         are saved), so it needs no undo; its cotangent slot is taken as usual."""
         t = self.info.type_of(s.args[0])
         # (no call here may log a write to the same field, which a redo would replay over this one)
-        return (not self.info.kinds_unsure and not self.info.effectful and isinstance(t, tuple) and t[0] == "obj"
-                and field_kind(t, s.fn) == FLOAT and self.info.type_of(s.args[1]) == FLOAT
+        return (not self.info.kinds_unsure and not self.info.effectful and isinstance(t, ObjKind)
+                and t.field(s.fn) == FLOAT and self.info.type_of(s.args[1]) == FLOAT
                 and s.fn.isidentifier() and not s.fn.startswith("__"))
 
     def _with_back(self, s, plan, rhs: str, out, ind, comment: str) -> None:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from wengert import ir
 from wengert.backend.emit import _dict, _tuple
-from wengert.ir.activity import FLOAT, field_kind
+from wengert.ir.activity import FLOAT
+from wengert.ir.kinds import ObjKind, dict_of
 from wengert.transforms.reverse.plan import Plan
 
 
@@ -34,7 +35,7 @@ class Records:
         for v in avail:
             t = self.info.type_of(v)
             if (v.id in self.handles or v.id not in self.field_owners or self.route(v) != "buf"
-                    or self.info.kinds_unsure or not (isinstance(t, tuple) and t[0] == "obj" or t == ("dict", FLOAT))):
+                    or self.info.kinds_unsure or not (isinstance(t, ObjKind) or t == dict_of(FLOAT))):
                 continue
             h = self.handles[v.id] = self.namer.fresh(f"{self.name(v)}_h")
             out.append(f"{pad}{h} = _pass.handle({self.name(v)})")
@@ -43,8 +44,7 @@ class Records:
 
     def float_field(self, v: ir.Value, name: str) -> bool:
         t = self.info.type_of(v)
-        return (not self.info.kinds_unsure and isinstance(t, tuple) and t[0] == "obj"
-                and field_kind(t, name) == FLOAT)
+        return not self.info.kinds_unsure and isinstance(t, ObjKind) and t.field(name) == FLOAT
 
     def _take_buffered(self, s: ir.Op, y: ir.Value, out, pad: str, state) -> None:
         """For a result whose cotangent lives in the pass's buffers: its whole cotangent,

@@ -14,7 +14,8 @@ from __future__ import annotations
 import operator
 
 from wengert import ir
-from wengert.ir.activity import FLOAT, Info, own_getitem
+from wengert.ir.activity import Info, own_getitem
+from wengert.ir.kinds import mutable
 from wengert.rules.table import get_rule
 
 _PURE_PRIMS = {
@@ -45,7 +46,7 @@ def _may_write(s: ir.Op, info: Info) -> bool:
 
 
 def _mutable_type(t) -> bool:
-    return t not in (FLOAT, "int", "bool", "none") and not (isinstance(t, tuple) and t[0] == "tuple")
+    return mutable(t)
 
 
 def _rereadable(fn: ir.Function, info: Info) -> set[int]:
