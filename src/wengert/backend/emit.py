@@ -20,10 +20,13 @@ source, so tracebacks point back to the user's code.
 
 from __future__ import annotations
 
+import ast
 import keyword
 import linecache
 import operator
 import re
+import textwrap
+import types
 import warnings
 
 from wengert import ir
@@ -307,6 +310,52 @@ def expr_of_call(fn_obj, fn_expr: str, args: list[str], kwargs: dict[str, str]) 
     return f"{fn_expr}({', '.join(parts)})"
 
 
+def same_code(a: list[str], b: list[str], live) -> bool:
+    """Do the statement lines ``a`` and ``b`` do the same thing? Equal text, or equal up
+    to the names of their own temporaries: a name whose first use in a block is a plain
+    assignment at its top level, not among the names ``live`` after it. (Run in place of
+    the other, each block then assigns its temporaries under other names; nothing reads
+    them afterwards.)"""
+    if a == b:
+        return True
+    if len(a) != len(b):
+        return False
+    try:
+        ta, tb = (ast.parse(textwrap.dedent("\n".join(x))) for x in (a, b))
+    except SyntaxError:
+        return False
+    return _canonical(ta, live) == _canonical(tb, live)
+
+
+def _canonical(tree: ast.Module, live) -> str:
+    seen: set[str] = set()
+    local: dict[str, str] = {}
+
+    def read(node):
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name):
+                seen.add(n.id)
+
+    for st in tree.body:
+        if isinstance(st, ast.Assign):
+            read(st.value)
+            for t in st.targets:
+                for n in ast.walk(t):
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id not in seen \
+                            and n.id not in live:
+                        local[n.id] = f"@{len(local)}"  # no identifier: cannot meet a real name
+                    if isinstance(n, ast.Name):
+                        seen.add(n.id)
+        else:
+            read(st)
+
+    class Rename(ast.NodeTransformer):
+        def visit_Name(self, n):
+            return ast.copy_location(ast.Name(local.get(n.id, n.id), n.ctx), n)
+
+    return ast.unparse(Rename().visit(tree))
+
+
 def _mentions(expr: str, name: str) -> bool:
     """Does source ``expr`` use the variable ``name``?"""
     return re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", expr) is not None
@@ -355,10 +404,31 @@ class HelperNames:
         fn = getattr(self, "fn", None)
         if fn is not None and getattr(fn, "globals_resolved", {}).get(base) is obj and base not in self.helpers:
             return base  # the user's own global, already guarded to be this object (`math`, `np`)
+        if base not in self.helpers and self._local_import(base, obj):
+            return base  # the user's own `import numpy as np` inside the function
         name = self.namer.fresh(base)
         self.helpers[name] = obj
         self.helper_ids[key] = name
         return name
+
+    def bound(self, v: ir.Value) -> bool:
+        """Has the top-level statement defining ``v`` run where the code now being written
+        runs? (In the adjoint pass, every one has: it runs after the whole forward pass.)"""
+        return False
+
+    def _local_import(self, base: str, obj) -> bool:
+        """Is ``base`` the user's own name for module ``obj``, imported inside the function
+        (``import numpy as np``) at its top level, and the only value with that name?"""
+        if not isinstance(obj, types.ModuleType):
+            return False
+        from wengert.rules.builtins import import_name
+
+        fn = self.fn
+        found = [s for s in fn.body.stmts if isinstance(s, ir.Op) and s.kind == "call" and len(s.outs) == 1
+                 and isinstance(s.fn, ir.Const) and s.fn.value is import_name
+                 and self.names.get(s.outs[0].id) == base]
+        return (len(found) == 1 and found[0].outs[0].static is obj and self.bound(found[0].outs[0])
+                and [vid for vid, n in self.names.items() if n == base] == [found[0].outs[0].id])
 
     def const_expr(self, v) -> str:
         """Source for constant ``v``: a literal, or the name of a helper holding it."""
@@ -433,4 +503,5 @@ def _indent(src: str, n: int) -> str:
     return "".join(pad + line if line.strip() else line for line in src.splitlines(keepends=True))
 
 
-__all__ = ["HelperNames", "Layout", "Namer", "assign_names", "compile_source", "expr_of_call", "literal"]
+__all__ = ["HelperNames", "Layout", "Namer", "assign_names", "compile_source", "expr_of_call", "literal",
+           "same_code"]

@@ -503,7 +503,10 @@ class Tangent(HelperNames):
                 out.append(f"{pad}{ydot} = item_tangent({y}, {self.tan(s.args[0])}, {args[1]})")
                 return
             post = "bcast" if rule.broadcast and len(active_args) < len(s.args) else None
-            if self._inline(s, rule.jvps, args, y, ydot, primal, out, pad, comment, post, kwargs):
+            jvps = rule.jvps
+            if static is operator.add and all(self.type_of(a) in (*_NUMS, ARRAY) for a in s.args):
+                jvps = _ADD  # numbers and arrays add (the rule's other case concatenates sequences)
+            if self._inline(s, jvps, args, y, ydot, primal, out, pad, comment, post, kwargs):
                 return
         if rule is not None and rule.frule is not None and not s.kwargs:
             fr = self.helper(f"{getattr(static, '__name__', 'f')}_frule", rule.frule)

@@ -14,13 +14,18 @@ import operator
 
 from wengert import ir
 from wengert.frontend.expressions import SELF
+from wengert.backend.emit import same_code
 from wengert.ir.activity import FLOAT
 from wengert.ir.kinds import NUMBERS, dict_of
 from wengert.transforms.inline import instantiate
 from wengert.transforms.reverse.primal import Primal
 from wengert.transforms.reverse.loops import Loops
-from wengert.transforms.reverse.plan import Plan, _Conflict, _may_write, _plain_tuple
+from wengert.transforms.reverse.plan import Plan, _Conflict, _may_write, _numbers, _plain_tuple
 from wengert.transforms.reverse.records import Records
+
+
+class _Retry(Exception):
+    """A branch planned without its saved condition got two different adjoints."""
 
 
 class Adjoint(Loops, Records, Primal):
@@ -201,10 +206,18 @@ class Adjoint(Loops, Records, Primal):
             bodies.append(lines)
         merged = self._reconcile(states, bodies, ind + 1)
         then, orelse = bodies
-        if not then and not orelse:
+        inner = pad + "    "
+        if all(line.startswith(inner) for line in then) and same_code(then, orelse, set(merged)):
+            # both branches' adjoints are the same code (or none; or the same up to the names
+            # of their own temporaries): it runs whichever way the forward pass went, and the
+            # condition need not be saved (see `generate`)
+            self.collapsed.add(id(s))
+            out.extend(pad + line[len(inner):] for line in then)
             state.clear()
             state.update(merged)
             return
+        if id(s) in self.uncond:
+            raise _Retry  # planned without its condition, but its branches' adjoints now differ
         out.append(f"{pad}if {self.expr(s.cond)}:")
         out.extend(then or [pad + "    pass"])
         if orelse:
@@ -288,6 +301,8 @@ class Adjoint(Loops, Records, Primal):
     def _may_broadcast(self, s: ir.Op, i: int) -> bool:
         """Can the result of ``s`` have another shape than its argument ``i``? Not when
         every other argument is a Python number (or ``i`` is the only argument)."""
+        if _numbers(s, self.info):
+            return False  # numbers only: the result is a number
         if self.info.type_of(s.args[i]) == FLOAT:
             return True  # a float against an array result: summed
         # "none" covers integer arrays (not differentiated, but they broadcast)
@@ -371,7 +386,7 @@ class Adjoint(Loops, Records, Primal):
                     continue
                 h = self.helper(f"{getattr(plan.rule.fn, '__name__', 'f')}_vjp{i}", vjp)
                 e = f"{h}({', '.join([g, self.name(y)] + args + kw)})"
-                if plan.rule.broadcast and not plan.scalar:
+                if plan.rule.broadcast and not plan.scalar and not _numbers(s, self.info):
                     e = f"unbroadcast({e}, {self.expr(a)})"
                 res.append((a, e, True))
             return res
@@ -431,6 +446,28 @@ class Adjoint(Loops, Records, Primal):
     # ---- assembling ----
 
     def generate(self):
+        """Sources and names of ``<f>_pullback`` and ``<f>_grad``.
+
+        A branch whose two adjoints came out the same needs no saved condition: the
+        functions are planned again without it (`plan.Generator.uncond`), which also
+        lets the forward pass write the condition inline. Should the second plan not
+        give the same adjoints for those branches, the first result stands.
+        """
+        first = self._generate()
+        redo = {sid for sid in self.collapsed - self.uncond
+                if isinstance(self.cond_of[sid], ir.Value) and self.cond_of[sid].id in self.needs}
+        if not redo:
+            return first
+        again = type(self)(self.fn, self.info)
+        again.uncond = self.uncond | redo
+        try:
+            result = again.generate()
+        except _Retry:
+            return first
+        self.__dict__.update(again.__dict__)
+        return result
+
+    def _generate(self):
         self.plan()
         self.handles: dict[int, str] = {}
         # records read or written field by field here: candidates for a buffer handle

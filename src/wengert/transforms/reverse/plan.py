@@ -105,6 +105,9 @@ class Generator:
         self.reread = _rereadable(fn, info)
         self._synthetic: list[ir.Value] = []
         self.useful = _useful(fn, info)
+        self.uncond: set[int] = set()   # id(If) whose branches have the same adjoint: condition not saved
+        self.collapsed: set[int] = set()  # id(If) whose adjoint was written without its condition
+        self.cond_of: dict[int, ir.Value | ir.Const] = {}
         self.ret = fn.body.term.values[0]
 
     # ---- planning ----
@@ -212,8 +215,10 @@ class Generator:
                 # a branch that leaves the iteration hands on (or drops) the carried cotangents
                 r |= any(b.term is not None and b.term.kind in ("break", "continue") and b.term.values
                          for b in (s.then, s.orelse))
+                self.cond_of[id(s)] = s.cond
                 if r:
-                    self.need(s.cond)
+                    if id(s) not in self.uncond:
+                        self.need(s.cond)
                     self.rev_stmts.add(id(s))
                 any_rev |= r
             elif isinstance(s, ir.Loop):
@@ -365,8 +370,8 @@ class Generator:
                     for kw, v in s.kwargs.items():
                         if kw in used:
                             self.need(v)
-                    if rule.broadcast and not scalar:
-                        self.need(s.args[i])
+                    if rule.broadcast and not scalar and not _numbers(s, info):
+                        self.need(s.args[i])  # `unbroadcast` reads it
                 return True
             self.plans[id(s)] = Plan("vjpcall", rule, vjps=vjps, scalar=scalar)
             self.need(s.outs[0])
@@ -468,6 +473,14 @@ _OPERATOR_PRIMS = {
     operator.isub, operator.imul, operator.itruediv, operator.ifloordiv, operator.imod, operator.ipow,
     operator.imatmul, operator.getitem, operator.lt, operator.le, operator.gt, operator.ge,
 }
+
+
+def _numbers(s: ir.Op, info: Info) -> bool:
+    """Every argument of ``s`` is a Python number by its kind (float, int, bool; not an
+    array, not ``any``): an elementwise (broadcasting) rule's result is a number too, and
+    no cotangent is reduced to an argument's shape (no `unbroadcast`)."""
+    return bool(s.args) and not s.star and not s.kwargs and all(
+        info.type_of(a) in NUMBERS for a in s.args)
 
 
 def _plain_tuple(t) -> bool:

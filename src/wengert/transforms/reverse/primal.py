@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from wengert import ir
 from wengert.ir.activity import FLOAT
-from wengert.ir.kinds import ObjKind
+from wengert.ir.kinds import NUMBERS, ObjKind
 from wengert.backend.emit import HelperNames, _dict, _mentions, _tuple, expr_of_call
 from wengert.transforms.reverse.plan import Generator, _DirectCall
 from wengert.transforms.reverse.useful import _PURE_PRIMS
@@ -24,6 +24,9 @@ class Primal(Generator, HelperNames):
         if self.reverse_mode and v.id in self.rev_names:
             return self.rev_names[v.id]
         return self.names[v.id]
+
+    def bound(self, v: ir.Value) -> bool:
+        return self.reverse_mode  # the adjoint runs after the whole forward pass
 
     def bar(self, v: ir.Value) -> str:
         # one cotangent variable per Python variable and kind: a float's (zero 0.0) is
@@ -73,6 +76,7 @@ class Primal(Generator, HelperNames):
 
     def forward(self) -> list[str]:
         self.inline_expr: dict[int, str] = {}
+        self.impure_inline: set[int] = set()
         self.pushed_stacks: list[ir.Value] = []
         self.directs: dict[str, tuple] = {}
         self.group_seen: dict[int, set] = {}
@@ -162,6 +166,8 @@ class Primal(Generator, HelperNames):
                 self.last_line = saved_line
                 rhs = tmp[0].split(" = ", 1)[1].split("  # line")[0]
                 self.inline_expr[s.outs[0].id] = f"({rhs})"
+                if not self._pure(s):
+                    self.impure_inline.add(s.outs[0].id)
                 continue
             if isinstance(s, ir.Op):
                 self._fwd_op(s, out, ind)
@@ -178,6 +184,8 @@ class Primal(Generator, HelperNames):
                 self._fwd_yield(s, s.orelse, out, ind + 1)
                 if len(out) == m0 + 1:
                     out.pop()
+                if out[n0 - 1:] == [f"{pad}if {self.bare(s.cond)}:", pad + "    pass"] and self._idle_test(s.cond):
+                    del out[n0 - 1:]  # `if c: pass`, and testing c can neither fail nor act
                 for o in s.outs:
                     self._push(o, out, ind)
             elif isinstance(s, ir.Loop):
@@ -192,6 +200,13 @@ class Primal(Generator, HelperNames):
             v = t.values[0]
             out.append(f"{pad}raise" + ("" if isinstance(v, ir.Const) and v.value is None else f" {self.bare(v)}")
                        + self.line_comment(t.line, force=True))
+
+    def _idle_test(self, c) -> bool:
+        """Is ``if c:`` free of effects? A number's truth cannot fail (an array's can), and
+        ``c`` must not be a call written inline that does something."""
+        if isinstance(c, ir.Const):
+            return True
+        return self.info.type_of(c) in NUMBERS and c.id not in self.impure_inline
 
     def _fwd_yield(self, s: ir.If, b: ir.Block, out, ind):
         if b.term is not None and b.term.kind == "yield":
