@@ -28,8 +28,6 @@ MAX_LINES = 600
 # Remove a line once its file is under the limit: the test then keeps it there.
 SIZE_PENDING = {
     "wengert.ir.activity",
-    "wengert.overload.dual",
-    "wengert.overload.tape",
     "wengert.transforms.forward",
     "wengert.transforms.reverse.plan",
     "wengert.transforms.reverse.primal",

@@ -15,7 +15,7 @@ from typing import Any
 
 from wengert import ir
 from wengert.runtime import cotangents
-from wengert.ir.activity import FLOAT, kind_of
+from wengert.ir.kinds import FLOAT, const, kind_of
 from wengert.rules.table import get_rule
 from wengert.runtime.mutation import Pass
 from wengert.dispatch.cache import clear_cache, compiled, get_ir, last_kinds
@@ -170,9 +170,9 @@ def _fast_path(f, nums, single):
         else:
             args = tuple(float(a) if type(a) is int and i in nums else a for i, a in enumerate(args))
         if nargs == 1 and type(args[0]) is float:
-            key = ("float",)
+            key = (FLOAT,)
         else:  # arguments not asked for are constants: no adjoint work for them
-            key = tuple(kind_of(a) if i in nums else ("const", kind_of(a)) for i, a in enumerate(args))
+            key = tuple(kind_of(a) if i in nums else const(kind_of(a)) for i, a in enumerate(args))
         entry = cache.get(key)
         if entry is None or not entry[0]():
             try:
@@ -224,7 +224,7 @@ def _quick_grad(f, num: int):
     if code.co_flags & 0x0C or code.co_kwonlyargcount or code.co_freevars or not 0 <= num < code.co_argcount:
         return None
     n = code.co_argcount
-    key = tuple("float" if i == num else ("const", "float") for i in range(n))
+    key = tuple(FLOAT if i == num else const(FLOAT) for i in range(n))
     state: list = [None]  # (rule table version, guard check, fused gradient)
     seen: list = [False]  # a call through the general path returned a float: the seed 1.0 is right
 

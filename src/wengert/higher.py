@@ -387,7 +387,8 @@ def _flat(t) -> list:
     if isinstance(t, (list, tuple)):
         out = []
         for v in t:
-            out.extend(_flat(v) if isinstance(v, (list, tuple, np.ndarray)) else [v])
+            # None: no derivative, a zero (a scalar leaf; a missing structure fails the reshape)
+            out.extend(_flat(v) if isinstance(v, (list, tuple, np.ndarray)) else [0.0 if v is None else v])
         return out
     if isinstance(t, np.ndarray) or hasattr(t, "shape") and cotangents.shape_of(t) != ():
         return list(np.asarray(t, dtype=float).ravel())

@@ -17,7 +17,7 @@ from wengert.dispatch.cache import compiled_jvp, dual_variant
 from wengert.dispatch.ladder import OVERLOAD, bind, climb, to_parameters
 from wengert.errors import UnsupportedError
 from wengert.frontend.program import has_source
-from wengert.ir.activity import ANY, FLOAT, kind_of
+from wengert.ir.kinds import ANY, ARRAY, FLOAT, Compound, kind_of
 from wengert.rules.support import Tangent, accum, shape_of
 from wengert.rules.table import get_rule
 from wengert.runtime import cotangents, registry, tangents
@@ -31,7 +31,7 @@ def call_jvp(fn, args: tuple, tangents: tuple, kwargs=None, fn_dot=None, kw_tang
     kinds = tuple(kind_of(v) for v in values)
     tans = [_normalise(k, v, t) for k, v, t in zip(kinds, values, tans)]
     c = compiled_jvp(fn, kinds)
-    if (ANY in kinds or "array" in kinds) and _tracked(values, tans, fn_dot):
+    if (ANY in kinds or ARRAY in kinds) and _tracked(values, tans, fn_dot):
         c = dual_variant(c)
     if fn.__code__.co_freevars:
         cells_dot = fn_dot if fn_dot is not None else (None,) * len(fn.__code__.co_freevars)
@@ -153,9 +153,9 @@ def rule_jvp(fn, rule, args: tuple, tangents: tuple, kwargs: dict):
 def _normalise(kind, value, t):
     if kind == FLOAT:
         return 0.0 if t is None else t
-    if isinstance(kind, tuple):
+    if isinstance(kind, Compound):
         return fill(value, t)
-    if kind in (ANY, "array"):
+    if kind in (ANY, ARRAY):
         return tz(value, t)
     return t
 

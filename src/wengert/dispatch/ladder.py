@@ -26,7 +26,7 @@ import types
 
 from wengert.frontend import expressions, stdlib
 from wengert.frontend.program import has_source
-from wengert.ir.activity import kind_of
+from wengert.ir.kinds import BOOL, INT, NONE, kind_of
 from wengert.rules.table import get_rule
 from wengert.runtime import registry
 from wengert.runtime.binding import bind, to_arguments, to_parameters  # noqa: F401  (re-exported)
@@ -149,7 +149,7 @@ def climb(mode: Mode, fn, args: tuple, kwargs: dict, x):
 
 
 def active(x) -> bool:
-    return kind_of(x) not in ("int", "bool", "none")
+    return kind_of(x) not in (INT, BOOL, NONE)
 
 
 def callable_name(fn) -> str:

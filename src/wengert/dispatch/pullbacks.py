@@ -19,7 +19,7 @@ from wengert.runtime import binding
 from wengert.errors import UnsupportedError
 from wengert.frontend.program import has_source
 from wengert.frontend.stdlib import python_version
-from wengert.ir.activity import ANY, kind_of
+from wengert.ir.kinds import ANY, BOOL, INT, NONE, ObjKind, kind_of
 from wengert.rules.support import unbroadcast
 from wengert.runtime import cotangents, registry
 from wengert.runtime.mutation import Pass, _fields
@@ -266,7 +266,7 @@ def _fixit(fn, args, kwargs) -> str:
     if y is None:  # a writer (np.copyto) or a reporter (logging): nondiff is right only for the latter
         return (f"it returned None: if it changes its arguments in place, compute a new value instead "
                 f"(its writes are invisible to wengert); if it only reports, declare it wengert.nondiff({name})")
-    if isinstance(y, (bool, int, str, bytes)) or kind_of(y) in ("int", "bool", "none"):
+    if isinstance(y, (bool, int, str, bytes)) or kind_of(y) in (INT, BOOL, NONE):
         return (f"it returned {type(y).__name__}, which has no derivative: declare it with "
                 f"wengert.nondiff({name})")
     return (f"register one with wengert.defvjp({name}, lambda g, y, x: ...), or wengert.nondiff({name}) "
@@ -318,7 +318,7 @@ def _python_method(obj, name):
     if name is None or OVERLOAD.is_tracked(obj):  # Duals and tape Vars carry their own rules
         return None
     k = kind_of(obj)
-    if (k != ANY and not (isinstance(k, tuple) and k[0] == "obj")) or hasattr(obj, "__array_namespace__"):
+    if (k != ANY and not isinstance(k, ObjKind)) or hasattr(obj, "__array_namespace__"):
         return None  # numbers, sequences and arrays of array libraries: the operator's rule applies
     m = getattr(type(obj), name, None)
     return m if isinstance(m, types.FunctionType) else None

@@ -18,6 +18,7 @@ import threading
 import types
 
 from wengert.frontend.lower import lower
+from wengert.ir.kinds import ANY, NONE
 
 # Lookups take no lock; lowering, transforming, publishing and clearing hold `LOCK`
 # (re-entrant, for recursion), so an entry is published only complete.
@@ -93,10 +94,10 @@ def free_kinds(fn) -> tuple:
         try:
             v = c.cell_contents
         except ValueError:
-            out.append("none")
+            out.append(NONE)
             continue
         if isinstance(v, types.FunctionType):
-            out.append("any" if v.__closure__ else "none")
+            out.append(ANY if v.__closure__ else NONE)
         else:
             out.append(kind_of(v))
     return tuple(out)
