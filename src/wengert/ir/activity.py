@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from wengert import ir
 from wengert.errors import UnsupportedError
+from wengert.frontend.lower import UNDEFINED
 from wengert.ir import effects as fx
 from wengert.ir.effects import INPLACE_OPS, constructed_kind
 from wengert.ir.kinds import (  # noqa: F401  (kinds re-exported: the analysis's vocabulary)
@@ -41,7 +42,6 @@ from wengert.ir.kinds import (  # noqa: F401  (kinds re-exported: the analysis's
     ObjKind,
     TupleKind,
     as_kind,
-    const_type,
     differentiable,
     element,
     field_kind,
@@ -66,6 +66,25 @@ _NUMERIC = {
     builtins.abs, builtins.pow, builtins.float, builtins.min, builtins.max,
 }
 _MATH = {getattr(math, n) for n in dir(math) if callable(getattr(math, n))}
+
+
+def const_type(v) -> Kind | None:
+    """The kind of a constant in the IR (None for the marker of a value not defined yet)."""
+    if v is UNDEFINED:
+        return None
+    if isinstance(v, slice) or v is Ellipsis:
+        return NONE
+    if type(v) is float:
+        return FLOAT
+    if type(v) is int:
+        return INT
+    if type(v) is bool:
+        return BOOL
+    if v is None or type(v) is str:
+        return NONE
+    if type(v) is tuple and len(v) <= 64:
+        return TupleKind(const_type(e) or ANY for e in v)
+    return ANY
 
 
 @dataclass

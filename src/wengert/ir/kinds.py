@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import types
 
-from wengert.frontend.lower import UNDEFINED
-
 FLOAT_TAG, INT_TAG, BOOL_TAG, NONE_TAG, ANY_TAG, ARRAY_TAG = "float", "int", "bool", "none", "any", "array"
 _ARRAY_MODULES = ("numpy", "torch", "jax", "jaxlib", "cupy", "array_api_strict")
 _MAX_LEN = 1024  # longer lists are not looked through at every call: kind `any`
@@ -297,7 +295,7 @@ class ObjKind(Compound):
     __slots__ = ()
 
     def __new__(cls, klass, fields):
-        return tuple.__new__(cls, ("obj", klass, tuple(sorted(fields, key=lambda f: f[0]))))
+        return tuple.__new__(cls, ("obj", klass, tuple(sorted(fields))))  # (names are unique)
 
     @property
     def cls(self) -> type:
@@ -493,6 +491,8 @@ def nested_ok(k) -> bool:
 # ---- the kinds of run-time values ----
 
 _NUMBER_KINDS = {float: FLOAT, int: INT, bool: BOOL}
+_LIST_OF_FLOAT, _DICT_OF_FLOAT = ListKind(FLOAT), DictKind(FLOAT)
+_FLOAT_TUPLES: dict = {}  # length -> tuple[float, ...] (kinds are immutable: shared)
 
 
 def _random_states():
@@ -520,14 +520,19 @@ def kind_of(x) -> Kind:
     if t is str or isinstance(x, (types.ModuleType, type)) or t in _RANDOM_STATES:
         return NONE
     if t in (list, tuple) and 0 < len(x) <= _MAX_LEN and all(type(e) is float for e in x):
-        return ListKind(FLOAT) if t is list else TupleKind((FLOAT,) * len(x))
+        if t is list:
+            return _LIST_OF_FLOAT
+        k = _FLOAT_TUPLES.get(len(x))
+        if k is None:
+            k = _FLOAT_TUPLES[len(x)] = TupleKind((FLOAT,) * len(x))
+        return k
     if t is list and 0 < len(x) <= _MAX_LEN:
         first = _element_kind(x[0])
         if nested_ok(first) and all(_element_kind(e) == first for e in x[1:]):
             return ListKind(first)  # a list of lists or tuples of floats, or of objects of one class
     if t is dict and 0 < len(x) <= 64 and all(type(v) is float for v in x.values()) \
             and all(type(k) is str for k in x):
-        return DictKind(FLOAT)  # a dict of float parameters: reading one gives a float
+        return _DICT_OF_FLOAT  # a dict of float parameters: reading one gives a float
     rec = _record_kind(x)
     if rec is not None:
         return rec
@@ -565,25 +570,6 @@ def _record_kind(x) -> ObjKind | None:
             return None
         fields.append((name, k))
     return ObjKind(t, fields)
-
-
-def const_type(v) -> Kind | None:
-    """The kind of a constant in the IR (None for the marker of a value not defined yet)."""
-    if v is UNDEFINED:
-        return None
-    if isinstance(v, slice) or v is Ellipsis:
-        return NONE
-    if type(v) is float:
-        return FLOAT
-    if type(v) is int:
-        return INT
-    if type(v) is bool:
-        return BOOL
-    if v is None or type(v) is str:
-        return NONE
-    if type(v) is tuple and len(v) <= 64:
-        return TupleKind(const_type(e) or ANY for e in v)
-    return ANY
 
 
 def _zeros_like(value):
