@@ -27,12 +27,10 @@ MAX_LINES = 600
 # Being split by other engineers as this test is written (issue 9); the size check only.
 # Remove a line once its file is under the limit: the test then keeps it there.
 SIZE_PENDING = {
-    "wengert.ir.activity",
     "wengert.transforms.forward",
     "wengert.transforms.reverse.plan",
     "wengert.transforms.reverse.primal",
     "wengert.transforms.reverse.adjoint",
-    "wengert.frontend.expressions",
     "wengert.higher",  # the Hessian work (forward over reverse by composition) replaces most of it
 }
 

@@ -129,7 +129,7 @@ class Generator:
         self.may_mutate = any(
             isinstance(s, ir.Op) and (s.kind in ("setitem", "setattr") or s.mutating
                                       or (s.kind == "attr" and s.outs[0].static is None
-                                          and self.info.type_of(s.args[0]) == "any")
+                                          and self.info.type_of(s.args[0]) == ANY)
                                       or self._inplace_on_object(s) or self._passes_mutable(s))
             for _, s in ir.walk(self.fn.body))
         self._plan_block(self.fn.body)
@@ -303,7 +303,7 @@ class Generator:
             return True
         if k == "attr":
             self.need(s.args[0])
-            if self.info.type_of(s.args[0]) == "any":
+            if self.info.type_of(s.args[0]) == ANY:
                 # may be a property: its getter is differentiated (decided at run time)
                 back = self.synth(f"{s.outs[0].name or s.fn}_back", block, depth, pos)
                 self.need(back)
@@ -327,7 +327,7 @@ class Generator:
         if own_getitem(s, info, fn):
             rule = None  # an index that carries a derivative: the container's own __getitem__ (np.r_)
         if rule is not None and rule.vjps is not None and fn in _OPERATOR_PRIMS and any(
-                info.type_of(a) == "any" for a in s.args):
+                info.type_of(a) == ANY for a in s.args):
             # an operand of unknown type may be a user object with its own __add__:
             # decided at run time. Floats take an inlined path, anything else
             # `transform.pullback_of` (user dunders, arrays, sequences)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from wengert import ir
 from wengert.ir.activity import FLOAT
-from wengert.ir.kinds import NUMBERS, ObjKind
+from wengert.ir.kinds import ANY, NUMBERS, ObjKind
 from wengert.backend.emit import HelperNames, _dict, _mentions, _tuple, expr_of_call
 from wengert.transforms.reverse.plan import Generator, _DirectCall
 from wengert.transforms.reverse.useful import _PURE_PRIMS
@@ -383,7 +383,7 @@ class Primal(Generator, HelperNames):
                     return
                 if plan is not None and plan.mode == "guarded":
                     checks = " and ".join(f"type({self.expr(a)}) is float" for a in s.args
-                                          if self.info.type_of(a) == "any")
+                                          if self.info.type_of(a) == ANY)
                     fast = expr_of_call(s.fn.value, fexpr, args, {})
                     self._with_back(s, plan, f"({fast}, None) if {checks} else "
                                              f"call_pullback(_pass, {fexpr}, {_tuple(args)}, None)", out, ind, comment)
