@@ -137,6 +137,7 @@ def test_kinds_survive_copy_and_pickle():
               K.obj_of(Point, [("x", FLOAT), ("y", K.list_of(FLOAT))])):
         for c in (copy.deepcopy(k), pickle.loads(pickle.dumps(k))):
             assert c == k and type(c) is type(k) and repr(c) == repr(k)
+    assert copy.deepcopy(FLOAT) is FLOAT and pickle.loads(pickle.dumps(ANY)) is ANY
 
 
 def test_element_and_field():

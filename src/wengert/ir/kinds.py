@@ -137,7 +137,7 @@ class Scalar(Kind, str):
         return str.__str__(self)
 
     def __reduce__(self):
-        return (Scalar, (str.__str__(self),))
+        return (as_kind, (str.__str__(self),))  # the one FLOAT, ...
 
     def join(self, other) -> Kind:  # (str.join is no use on a kind)
         return join(self, other)
