@@ -15,7 +15,9 @@ from typing import Any
 
 from wengert import ir
 from wengert.runtime import cotangents
+from wengert.ir.activity import analyse, show_kinds
 from wengert.ir.kinds import FLOAT, const, kind_of
+from wengert.frontend.program import free_kinds
 from wengert.rules.table import get_rule
 from wengert.runtime.mutation import Pass
 from wengert.dispatch.cache import clear_cache, compiled, get_ir, last_kinds
@@ -408,9 +410,14 @@ def _example_kinds(f, args) -> tuple:
     return (FLOAT,) * n
 
 
-def show_ir(f: Callable) -> str:
-    """The SSA IR of ``f`` as text."""
-    return ir.format_function(get_ir(f))
+def show_ir(f: Callable, *args) -> str:
+    """The SSA IR of ``f`` as text. With example ``args``, every value shows the kind the
+    analysis gives it for their kinds, and ``active`` where it may carry a derivative."""
+    if not args:
+        return ir.format_function(get_ir(f))
+    f_ir = get_ir(f)
+    info = analyse(f_ir, _example_kinds(f, args), dict(zip(f.__code__.co_freevars, free_kinds(f))))
+    return show_kinds(f_ir, info)
 
 
 def show_adjoint(f: Callable, *args, fused: bool = True) -> str:

@@ -341,3 +341,23 @@ def test_analysis_kinds_are_kind_objects():
     info = analyse(f_ir, tuple(("seq", "float") if i == 0 else kind_of(a) for i, a in enumerate(args)), {})
     assert info.type and all(t is None or isinstance(t, K.Kind) for t in info.type.values())
     assert info.type_of(f_ir.body.term.values[0]) is FLOAT
+
+
+def test_show_ir_with_example_arguments_shows_kinds():
+    import wengert
+
+    def f(xs, p, n):
+        s = 0.0
+        for x in xs:
+            s += x * p.x
+        return s + n
+
+    plain = wengert.show_ir(f)
+    assert "list[float]" not in plain
+    text = wengert.show_ir(f, [1.0, 2.0], Point(1.0, 2.0), 3)
+    lines = text.splitlines()
+    assert "xs: list[float] active" in lines[0] and "p: obj Point{x: float, y: float} active" in lines[0]
+    assert "n: int" in lines[0] and "n: int active" not in lines[0]
+    assert any("attr x" in ln and ": float active" in ln for ln in lines)  # p.x
+    assert any(ln.strip().startswith("body:") and "x: float active" in ln for ln in lines)  # the loop's item
+    assert wengert.grad(f)([1.0, 2.0], Point(1.5, 2.0), 3) == [1.5, 1.5]  # (the same function differentiates)

@@ -161,6 +161,14 @@ class Info:
         return analyse(fn, arg_kinds, free_kinds, self.ctx)
 
 
+def show_kinds(fn: ir.Function, info: Info) -> str:
+    """``fn``'s IR with the kind the analysis gave each value, and ``active`` where it may
+    carry a derivative (``show_ir(f, *args)``)."""
+    def note(v) -> str:
+        return repr(info.type.get(v.id)) + (" active" if info.is_active(v) else "")
+    return ir.format_function(fn, note)
+
+
 def own_getitem(s: ir.Op, info: Info, fn) -> bool:
     """``c[i]`` whose index carries a derivative into a container that may have its own
     ``__getitem__`` (``np.r_[x, y]``): differentiated through that method, found at run time."""

@@ -209,8 +209,11 @@ def _fmt_op(s: Op) -> str:
     return f"{outs} = {head}" if outs else head
 
 
-def _comment(values, line) -> str:
-    names = [v.name for v in values if v.name]
+def _comment(values, line, note=None) -> str:
+    if note is None:
+        names = [v.name for v in values if v.name]
+    else:  # every value, with what ``note`` says of it (its kind, its activity)
+        names = [f"{v.name or repr(v)}: {note(v)}" for v in values]
     parts = []
     if names:
         parts.append(", ".join(names))
@@ -219,35 +222,37 @@ def _comment(values, line) -> str:
     return ("    # " + "    ".join(parts)) if parts else ""
 
 
-def format_function(fn: Function) -> str:
+def format_function(fn: Function, note=None) -> str:
+    """``fn`` as text; ``note(value)``, when given, is written beside every value defined
+    (`wengert.ir.activity.show_kinds`: its kind and whether it is active)."""
     lines: list[str] = []
     head = f"{fn.name}({', '.join(map(repr, fn.params))})"
-    lines.append(head + _comment(fn.params, fn.firstlineno))
-    _format_block(fn.body, lines, 1, "")
+    lines.append(head + _comment(fn.params, fn.firstlineno, note))
+    _format_block(fn.body, lines, 1, "", note)
     return "\n".join(lines) + "\n"
 
 
-def _format_block(block: Block, lines: list[str], depth: int, label: str) -> None:
+def _format_block(block: Block, lines: list[str], depth: int, label: str, note=None) -> None:
     pad = "  " * depth
     if label:
         args = f" ({', '.join(map(repr, block.args))})" if block.args else ""
-        lines.append(f"{pad[:-2]}{label}:{args}" + _comment(block.args, None))
+        lines.append(f"{pad[:-2]}{label}:{args}" + _comment(block.args, None, note))
     for s in block.stmts:
         if isinstance(s, Op):
-            lines.append(pad + _fmt_op(s) + _comment(s.outs, s.line))
+            lines.append(pad + _fmt_op(s) + _comment(s.outs, s.line, note))
         elif isinstance(s, If):
             outs = ", ".join(map(repr, s.outs))
-            lines.append(f"{pad}{outs + ' = ' if outs else ''}if {_fmt(s.cond)}" + _comment(s.outs, s.line))
-            _format_block(s.then, lines, depth + 2, "then")
-            _format_block(s.orelse, lines, depth + 2, "else")
+            lines.append(f"{pad}{outs + ' = ' if outs else ''}if {_fmt(s.cond)}" + _comment(s.outs, s.line, note))
+            _format_block(s.then, lines, depth + 2, "then", note)
+            _format_block(s.orelse, lines, depth + 2, "else", note)
         elif isinstance(s, Loop):
             outs = ", ".join(map(repr, s.outs))
             inits = ", ".join(map(_fmt, s.inits))
             kind = "while" if s.header is not None else f"for {_fmt(s.iterable)}"
-            lines.append(f"{pad}{outs + ' = ' if outs else ''}{kind} ({inits})" + _comment(s.outs, s.line))
+            lines.append(f"{pad}{outs + ' = ' if outs else ''}{kind} ({inits})" + _comment(s.outs, s.line, note))
             if s.header is not None:
-                _format_block(s.header, lines, depth + 2, "header")
-            _format_block(s.body, lines, depth + 2, "body")
+                _format_block(s.header, lines, depth + 2, "header", note)
+            _format_block(s.body, lines, depth + 2, "body", note)
     t = block.term
     if t is not None:
         vals = ", ".join(map(_fmt, t.values))
