@@ -243,9 +243,6 @@ def test_user_names_like_helpers_are_renamed_and_the_gradient_is_right(x, n):
     assert wengert.grad(helper_names)(x, n) == pytest.approx(fd(helper_names, x, n), rel=1e-5, abs=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="a user variable named like a builtin the generated adjoint calls "
-                   "(reversed, in the reverse loop) is not renamed: the generated code calls the user's float "
-                   "('float' object is not callable); assign_names/Namer reserve keywords and helpers only")
 def test_user_variable_named_like_a_builtin_the_adjoint_calls():
     assert wengert.grad(builtin_names)(0.7, 3) == pytest.approx(fd(builtin_names, 0.7, 3), rel=1e-6)
     check_source(wengert.show_adjoint(builtin_names, 0.7, 3))

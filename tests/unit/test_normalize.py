@@ -228,9 +228,6 @@ def test_try_with_else_finally_runs_the_same_steps(x):
     assert after == before
 
 
-@pytest.mark.xfail(strict=True, reason="normalize._lower_try copies `finally` before the returns, breaks and "
-                   "continues of a handler but not before its raise: a handler that raises (bare `raise` or "
-                   "a new exception) skips the finally block (grad of such a function skips it too)")
 def test_finally_runs_when_a_handler_raises():
     before, after = run_logged(TRY_FULL, "s")  # TypeError: the handler logs, then re-raises
     assert before == (("raised", TypeError, "unsupported operand type(s) for //: 'int' and 'str'"),

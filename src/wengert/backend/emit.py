@@ -21,6 +21,7 @@ source, so tracebacks point back to the user's code.
 from __future__ import annotations
 
 import ast
+import builtins
 import keyword
 import linecache
 import operator
@@ -259,7 +260,7 @@ def assign_names(fn: ir.Function, layout: Layout, reserved: set[str], keep_live:
         if base == "_t":
             cands = [f"_t{min(members[root])}"] + cands[1:]
         for c in cands:
-            if c in reserved or keyword.iskeyword(c):
+            if c in reserved or keyword.iskeyword(c) or not is_param and c in _BUILTIN_NAMES:
                 continue
             others = namer_used.get(c, [])
             if is_param or not any(layout.interferes(x, y) for x in members[root] for o in others
@@ -269,6 +270,11 @@ def assign_names(fn: ir.Function, layout: Layout, reserved: set[str], keep_live:
                     names[m] = c
                 break
     return names
+
+
+# generated code calls builtins by name (`reversed`, `range`, `len`, `zip`, ...): a user's
+# variable of that name takes another (`reversed_1`) so it cannot shadow them
+_BUILTIN_NAMES = frozenset(n for n in dir(builtins) if not n.startswith("_"))
 
 
 def _ident(name: str) -> str:

@@ -372,8 +372,8 @@ def _flag_exits(stmts, flags: set, in_loop: bool):
 
 
 def _before_exits(stmts, fin, depth: int):
-    """``finally`` (``fin()``) before each return, and before each break/continue that leaves
-    the try's own loop level (``depth`` counts loops entered inside the handler)."""
+    """``finally`` (``fin()``) before each return and raise, and before each break/continue that
+    leaves the try's own loop level (``depth`` counts loops entered inside the handler)."""
     out = []
     for s in stmts:
         if isinstance(s, ast.Return) or (isinstance(s, (ast.Break, ast.Continue)) and depth == 0):
@@ -382,6 +382,13 @@ def _before_exits(stmts, fin, depth: int):
                 out.append(_assign("_w_retval_f", s.value, s))
                 s = ast.copy_location(ast.Return(value=_name("_w_retval_f", False, s)), s)
             out += _fix(extra, s) if extra else []
+        elif isinstance(s, ast.Raise):  # leaves the try at any loop depth; the exception is made first
+            extra = fin()
+            if extra:
+                if s.exc is not None:
+                    out.append(_assign("_w_raise_f", s.exc, s))
+                    s = ast.copy_location(ast.Raise(exc=_name("_w_raise_f", False, s), cause=s.cause), s)
+                out += _fix(extra, s)
         elif isinstance(s, (ast.For, ast.While)):
             s.body = _before_exits(s.body, fin, depth + 1)
         elif isinstance(s, ast.If):
