@@ -1,4 +1,5 @@
-"""Unit tests of the reverse-mode plan (`wengert.transforms.reverse.plan.Generator.plan`).
+"""Unit tests of the reverse-mode plan (`wengert.transforms.reverse.plan.Generator.plan`; the plan
+classes are in `wengert.transforms.reverse.plans` and `.calls`).
 
 For small functions: which operations get an adjoint, what each adjoint needs from the
 forward pass, which of those are pushed in loops (and which are read again by name), how
@@ -17,7 +18,9 @@ import wengert
 from wengert import ir
 from wengert.frontend.lower import lower
 from wengert.ir.activity import analyse, kind_of
+from wengert.transforms.reverse.calls import DirectPullback, GenericPullback, InlineVJP
 from wengert.transforms.reverse.plan import Generator
+from wengert.transforms.reverse.plans import SetItem
 
 
 def planned(fn, args, wrt):
@@ -39,8 +42,9 @@ def op_of(f_ir, fn):
 
 
 def mode(gen, s):
+    """The class of the plan of ``s`` (None: no adjoint)."""
     p = gen.plans.get(id(s))
-    return None if p is None else p.mode
+    return None if p is None else type(p)
 
 
 def pushed(gen):
@@ -127,7 +131,7 @@ def test_pow_plans_only_the_multiplication():
     imul = op_of(f_ir, operator.imul)
     isub = op_of(f_ir, operator.isub)
     gt = op_of(f_ir, operator.gt)
-    assert mode(gen, imul) == "vjp" and gen.plans[id(imul)].scalar
+    assert mode(gen, imul) is InlineVJP and gen.plans[id(imul)].scalar
     assert mode(gen, isub) is None  # n is an int: nothing useful flows through it
     assert mode(gen, gt) is None
 
@@ -147,7 +151,7 @@ def test_loop_that_saves_nothing_counts_its_trips():
     f_ir, gen = planned(add_loop, (1.5, 3), {0})
     (loop,) = loops(f_ir)
     (add,) = [s for s in ops(f_ir, "call") if getattr(s.fn, "value", None) is operator.add]
-    assert mode(gen, add) == "vjp"
+    assert mode(gen, add) is InlineVJP
     assert pushed(gen) == set()  # d(s+x)/ds = d(s+x)/dx = 1: the adjoint reads nothing
     count = gen.counts[id(loop)]
     assert count.name == f"count_{loop.id}" and count.id in gen.needs
@@ -192,8 +196,8 @@ def test_call_of_a_user_function_with_float_arguments_goes_straight_to_its_pullb
     f_ir, gen = planned(calls_user, (0.3,), {0})
     (call,) = [s for s in ops(f_ir, "call") if s.static is square]
     plan = gen.plans[id(call)]
-    assert plan.mode == "direct"
-    assert plan.rule == (square, ("float",))
+    assert type(plan) is DirectPullback
+    assert (plan.fn, plan.kinds) == (square, ("float",))
     assert plan.back.id in gen.needs  # its pullback is kept for the adjoint
 
 
@@ -201,7 +205,7 @@ def test_inactive_values_get_no_plan_and_are_not_useful():
     f_ir, gen = planned(inactive_parts, (1.5, 2.0), {0})
     n = f_ir.params[1]
     mul_xn = [s for s in ops(f_ir, "call") if s.args[:2] == [f_ir.params[0], n]][0]
-    assert mode(gen, mul_xn) == "vjp"
+    assert mode(gen, mul_xn) is InlineVJP
     assert gen.plans[id(mul_xn)].tmpl[1] is None  # n is not differentiated: no adjoint for it
     for name in ("k", "m"):
         (s,) = [s for s in ops(f_ir) if s.outs and s.outs[0].name == name]
@@ -214,7 +218,7 @@ def test_call_that_may_write_an_active_argument_is_planned_though_its_result_is_
     f_ir, gen = planned(result_unused, ([1.0], 2.0), {1})
     (call,) = [s for s in ops(f_ir, "call") if s.static is writes_into]
     assert call.outs[0].id not in gen.useful  # None, used by nobody
-    assert mode(gen, call) in ("generic", "direct")
+    assert mode(gen, call) in (GenericPullback, DirectPullback)
     assert gen.plans[id(call)].back.id in gen.needs
 
 
@@ -225,7 +229,7 @@ def test_mutation_is_always_planned_to_be_undone():
 
     f_ir, gen = planned(f, ([1.0, 2.0], 2.0), {1})
     (st,) = ops(f_ir, "setitem")
-    assert mode(gen, st) == "setitem"
+    assert mode(gen, st) is SetItem
 
 
 # ---- the plans give the right gradients ----

@@ -1,8 +1,9 @@
 """The adjoint pass of generated gradients, and the assembled functions.
 
 `Adjoint` writes, for the plan of `plan.Generator`, the reverse program: each
-block backwards, cotangent variables assigned by their first contribution and
-added to by the others (see `plan` for the scheme), then assembles
+block backwards, each operation's adjoint written by its plan (`plans.Plan.emit_adjoint`),
+cotangent variables assigned by their first contribution and added to by the others
+(see `plan` for the scheme), then assembles
 ``<f>_pullback`` (forward pass and a nested ``<f>_back``) and the fused
 ``<f>_grad``. Loops are written by `loops.Loops`, buffered cotangents and undone
 mutations by `records.Records`; the forward pass by `primal.Primal`.
@@ -13,14 +14,13 @@ from __future__ import annotations
 import operator
 
 from wengert import ir
-from wengert.frontend.expressions import SELF
 from wengert.backend.emit import same_code
 from wengert.ir.activity import FLOAT
 from wengert.ir.kinds import NUMBERS, dict_of
-from wengert.transforms.inline import instantiate
 from wengert.transforms.reverse.primal import Primal
 from wengert.transforms.reverse.loops import Loops
-from wengert.transforms.reverse.plan import Plan, _Conflict, _may_write, _numbers, _plain_tuple
+from wengert.transforms.reverse.plan import _Conflict
+from wengert.transforms.reverse.plans import _numbers
 from wengert.transforms.reverse.records import Records
 
 
@@ -33,16 +33,18 @@ class Adjoint(Loops, Records, Primal):
 
     # ---- contributions ----
 
-    def contribute(self, out, ind, state, v: ir.Value, expr: str, generic: bool, via=None) -> None:
+    def contribute(self, out, ind, state, v: ir.Value, expr: str, generic: bool, via=None,
+                   floats=frozenset()) -> None:
         """Add ``expr`` to ``v``'s cotangent. ``via`` = ("item", key) or ("attr", name) when
-        ``expr`` is the cotangent of ``v[key]`` / ``v.name`` rather than of ``v``."""
+        ``expr`` is the cotangent of ``v[key]`` / ``v.name`` rather than of ``v``; ``floats``:
+        ids of values checked to be floats where this code runs (never buffered there)."""
         var = self.bar(v)
         owner = state.get(var)
         pad = "    " * ind
         if owner is not None and owner != v.id:
             raise _Conflict(f"cotangent variable {var} is shared by two live values")
         route = self.route(v)
-        if route == "buf" and v.id in self.known_floats:
+        if route == "buf" and v.id in floats:
             route = "ssa"  # checked to be a float on this path: never buffered
         h = self.handles.get(v.id) if via is not None else None
         if route == "buf" and h is not None and (
@@ -79,8 +81,9 @@ class Adjoint(Loops, Records, Primal):
         else:
             out.append(f"{pad}{var} += {expr}" if is_float else f"{pad}{var} = accum({var}, {expr})")
 
-    def _emit_contribs(self, out, ind, state, g: str, contribs) -> None:
-        """Emit contributions; those to ``g``'s own variable last, combined, since they overwrite it."""
+    def emit_contribs(self, out, ind, state, g: str, contribs, floats=frozenset()) -> None:
+        """Emit contributions; those to ``g``'s own variable last, combined, since they overwrite it.
+        ``floats``: as for `contribute`."""
         contribs = [c if len(c) == 4 else (*c, None) for c in contribs]
         contribs = [c for c in contribs if self.is_useful(c[0])]
         # x * x: the same contribution twice is computed once, doubled
@@ -101,7 +104,7 @@ class Adjoint(Loops, Records, Primal):
             later = []
         for v, e, gen, via in contribs:
             if self.bar(v) != g or not later:
-                self.contribute(out, ind, state, v, e, gen, via)
+                self.contribute(out, ind, state, v, e, gen, via, floats)
         if later:
             v = later[0][0]
             is_float = self.info.type_of(v) == FLOAT
@@ -162,7 +165,7 @@ class Adjoint(Loops, Records, Primal):
             n = self.pop_names[v.id] = self.namer.fresh(self.name(v) + "_pop")
         return n
 
-    def _reconcile(self, states, bodies, ind):
+    def reconcile(self, states, bodies, ind):
         merged = {}
         for var in set().union(*states):
             owners = {st.get(var) for st in states}
@@ -204,7 +207,7 @@ class Adjoint(Loops, Records, Primal):
             self._rev_block(b, lines, ind + 1, st, loops, prologue)
             states.append(st)
             bodies.append(lines)
-        merged = self._reconcile(states, bodies, ind + 1)
+        merged = self.reconcile(states, bodies, ind + 1)
         then, orelse = bodies
         inner = pad + "    "
         if all(line.startswith(inner) for line in then) and same_code(then, orelse, set(merged)):
@@ -230,75 +233,10 @@ class Adjoint(Loops, Records, Primal):
 
     def _rev_op(self, s: ir.Op, out, ind, state):
         plan = self.plans.get(id(s))
-        if plan is None:
-            return
-        mode = plan.mode
-        pad = "    " * ind
-        if mode == "append":
-            it = self.comp_iter.get(s.args[0].id)
-            if it is not None:
-                self.contribute(out, ind, state, s.args[1], f"{it}()", True)
-            return
-        if mode in ("setitem", "setattr", "mutmethod", "inplace"):
-            self._rev_mutation(s, plan, out, ind, state)
-            return
-        if mode == "guarded":
-            self._rev_guarded(s, plan, out, ind, state)
-            return
-        if mode == "unpack":
-            bars = []
-            for o in s.outs:
-                b = self.bar(o)
-                if state.get(b) == o.id:
-                    bars.append(b)
-                    del state[b]
-                else:
-                    bars.append("None")
-            if all(b == "None" for b in bars):
-                return
-            tup = "(" + ", ".join(bars) + ("," if len(bars) == 1 else "") + ")"
-            if _plain_tuple(self.info.type_of(s.args[0])):
-                self.contribute(out, ind, state, s.args[0], tup, True)
-            else:
-                self.contribute(out, ind, state, s.args[0], f"unpack_grad({self.expr(s.args[0])}, {tup})", True)
-            return
-        y = s.outs[0]
-        g = self.bar(y)
-        self._take_buffered(s, y, out, pad, state)
-        if state.get(g) != y.id:
-            if not (mode in ("generic", "method", "direct") and _may_write(s, self.info)):
-                return
-            # issue 10: a callee that wrote active values where the caller reads them (a global
-            # dict: put(x) doing D["k"] = x) hands their cotangents back though its own result
-            # (None) has none
-            out.append(f"{pad}{g} = None")
-            state[g] = y.id
-        del state[g]
-        always = mode in ("generic", "method", "direct")  # the callee may have mutations to undo
-        guard = self.info.type_of(y) != FLOAT and not always
-        body: list[str] = []
-        bind = ind + 1 if guard else ind
-        st = dict(state)
-        contribs = self._contribs(s, plan, g, body, bind, st)
-        self._emit_contribs(body, bind, st, g, contribs)
-        if guard:
-            out.append(f"{pad}if {g} is not None:")
-            out.extend(body or [pad + "    pass"])
-            other = dict(state)
-            other.pop(g, None)
-            else_lines: list[str] = []
-            merged = self._reconcile([st, other], [body, else_lines], ind + 1)
-            if else_lines:
-                out.append(f"{pad}else:")
-                out.extend(else_lines)
-            state.clear()
-            state.update(merged)
-        else:
-            out.extend(body)
-            state.clear()
-            state.update(st)
+        if plan is not None:
+            plan.emit_adjoint(self, s, out, ind, state)
 
-    def _may_broadcast(self, s: ir.Op, i: int) -> bool:
+    def may_broadcast(self, s: ir.Op, i: int) -> bool:
         """Can the result of ``s`` have another shape than its argument ``i``? Not when
         every other argument is a Python number (or ``i`` is the only argument)."""
         if _numbers(s, self.info):
@@ -308,140 +246,6 @@ class Adjoint(Loops, Records, Primal):
         # "none" covers integer arrays (not differentiated, but they broadcast)
         return any(self.info.type_of(a) not in NUMBERS and not (
             isinstance(a, ir.Const) and a.value is None) for j, a in enumerate(s.args) if j != i)
-
-    def _rev_guarded(self, s: ir.Op, plan: Plan, out, ind, state):
-        """Floats took the inlined path (no pullback saved); anything else the pullback."""
-        pad = "    " * ind
-        y = s.outs[0]
-        g = self.bar(y)
-        self._take_buffered(s, y, out, pad, state)
-        if state.get(g) != y.id:
-            out.append(f"{pad}{g} = None")
-        state.pop(g, None)
-        back = self.name(plan.back)
-        # fast branch: floats, the scalar rule inlined (when there is a cotangent)
-        st_fast = dict(state)
-        inner: list[str] = []
-        st_inner = dict(st_fast)
-        contribs = self._contribs(s, Plan("vjp", plan.rule, plan.tmpl, vjps=plan.vjps, scalar=True),
-                                  g, inner, ind + 2, st_inner)
-        self.known_floats = {a.id for a in s.args if isinstance(a, ir.Value)}
-        self._emit_contribs(inner, ind + 2, st_inner, g, contribs)
-        self.known_floats = set()
-        none_lines: list[str] = []
-        st_fast = self._reconcile([st_inner, dict(st_fast)], [inner, none_lines], ind + 2)
-        fast = [f"{pad}    if {g} is not None:"] + (inner or [pad + "        pass"])
-        if none_lines:
-            fast += [f"{pad}    else:"] + none_lines
-        # other values: their pullback
-        st_gen = dict(state)
-        gen: list[str] = []
-        contribs = self._contribs(s, Plan("generic", back=plan.back), g, gen, ind + 1, st_gen)
-        self._emit_contribs(gen, ind + 1, st_gen, g, contribs)
-        merged = self._reconcile([dict(st_fast), st_gen], [fast, gen], ind + 1)
-        out.append(f"{pad}if {back} is None:")
-        out.extend(fast)
-        out.append(f"{pad}else:")
-        out.extend(gen or [pad + "    pass"])
-        state.clear()
-        state.update(merged)
-
-    def _contribs(self, s: ir.Op, plan: Plan, g: str, out, ind, state):
-        pad = "    " * ind
-        mode = plan.mode
-        y = s.outs[0]
-        if mode == "vjp":
-            res = []
-            for i, t in enumerate(plan.tmpl):
-                if t is None:
-                    continue
-                if plan.rule.fn is operator.getitem and i == 0 and not plan.scalar:
-                    res.append((s.args[0], g, True, ("item", self.expr(s.args[1]))))
-                    continue
-                mapping = {t.params[0]: g, t.params[1]: self.name(y)}
-                for j, a in enumerate(s.args):
-                    mapping[t.params[2 + j]] = self.expr(a)
-                for k, v in s.kwargs.items():
-                    mapping[k] = self.expr(v)
-                e = instantiate(t, mapping, self.helper)
-                a = s.args[i]
-                c = s.args[1] if len(s.args) == 2 else None
-                if (plan.rule.fn in (operator.pow, operator.ipow) and i == 0 and isinstance(c, ir.Const)
-                        and type(c.value) in (int, float) and c.value >= 1):
-                    # x ** c with a constant c >= 1: c * x ** (c - 1), written out
-                    k = c.value
-                    e = g if k == 1 else (f"{g} * {k!r} * {self.expr(a)}" if k == 2
-                                          else f"{g} * {k!r} * {self.expr(a)} ** {k - 1!r}")
-                if plan.rule.broadcast and not plan.scalar and self._may_broadcast(s, i):
-                    e = f"unbroadcast({e}, {self.expr(a)})"
-                res.append((a, e, self.info.type_of(y) != FLOAT and self.info.type_of(a) == FLOAT))
-            return res
-        if mode == "vjpcall":
-            res = []
-            args = [self.expr(a) for a in s.args]
-            kw = [f"{k}={self.expr(v)}" for k, v in s.kwargs.items()]
-            for i, a in enumerate(s.args):
-                vjp = plan.vjps[i] if i < len(plan.vjps) else None
-                if vjp is None:
-                    continue
-                h = self.helper(f"{getattr(plan.rule.fn, '__name__', 'f')}_vjp{i}", vjp)
-                e = f"{h}({', '.join([g, self.name(y)] + args + kw)})"
-                if plan.rule.broadcast and not plan.scalar and not _numbers(s, self.info):
-                    e = f"unbroadcast({e}, {self.expr(a)})"
-                res.append((a, e, True))
-            return res
-        if mode == "rrule":
-            d = self.namer.fresh("_d")
-            out.append(f"{pad}{d} = {self.name(plan.back)}({g})")
-            return [(a, f"{d}[{i}]", True) for i, a in enumerate(s.args)]
-        if mode == "direct":
-            d = self.namer.fresh("_d")
-            out.append(f"{pad}_, {d} = {self.name(plan.back)}({g})")
-            # the callee was compiled for these kinds: a float parameter's cotangent is a float
-            return [(a, f"{d}[{i}]", self.info.type_of(a) != FLOAT) for i, a in enumerate(s.args)]
-        if mode in ("generic", "method"):
-            f, a_, k_ = self.namer.fresh("_df"), self.namer.fresh("_da"), self.namer.fresh("_dk")
-            out.append(f"{pad}{f}, {a_}, {k_} = {self.name(plan.back)}({g})")
-            res = []
-            if mode == "method":
-                res.append((s.args[0], f, True))
-                args = s.args[1:]
-            else:
-                if isinstance(s.fn, ir.Value):
-                    res.append((s.fn, f, True))
-                args = s.args
-            if s.star:
-                res.append((s.args[0], a_, True))
-                res.append((s.args[1], k_, True))
-                return res
-            res += [(a, f"{a_}[{i}]", True) for i, a in enumerate(args)]
-            res += [(v, f"{k_}[{k!r}]", True) for k, v in s.kwargs.items()]
-            return res
-        if mode == "attr":
-            return [(s.args[0], g, True, ("attr", s.fn))]
-        if mode == "getattr":
-            obj = s.args[0]
-            prev = self.bar(obj) if state.get(self.bar(obj)) == obj.id else "None"
-            if self.is_useful(obj):
-                out.append(f"{pad}{self.bar(obj)} = _pass.back_getattr({self.expr(obj)}, {prev}, {s.fn!r}, "
-                           f"{self.name(plan.back)}, {g})")
-                state[self.bar(obj)] = obj.id
-            return []
-        if mode in ("tuple", "list"):
-            return [(a, f"{g}[{i}]", True) for i, a in enumerate(s.args)]
-        if mode == "dict":
-            return [(v, f"{g}.get({k!r})", True) for k, v in zip(s.fn, s.args)]
-        if mode == "closure":
-            names = s.fn.co_freevars
-            selves = tuple(n for n, a in zip(names, s.args[2:]) if isinstance(a, ir.Const) and a.value is SELF)
-            if selves:  # a recursive nested function: its calls of itself hand back what they captured
-                out.append(f"{pad}{g} = fold_self({g}, {selves!r})")
-            return [(a, f"{g}.get({n!r})", True) for n, a in zip(names, s.args[2:])]
-        if mode == "free":
-            out.append(f"{pad}self_bar[{s.fn!r}] = accum(self_bar.get({s.fn!r}), {g})")
-            self.uses_self_bar = True
-            return []
-        raise AssertionError(mode)
 
     # ---- assembling ----
 

@@ -1,7 +1,8 @@
 """IR -> adjoint program (reverse mode): what to record and what the adjoint does.
 
-This module plans (`Generator`): what each operation's adjoint needs, how loops
-count, which blocks save a tuple. `useful` finds the values that can carry a
+This module plans (`Generator`): which plan each operation gets (a class of `plans`
+or `calls`, which knows what its adjoint reads and writes that operation's primal and
+adjoint code), how loops count, which blocks save a tuple. `useful` finds the values that can carry a
 cotangent, `primal` writes the forward pass from the plan, and `adjoint` (with
 `loops` and `records`) the reverse pass and the functions.
 
@@ -40,11 +41,12 @@ import types
 from wengert import ir
 from wengert.runtime import cotangents
 from wengert.ir.activity import FLOAT, Info, own_getitem
-from wengert.ir.kinds import ANY, ARRAY, NUMBERS, SCALARS, ObjKind, TupleKind, mutable
+from wengert.ir.kinds import ANY, ARRAY, NUMBERS, SCALARS, ObjKind, mutable
 from wengert.backend.emit import Layout, Namer, assign_names
 from wengert.errors import UnsupportedError
-from wengert.transforms.inline import template, used_params
+from wengert.transforms.inline import template
 from wengert.rules.table import get_rule
+from wengert.transforms.reverse import calls, plans
 from wengert.transforms.reverse.useful import (
     _INPLACE_PLAIN,
     _may_write,
@@ -72,26 +74,12 @@ class _Conflict(AssertionError):
     """Two live values claimed one cotangent variable (a naming or planning bug)."""
 
 
-class Plan:
-    """What one op's adjoint does."""
-
-    __slots__ = ("back", "mode", "rule", "scalar", "tmpl", "vjps")
-
-    def __init__(self, mode, rule=None, tmpl=None, back=None, vjps=None, scalar=False):
-        self.vjps = vjps
-        self.scalar = scalar
-        self.mode = mode      # 'vjp' (inline), 'vjpcall', 'rrule', 'generic', 'method', 'attr',
-        self.rule = rule      # 'tuple', 'list', 'dict', 'unpack', 'closure', 'free', 'append'
-        self.tmpl = tmpl      # per-argument templates for 'vjp'
-        self.back = back      # synthetic value holding the pullback closure
-
-
 class Generator:
     def __init__(self, fn: ir.Function, info: Info):
         self.fn = fn
         self.info = info
         self.layout = Layout(fn)
-        self.plans: dict[int, Plan] = {}
+        self.plans: dict[int, plans.Plan] = {}
         self.needs: set[int] = set()
         self.counts: dict[int, ir.Value] = {}       # id(loop) -> count value
         self.zipped: dict[int, list[ir.Value]] = {}  # id(loop) -> saved values read in its header
@@ -101,7 +89,6 @@ class Generator:
         self.ids = itertools.count(10_000_000)
         self.rev_stmts: set[int] = set()
         self.rev_loops: list = []
-        self.known_floats: set[int] = set()
         self.reread = _rereadable(fn, info)
         self._synthetic: list[ir.Value] = []
         self.useful = _useful(fn, info)
@@ -250,77 +237,58 @@ class Generator:
         self.needs.add(c.id)
 
     def _plan_op(self, s: ir.Op, block: ir.Block) -> bool:
+        """Choose the plan of ``s`` (see `plans`); True when it has adjoint code."""
+        plan = self._choose(s, block)
+        if plan is None:
+            return False
+        self.plans[id(s)] = plan
+        for o in plan.reads(self, s):
+            self.need(o)
+        if isinstance(plan, plans.Append):
+            self._note_comp(s, s.args[0], block)
+        return True
+
+    def _choose(self, s: ir.Op, block: ir.Block):
         info = self.info
         if s.kind == "append":
-            lst, elt = s.args
-            if self.is_useful(elt):
-                self.plans[id(s)] = Plan("append")
-                self.need(lst)
-                self._note_comp(s, lst, block)
-                return True
-            return False
+            return plans.Append() if self.is_useful(s.args[1]) else None
         if s.kind in ("setitem", "setattr") or (s.kind == "method" and s.mutating):
             # every logged mutation is undone by the adjoint, active or not
-            self.plans[id(s)] = Plan(s.kind if s.kind != "method" else "mutmethod")
-            for a in s.args:
-                self.need(a)
-            for v in s.kwargs.values():
-                self.need(v)
-            for o in s.outs:
-                self.need(o)
-            return True
+            return {"setitem": plans.SetItem, "setattr": plans.SetAttr, "method": plans.MutatingMethod}[s.kind]()
         if self._inplace_on_object(s):
-            self.plans[id(s)] = Plan("inplace")
-            for a in s.args:
-                self.need(a)
-            self.need(s.outs[0])
-            return True
+            return plans.InplaceOnObject()
         if not s.outs or not any(self.is_useful(o) for o in s.outs):
             if not self._passes_mutable(s):
-                return False
+                return None
         depth = self.layout.depth[s.outs[0].id]
         pos = self.layout.defpos[s.outs[0].id]
         k = s.kind
         if k in ("newlist", "global"):
-            return False  # a global's cotangent stays in the pass's buffers: nothing to hand on
+            return None  # a global's cotangent stays in the pass's buffers: nothing to hand on
         if k == "free":
-            self.plans[id(s)] = Plan("free")
-            return True
+            return plans.FreeVar()
         if k in ("tuple", "list", "dict"):
-            self.plans[id(s)] = Plan(k)
-            return True
+            return {"tuple": plans.TupleAssemble, "list": plans.ListAssemble, "dict": plans.DictAssemble}[k]()
         if k == "unpack":
-            self.plans[id(s)] = Plan("unpack")
-            if not _plain_tuple(self.info.type_of(s.args[0])):
-                self.need(s.args[0])  # its type (list, namedtuple, ...) shapes the cotangent
-            return True
+            return plans.Unpack()
         if k == "closure":
             if info.is_active(s.args[0]) or info.is_active(s.args[1]):
                 raise UnsupportedError("a default argument value of a nested function depends on a "
                                        "differentiated variable; pass it explicitly instead",
                                        self.fn.filename, s.line)
-            self.plans[id(s)] = Plan("closure")
-            return True
+            return plans.ClosureMake()
         if k == "attr":
-            self.need(s.args[0])
             if self.info.type_of(s.args[0]) == ANY:
                 # may be a property: its getter is differentiated (decided at run time)
-                back = self.synth(f"{s.outs[0].name or s.fn}_back", block, depth, pos)
-                self.need(back)
-                self.plans[id(s)] = Plan("getattr", back=back)
-                return True
-            self.plans[id(s)] = Plan("attr")
-            return True
+                return calls.GetattrPullback(self.synth(f"{s.outs[0].name or s.fn}_back", block, depth, pos))
+            return plans.AttrRead()
         if k == "method":
-            back = self.synth(f"{s.outs[0].name or s.fn}_back", block, depth, pos)
-            self.plans[id(s)] = Plan("method", back=back)
-            self.need(back)
-            return True
+            return calls.MethodPullback(self.synth(f"{s.outs[0].name or s.fn}_back", block, depth, pos))
         assert k == "call", k
         fn = s.static if isinstance(s.fn, ir.Value) else s.fn.value
         rule = get_rule(fn) if fn is not None and not s.star else None
         if rule is not None and rule.nondiff:
-            return False
+            return None
         if rule is not None and rule.vjps is not None and fn in _OPERATOR_PRIMS and any(
                 _is_obj(info.type_of(a)) for a in s.args):
             rule = None  # an object of a user class: its own __add__ (found at run time)
@@ -332,8 +300,8 @@ class Generator:
             # decided at run time. Floats take an inlined path, anything else
             # `transform.pullback_of` (user dunders, arrays, sequences)
             guarded = self._plan_guarded(s, rule, block)
-            if guarded:
-                return True
+            if guarded is not None:
+                return guarded
             rule = None
         if rule is not None and rule.vjps is not None:
             nums = NUMBERS
@@ -356,39 +324,15 @@ class Generator:
                     inl = False
                 tmpls.append(t)
             if inl:
-                self.plans[id(s)] = Plan("vjp", rule, tmpls, vjps=vjps, scalar=scalar)
-                for i, t in enumerate(tmpls):
-                    if t is None:
-                        continue
-                    used = used_params(t)
-                    names = t.params
-                    if names[1] in used:
-                        self.need(s.outs[0])
-                    for j, a in enumerate(s.args):
-                        if names[2 + j] in used:
-                            self.need(a)
-                    for kw, v in s.kwargs.items():
-                        if kw in used:
-                            self.need(v)
-                    if rule.broadcast and not scalar and not _numbers(s, info):
-                        self.need(s.args[i])  # `unbroadcast` reads it
-                return True
-            self.plans[id(s)] = Plan("vjpcall", rule, vjps=vjps, scalar=scalar)
-            self.need(s.outs[0])
-            for a in s.args:
-                self.need(a)
-            for v in s.kwargs.values():
-                self.need(v)
-            return True
+                return calls.InlineVJP(rule, tmpls, vjps, scalar=scalar)
+            return calls.RuleVJPCall(rule, vjps, scalar=scalar)
         back = self.synth(f"{s.outs[0].name or 'y'}_back", block, depth, pos)
-        self.need(back)
         if rule is not None and rule.rrule is not None:
-            self.plans[id(s)] = Plan("rrule", rule, back=back)
-        elif rule is None and self._direct_target(s, fn) is not None:
-            self.plans[id(s)] = Plan("direct", rule=self._direct_target(s, fn), back=back)
-        else:
-            self.plans[id(s)] = Plan("generic", rule, back=back)
-        return True
+            return calls.RRuleCall(back, rule)
+        direct = self._direct_target(s, fn) if rule is None else None
+        if direct is not None:
+            return calls.DirectPullback(back, *direct)
+        return calls.GenericPullback(back, rule)
 
     def _direct_target(self, s: ir.Op, fn):
         """(function, kinds) when the callee is known now and its argument types are
@@ -405,9 +349,9 @@ class Generator:
             return None
         return fn, kinds
 
-    def _plan_guarded(self, s: ir.Op, rule, block) -> bool:
+    def _plan_guarded(self, s: ir.Op, rule, block):
         if rule.scalar_vjps is None or s.kwargs or s.star or len(s.args) not in (1, 2):
-            return False
+            return None
         tmpls = []
         for i, a in enumerate(s.args):
             vjp = rule.scalar_vjps[i] if i < len(rule.scalar_vjps) else None
@@ -416,23 +360,12 @@ class Generator:
                 continue
             t = template(vjp)
             if t is None or t.varkw or not self._fits(t, s):
-                return False
+                return None
             tmpls.append(t)
         depth = self.layout.depth[s.outs[0].id]
         pos = self.layout.defpos[s.outs[0].id]
         back = self.synth(f"{s.outs[0].name or 'y'}_back", block, depth, pos)
-        self.need(back)
-        self.plans[id(s)] = Plan("guarded", rule, tmpls, back=back, vjps=rule.scalar_vjps, scalar=True)
-        for t in tmpls:
-            if t is None:
-                continue
-            used = used_params(t)
-            if t.params[1] in used:
-                self.need(s.outs[0])
-            for j, a in enumerate(s.args):
-                if t.params[2 + j] in used:
-                    self.need(a)
-        return True
+        return calls.GuardedVJP(back, rule, tmpls)
 
     def _inplace_on_object(self, s: ir.Op) -> bool:
         """``x op= y`` where x may be a mutable object (changed in place, logged)."""
@@ -475,37 +408,5 @@ _OPERATOR_PRIMS = {
 }
 
 
-def _numbers(s: ir.Op, info: Info) -> bool:
-    """Every argument of ``s`` is a Python number by its kind (float, int, bool; not an
-    array, not ``any``): an elementwise (broadcasting) rule's result is a number too, and
-    no cotangent is reduced to an argument's shape (no `unbroadcast`)."""
-    return bool(s.args) and not s.star and not s.kwargs and all(
-        info.type_of(a) in NUMBERS for a in s.args)
-
-
-def _plain_tuple(t) -> bool:
-    """A kind that is certainly a plain tuple (a tuple display, an item of zip)."""
-    return isinstance(t, TupleKind)
-
-
 def _is_obj(t) -> bool:
     return isinstance(t, ObjKind)
-
-
-class _DirectCall:
-    """The compiled pullback of ``fn`` for argument kinds ``kinds``, found on first use.
-
-    `transform.compiled` replaces it in the generated code's closure by the
-    compiled function itself once that exists (at once for self-recursion).
-    """
-
-    __slots__ = ("fn", "kinds")
-
-    def __init__(self, fn, kinds):
-        self.fn = fn
-        self.kinds = kinds
-
-    def __call__(self, _pass, *args):
-        from wengert.runtime.registry import compiled
-
-        return compiled(self.fn, self.kinds, ()).pullback(_pass, *args)

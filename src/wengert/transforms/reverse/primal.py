@@ -4,17 +4,17 @@
 emission of the forward pass as Python source: the user's program as it is (loops
 as loops, operators infix, globals read by name), with each saved value pushed
 (one tuple per run of a block that saves several), pullback closures kept where a
-call could not be inlined, and single-use pure temporaries folded into the
-expression that uses them.
+call could not be inlined (written by the op's plan, `plans.Plan.emit_primal`), and
+single-use pure temporaries folded into the expression that uses them.
 """
 
 from __future__ import annotations
 
 from wengert import ir
 from wengert.ir.activity import FLOAT
-from wengert.ir.kinds import ANY, NUMBERS, ObjKind
-from wengert.backend.emit import HelperNames, _dict, _mentions, _tuple, expr_of_call
-from wengert.transforms.reverse.plan import Generator, _DirectCall
+from wengert.ir.kinds import NUMBERS, ObjKind
+from wengert.backend.emit import HelperNames, _mentions, expr_of_call
+from wengert.transforms.reverse.plan import Generator
 from wengert.transforms.reverse.useful import _PURE_PRIMS
 
 
@@ -88,7 +88,7 @@ class Primal(Generator, HelperNames):
         inits = [f"{st} = []" for st in self.group_stacks] + [f"{self.stack(v)} = []" for v in self.pushed_stacks]
         return inits + out
 
-    def _push(self, v: ir.Value, out, ind):
+    def push(self, v: ir.Value, out, ind):
         if self.saved_in_loop(v) and self.group_of(v) is not None:
             bid = self.layout.block_of[v.id].id
             seen = self.group_seen.setdefault(bid, set())
@@ -111,7 +111,7 @@ class Primal(Generator, HelperNames):
             return False
         if s.kind in ("global", "tuple", "list") or (s.kind == "attr" and s.outs[0].static is not None):
             return True
-        if s.kind != "call" or id(s) in self.plans and self.plans[id(s)].mode not in ("vjp",):
+        if s.kind != "call" or id(s) in self.plans and not self.plans[id(s)].foldable:
             return False
         static = s.static if isinstance(s.fn, ir.Value) else s.fn.value
         try:
@@ -133,7 +133,7 @@ class Primal(Generator, HelperNames):
                 return True
         if not isinstance(s, ir.Op) or s.kind != "call" or len(s.outs) != 1 or s.kwargs:
             return False
-        if id(s) in self.plans and self.plans[id(s)].mode != "vjp":
+        if id(s) in self.plans and not self.plans[id(s)].foldable:
             return False
         v = s.outs[0]
         if v.name is not None or v.id in self.needs or self.use_counts.get(v.id) != 1:
@@ -187,7 +187,7 @@ class Primal(Generator, HelperNames):
                 if out[n0 - 1:] == [f"{pad}if {self.bare(s.cond)}:", pad + "    pass"] and self._idle_test(s.cond):
                     del out[n0 - 1:]  # `if c: pass`, and testing c can neither fail nor act
                 for o in s.outs:
-                    self._push(o, out, ind)
+                    self.push(o, out, ind)
             elif isinstance(s, ir.Loop):
                 self._fwd_loop(s, out, ind)
         t = block.term
@@ -253,14 +253,14 @@ class Primal(Generator, HelperNames):
         if count is not None:
             out.append(f"{pad}    {self.name(count)} += 1")
         for a in s.body.args:
-            self._push(a, out, ind + 1)
+            self.push(a, out, ind + 1)
         self._fwd_block(s.body, out, ind + 1, loop=s)
         if len(out) == n0:
             out.append(pad + "    pass")
         if count is not None:
-            self._push(count, out, ind)
+            self.push(count, out, ind)
         for o in s.outs:
-            self._push(o, out, ind)
+            self.push(o, out, ind)
 
     def float_field_write(self, s: ir.Op) -> bool:
         """``o.x = v`` with float ``v`` into a field known to hold floats: written plainly,
@@ -271,12 +271,6 @@ class Primal(Generator, HelperNames):
         return (not self.info.kinds_unsure and not self.info.effectful and isinstance(t, ObjKind)
                 and t.field(s.fn) == FLOAT and self.info.type_of(s.args[1]) == FLOAT
                 and s.fn.isidentifier() and not s.fn.startswith("__"))
-
-    def _with_back(self, s, plan, rhs: str, out, ind, comment: str) -> None:
-        """``y, y_back = rhs``: a result and the pullback its adjoint calls, both saved."""
-        out.append("    " * ind + f"{self.name(s.outs[0])}, {self.name(plan.back)} = {rhs}" + comment)
-        self._push(s.outs[0], out, ind)
-        self._push(plan.back, out, ind)
 
     def line_comment(self, line, force: bool = False) -> str:
         if not line or (line == self.last_line and not force):
@@ -301,12 +295,11 @@ class Primal(Generator, HelperNames):
         if k == "attr" and outs[0].static is not None:
             self.inline_expr[outs[0].id] = f"{self.expr(s.args[0])}.{s.fn}"
             return
+        if plan is not None and plan.emit_primal(self, s, out, ind, comment):
+            return  # the plan writes it (a pullback kept beside the result, a logged change)
         if k == "free":
             i = self.fn.freevars.index(s.fn)
             rhs = f"_cells[{i}].cell_contents"
-        elif k == "attr" and plan is not None and plan.mode == "getattr":
-            self._with_back(s, plan, f"_pass.getattr({self.expr(s.args[0])}, {s.fn!r})", out, ind, comment)
-            return
         elif k == "attr":
             rhs = f"{self.expr(s.args[0])}.{s.fn}"
         elif k == "tuple":
@@ -325,7 +318,7 @@ class Primal(Generator, HelperNames):
             targets = ", ".join(self.name(o) for o in outs) + ("," if len(outs) == 1 else "")
             out.append(f"{pad}{targets} = {self.expr(s.args[0])}" + comment)
             for o in outs:
-                self._push(o, out, ind)
+                self.push(o, out, ind)
             return
         elif k == "closure":
             code = self.helper(f"{s.fn.co_name.strip('<>')}_code", s.fn)
@@ -343,22 +336,10 @@ class Primal(Generator, HelperNames):
             else:
                 out.append(f"{pad}_pass.setattr({obj}, {s.fn!r}, {val})" + comment)
             return
-        elif k == "method" and plan is not None and plan.mode == "mutmethod":
-            obj = self.expr(s.args[0])
-            args = [self.expr(a) for a in s.args[1:]]
-            kwargs = {kk: self.expr(v) for kk, v in s.kwargs.items()}
-            out.append(f"{pad}{self.name(outs[0])} = _pass.method({obj}, {s.fn!r}, {_tuple(args)}, "
-                       f"{_dict(kwargs)})" + comment)
-            self._push(outs[0], out, ind)
-            return
         elif k == "method":
             obj = self.expr(s.args[0])
             args = [self.expr(a) for a in s.args[1:]]
             kwargs = {kk: self.expr(v) for kk, v in s.kwargs.items()}
-            if plan is not None:
-                self._with_back(s, plan, f"method_pullback(_pass, {obj}, {s.fn!r}, {_tuple(args)}, {_dict(kwargs)})",
-                                out, ind, comment)
-                return
             rhs = expr_of_call(None, f"{obj}.{s.fn}", args, kwargs)
             if not outs:
                 out.append(pad + rhs + comment)
@@ -368,46 +349,16 @@ class Primal(Generator, HelperNames):
             fexpr = self.expr(s.fn)
             fobj = s.fn.value if isinstance(s.fn, ir.Const) else None
             if s.star:
-                a, kw = self.expr(s.args[0]), self.expr(s.args[1])
-                if plan is not None and plan.mode in ("generic", "rrule"):
-                    self._with_back(s, plan, f"call_pullback(_pass, {fexpr}, {a}, {kw})", out, ind, comment)
-                    return
-                rhs = f"{fexpr}(*{a}, **{kw})"
+                rhs = f"{fexpr}(*{self.expr(s.args[0])}, **{self.expr(s.args[1])})"
             else:
                 args = [self.expr(a) for a in s.args]
                 kwargs = {kk: self.expr(v) for kk, v in s.kwargs.items()}
-                if plan is not None and plan.mode == "inplace":
-                    op = self.helper(s.fn.value.__name__, s.fn.value)
-                    out.append(f"{pad}{self.name(outs[0])} = _pass.inplace({op}, {args[0]}, {args[1]})" + comment)
-                    self._push(outs[0], out, ind)
-                    return
-                if plan is not None and plan.mode == "guarded":
-                    checks = " and ".join(f"type({self.expr(a)}) is float" for a in s.args
-                                          if self.info.type_of(a) == ANY)
-                    fast = expr_of_call(s.fn.value, fexpr, args, {})
-                    self._with_back(s, plan, f"({fast}, None) if {checks} else "
-                                             f"call_pullback(_pass, {fexpr}, {_tuple(args)}, None)", out, ind, comment)
-                    return
-                if plan is not None and plan.mode == "direct":
-                    fn, kinds = plan.rule
-                    h = self.helper(f"{fn.__name__}_pullback", _DirectCall(fn, kinds))
-                    self.directs[h] = (fn, kinds)
-                    self._with_back(s, plan, f"{h}(_pass, {', '.join(args)})", out, ind, comment)
-                    return
-                if plan is not None and plan.mode == "generic":
-                    self._with_back(s, plan, f"call_pullback(_pass, {fexpr}, {_tuple(args)}, {_dict(kwargs)})",
-                                    out, ind, comment)
-                    return
-                if plan is not None and plan.mode == "rrule":
-                    rr = self.helper(f"{getattr(plan.rule.fn, '__name__', 'f')}_rrule", plan.rule.rrule)
-                    self._with_back(s, plan, expr_of_call(None, rr, args, kwargs), out, ind, comment)
-                    return
                 static = s.static if isinstance(s.fn, ir.Value) else fobj
                 rhs = expr_of_call(static if fobj is not None or s.static is not None else None,
                                    fexpr, args, kwargs)
         if outs:
             out.append(f"{pad}{self.name(outs[0])} = {rhs}" + comment)
             for o in outs:
-                self._push(o, out, ind)
+                self.push(o, out, ind)
         else:
             out.append(pad + rhs + comment)
