@@ -262,8 +262,7 @@ class Adjoint(Loops, Records, Primal):
                 if isinstance(self.cond_of[sid], ir.Value) and self.cond_of[sid].id in self.needs}
         if not redo:
             return first
-        again = type(self)(self.fn, self.info)
-        again.uncond = self.uncond | redo
+        again = type(self)(self.fn, self.info, uncond=self.uncond | redo)
         try:
             result = again.generate()
         except _Retry:
@@ -291,9 +290,8 @@ class Adjoint(Loops, Records, Primal):
         else:
             retbar = self.namer.fresh("_y_bar")
         rev: list[str] = []
-        self.reverse_mode = True
-        self._rev_block(self.fn.body, rev, 0, state, [])
-        self.reverse_mode = False
+        with self.writing_adjoint():
+            self._rev_block(self.fn.body, rev, 0, state, [])
         results = []
         # parameters not differentiated take nothing: an object that is also reached
         # through a differentiated one keeps its whole cotangent for that one

@@ -75,7 +75,9 @@ class _Conflict(AssertionError):
 
 
 class Generator:
-    def __init__(self, fn: ir.Function, info: Info):
+    def __init__(self, fn: ir.Function, info: Info, uncond: frozenset = frozenset()):
+        """``uncond``: ids of the `ir.If`s of ``fn`` to plan without saving their condition
+        (their branches were found to have the same adjoint, `adjoint.Adjoint.generate`)."""
         self.fn = fn
         self.info = info
         self.layout = Layout(fn)
@@ -92,7 +94,7 @@ class Generator:
         self.reread = _rereadable(fn, info)
         self._synthetic: list[ir.Value] = []
         self.useful = _useful(fn, info)
-        self.uncond: set[int] = set()   # id(If) whose branches have the same adjoint: condition not saved
+        self.uncond = frozenset(uncond)  # id(If) whose branches have the same adjoint: condition not saved
         self.collapsed: set[int] = set()  # id(If) whose adjoint was written without its condition
         self.cond_of: dict[int, ir.Value | ir.Const] = {}
         self.ret = fn.body.term.values[0]
@@ -153,7 +155,6 @@ class Generator:
         self.bars = {}
         self.stack_names = {}
         # values popped in the adjoint get names no other value read there has
-        self.reverse_mode = False
         self.rev_names: dict[int, str] = {}
         used = {self.names[vid] for vid in self.needs if self.layout.depth[vid] == 0}
         if isinstance(self.ret, ir.Value):

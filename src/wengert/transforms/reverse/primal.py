@@ -10,6 +10,8 @@ single-use pure temporaries folded into the expression that uses them.
 
 from __future__ import annotations
 
+import contextlib
+
 from wengert import ir
 from wengert.ir.activity import FLOAT
 from wengert.ir.kinds import NUMBERS, ObjKind
@@ -20,13 +22,27 @@ from wengert.transforms.reverse.useful import _PURE_PRIMS
 
 class Primal(Generator, HelperNames):
     """Naming helpers and the forward pass (see the module docstring)."""
+
+    in_adjoint = False  # only within `writing_adjoint`
+
+    @contextlib.contextmanager
+    def writing_adjoint(self):
+        """The scope in which the adjoint pass is written: a value popped there is read
+        under its own name (`rev_names`), and every top-level statement of the forward
+        pass has run (`bound`). Planning and the forward pass are written outside it."""
+        self.in_adjoint = True
+        try:
+            yield
+        finally:
+            self.in_adjoint = False
+
     def name(self, v: ir.Value) -> str:
-        if self.reverse_mode and v.id in self.rev_names:
+        if self.in_adjoint and v.id in self.rev_names:
             return self.rev_names[v.id]
         return self.names[v.id]
 
     def bound(self, v: ir.Value) -> bool:
-        return self.reverse_mode  # the adjoint runs after the whole forward pass
+        return self.in_adjoint  # the adjoint runs after the whole forward pass
 
     def bar(self, v: ir.Value) -> str:
         # one cotangent variable per Python variable and kind: a float's (zero 0.0) is
@@ -56,7 +72,7 @@ class Primal(Generator, HelperNames):
     def expr(self, o) -> str:
         if isinstance(o, ir.Const):
             return self.const_expr(o.value)
-        if self.reverse_mode and o.id in self.rev_names:
+        if self.in_adjoint and o.id in self.rev_names:
             return self.rev_names[o.id]
         return self.inline_expr.get(o.id) or self.names[o.id]
 
