@@ -167,7 +167,7 @@ class Adjoint(Loops, Records, Primal):
 
     def reconcile(self, states, bodies, ind):
         merged = {}
-        for var in set().union(*states):
+        for var in dict.fromkeys(v for st in states for v in st):  # first-claim order: same code every run
             owners = {st.get(var) for st in states}
             real = owners - {None}
             if len(real) > 1:
