@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from wengert import ir
 from wengert.overload import dual
 from wengert.transforms import forward
 from wengert.runtime import cotangents, mutation
@@ -46,9 +47,11 @@ from wengert.errors import UnsupportedError
 from wengert.rules.table import frule, rrule
 from wengert.backend.emit import compile_source
 from wengert.transforms.reverse.plan import RUNTIME_HELPERS
+from wengert.ir.activity import kind_of
 from wengert.overload.dual import Dual, dual_call, has_tracked, new_level, one_like, primal_at, tangent_at
+from wengert.rules.table import get_rule
 
-__all__ = ["derivative", "hessian", "hvp", "jacobian", "routed_globals", "routed_helpers"]
+__all__ = ["derivative", "hessian", "hessian_path", "hvp", "jacobian", "routed_globals", "routed_helpers"]
 
 # ---- the "dual" variant ----
 
@@ -139,6 +142,195 @@ cache.VARIANT_BUILDERS[("dual", cache.FORWARD)] = _dual_jvp_builder
 cache.on_clear(_GLOBALS)
 
 
+# ---- forward over reverse on typed generated code ----
+#
+# The reverse transform's fused gradient of ``f`` (``f_grad(_pass, *args, s_bar)``, for
+# one argument-kind signature) is itself Python source, so the forward transform runs
+# over it: its tangent code, for the gradient's parameters typed as the arguments are
+# (the Pass a constant of kind `PASS`, the seed ``s_bar`` the float constant 1.0), reads
+# like hand-written float code (``_t13_bar_dot = s_bar * _t16_dot``). The cotangent
+# buffers of the Pass get their tangents from the same linear operations on a second
+# Pass (``x_bar_dot = _pass_dot.add_item(x, x_bar_dot, i, g_dot)``). One sweep of that
+# code along a direction ``v`` of the inputs gives the gradient and its derivative along
+# ``v``: a Hessian-vector product, with no `Dual` numbers.
+#
+# Where it does not apply (no source, closures, keywords, values of unknown kind, Duals
+# already in the arguments, generated code the forward transform refuses), the Dual
+# numbers below are the fallback: `_plan` says which, and why.
+
+
+class _ForwardOverReverse:
+    """The compiled tangent code of ``f``'s compiled gradient for one signature."""
+
+    __slots__ = ("c", "cj", "extra", "version")
+
+    def __init__(self, c, cj, version):
+        self.c, self.cj, self.version = c, cj, version
+        cells = c.grad.__closure__ if cj.ir.freevars else None
+        self.extra = (cells, (None,) * len(cells)) if cells is not None else ()
+
+    def valid(self) -> bool:
+        from wengert.rules import table
+
+        return self.version == table.VERSION and self.c.valid() and self.cj.valid()
+
+    def gradient(self, args: tuple):
+        """``(f(*args), cotangent of each argument)`` by the plain fused gradient."""
+        p = mutation.Pass()
+        y, _, bars = self.c.grad(p, *args, 1.0)
+        if p.log:
+            p.finish()
+        _check_scalar(y)
+        return y, bars
+
+    def sweep(self, args: tuple, dots: tuple):
+        """``(f(*args), gradient, its derivative along dots)``, each per argument (``None``:
+        none). ``dots`` holds complete tangents (no ``None`` inside) for the arguments
+        differentiated, anything for the others (constants)."""
+        p = mutation.Pass()
+        pd = mutation.Pass()
+        pd.mutated = p.mutated  # the two Passes buffer the same objects
+        (y, _, bars), out_dot = self.cj.fn(p, *args, 1.0, pd, *dots, None, *self.extra)
+        if p.log:
+            p.finish()
+        _check_scalar(y)
+        bars_dot = out_dot[2] if out_dot is not None else None
+        if bars_dot is None:
+            bars_dot = (None,) * len(args)
+        return y, bars, bars_dot
+
+
+def _check_scalar(y) -> None:
+    if cotangents.shape_of(y) != ():
+        raise TypeError(f"grad needs a scalar output, got shape {cotangents.shape_of(y)}")
+
+
+def _plan(f, args: tuple, active, kwargs: dict | None, plans: dict | None = None):
+    """The forward-over-reverse code of ``f`` for these arguments, with the arguments at
+    positions ``active`` differentiated (the others constants), or a string saying why
+    the `Dual` path must be taken instead."""
+    from wengert.ir.activity import ANY, differentiable
+    from wengert.errors import UnsupportedError
+    from wengert.rules import table
+
+    if kwargs:
+        return "keyword arguments"
+    if not isinstance(f, types.FunctionType):
+        return f"{type(f).__name__} is not a Python function"
+    if "_wengert_pullback" in f.__dict__ or "_wengert_jvp" in f.__dict__:
+        return "a function made by wengert (its own hooks nest)"
+    code = f.__code__
+    if code.co_flags & 0x0C or code.co_kwonlyargcount or len(args) != code.co_argcount:
+        return "*args, **kwargs, keyword-only or default parameters"
+    if code.co_freevars:
+        return "a closure (its captured values)"
+    if cache._VARIANT.get() is not None:
+        return "inside the dual variant"
+    if has_tracked(args):
+        return "Dual numbers in the arguments (nested differentiation)"
+    kinds = []
+    for i, a in enumerate(args):
+        k = kind_of(a)
+        if i in active:
+            if k == ANY or not differentiable(k):
+                return f"argument {i}: a {type(a).__name__} of no known float kind"
+            kinds.append(k)
+        else:
+            kinds.append(("const", k))
+    key = (tuple(kinds), table.VERSION)
+    if plans is not None:
+        found = plans.get(key)
+        if found is not None and (isinstance(found, str) or found.valid()):
+            return found
+    try:
+        if get_rule(f) is not None:
+            made = "a rule is registered for it"
+        elif not cache._has_source(f):
+            made = "no source"
+        else:
+            c = cache.compiled(f, key[0], ())
+            made = c.__dict__.get("_forward_over_reverse")  # made for this gradient before
+            if made is None or not (isinstance(made, str) or made.valid()):
+                made = c.__dict__["_forward_over_reverse"] = _make_plan(c, key)
+    except UnsupportedError as e:
+        made = f"unsupported: {e}"
+    if plans is not None:
+        plans[key] = made
+    return made
+
+
+def _make_plan(c, key):
+    from wengert.ir.adjoint_kinds import PASS
+    from wengert.ir.kinds import FLOAT
+
+    gkinds = (("const", PASS), *key[0], ("const", FLOAT))
+    nfree = len(c.grad.__code__.co_freevars)
+    g_ir = cache.get_ir(c.grad)
+    if c.grad.__closure__:
+        forward.resolve_cells(g_ir, c.grad)
+    why = _refusal(g_ir)
+    if why is not None:
+        return why
+    # the gradient's free variables are wengert's helpers: constants, no derivative
+    cj = cache.compiled_jvp(c.grad, gkinds, ("none",) * nfree)
+    return _ForwardOverReverse(c, cj, key[1])
+
+
+def _pullback_makers() -> set:
+    from wengert.transforms.reverse.calls import _DirectCall
+
+    return {id(cotangents.call_pullback), id(cotangents.method_pullback), id(cotangents.make_closure),
+            id(_DirectCall)}
+
+
+def _refusal(g_ir) -> str | None:
+    """Why the forward transform of generated gradient code is not taken, or None. It is
+    not where that code keeps pullbacks to call later (of callees it did not inline, of
+    rules given as ``rrule``s, of nested functions): forward mode through those closures
+    is forward mode through wengert's own machinery. Plain calls are fine (rules, math,
+    a rule's vjp helper, a user function computing something it needs)."""
+    from wengert.transforms.reverse.calls import _DirectCall
+
+    makers = _pullback_makers()
+    nexts = {st.outs[0].id for _, st in ir.walk(g_ir.body)
+             if isinstance(st, ir.Op) and st.kind == "attr" and st.fn == "__next__" and st.outs}
+    for _, st in ir.walk(g_ir.body):
+        if not (isinstance(st, ir.Op) and st.kind == "call"):
+            continue
+        fn = st.static if isinstance(st.fn, ir.Value) else st.fn.value
+        if fn is None:
+            if isinstance(st.fn, ir.Value) and st.fn.id not in nexts:
+                # a pullback an rrule, a callee's pullback or make_closure returned
+                return f"line {st.line}: a call of a function made at run time (a pullback)"
+            continue
+        if id(fn) in makers or isinstance(fn, _DirectCall) or (
+                isinstance(fn, types.FunctionType) and forward.generated(fn)):
+            return f"line {st.line}: a pullback of {getattr(fn, '__name__', fn)!s} kept for later"
+    return None
+
+
+def _unit_sweeps(plan, args: tuple, i: int, units) -> list:
+    """The derivative of argument ``i``'s gradient along each unit tangent of that argument."""
+    dots = [None] * len(args)
+    cols = []
+    for u in units:
+        dots[i] = u
+        _, _, bars_dot = plan.sweep(args, tuple(dots))
+        cols.append(bars_dot[i])
+    return cols
+
+
+def hessian_path(f, *args, argnums=0, **kwargs) -> str:
+    """Which way `hessian` (and `hvp`, ``jacobian(grad(f))``) computes second derivatives of
+    ``f`` at these arguments: ``"forward over reverse"`` (the compiled tangent code of the
+    compiled gradient) or ``"dual: <why>"`` (Dual numbers through the gradient code)."""
+    nums = _nums(argnums)
+    args = tuple(_as_float(a) if i in nums else a for i, a in enumerate(args))
+    plan = _plan(f, args, set(nums), kwargs)
+    return plan if isinstance(plan, str) and plan.startswith("dual") else (
+        f"dual: {plan}" if isinstance(plan, str) else "forward over reverse")
+
+
 # ---- seeding and reading Duals ----
 
 def _seed(x, t, level):
@@ -227,8 +419,32 @@ def _second_order(f, nums: tuple, single: bool):
         g = tuple(_zero(bars[i], args[i]) for i in nums)
         return g[0] if single else g
 
+    plans: dict = {}
+
+    def composed(args, kwargs, active):
+        plan = _plan(f, args, active, kwargs, plans)
+        return None if isinstance(plan, str) else plan
+
     def pullback(args, kwargs):
         args = tuple(_as_float(a) if i in nums else a for i, a in enumerate(args))
+        # every argument of a differentiable kind is differentiated: the vjp of the gradient
+        # has a part for each (the mixed second derivatives)
+        active = set(nums) | {i for i, a in enumerate(args) if _differentiable(a)}
+        plan = composed(args, kwargs, active)
+        if plan is not None:
+            _, bars = plan.gradient(args)
+            g = tuple(_zero(bars[i], args[i]) for i in nums)
+
+            def composed_back(ct):
+                cts = (ct,) if single else tuple(ct)
+                dots = [_complete(None, a) if i in active else None for i, a in enumerate(args)]
+                for i, c in zip(nums, cts):
+                    dots[i] = _complete(c, args[i])
+                _, _, bars_dot = plan.sweep(args, tuple(dots))
+                out = tuple(bars_dot[i] if i in active else None for i in range(len(args)))
+                return None, out, ({k: None for k in kwargs} if kwargs else None)
+
+            return (g[0] if single else g), composed_back
         y = gradient_at(args, kwargs)
 
         def back(ct):
@@ -249,6 +465,16 @@ def _second_order(f, nums: tuple, single: bool):
     def jvp(args, tangents, kwargs, fn_dot=None):
         args = tuple(_as_float(a) if i in nums and t is not None else a
                      for i, (a, t) in enumerate(zip(args, tangents)))
+        if fn_dot is None:
+            active = set(nums) | {i for i, t in enumerate(tangents) if t is not None}
+            plan = composed(args, kwargs, active)
+            if plan is not None:
+                dots = tuple(_complete(t, a) if i in active else None
+                             for i, (a, t) in enumerate(zip(args, tangents)))
+                _, bars, bars_dot = plan.sweep(args, dots)
+                g = tuple(_zero(bars[i], args[i]) for i in nums)
+                t = tuple(_complete(bars_dot[i], args[i]) for i in nums)
+                return (g[0], t[0]) if single else (g, t)
         level = new_level()
         dargs = tuple(_seed(a, t, level) for a, t in zip(args, tangents))
         _, _, bars = _full_cotangents(_with_cells(f, fn_dot, level), dargs, kwargs)
@@ -293,6 +519,24 @@ def _zero(g, x):
     if g is None and type(dual.base(x)) is float:
         return 0.0
     return g
+
+
+def _differentiable(x) -> bool:
+    from wengert.ir.activity import ANY, differentiable
+
+    k = kind_of(x)
+    return k != ANY and differentiable(k)
+
+
+def _complete(t, x):
+    """Tangent ``t`` of ``x`` with a zero wherever it has none (``None``), in ``x``'s shape."""
+    if isinstance(x, dict):
+        return {k: _complete(None if t is None else t.get(k), v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return forward._rebuild(x, [_complete(None if t is None else t[i], v) for i, v in enumerate(x)])
+    if t is None:
+        return dual.zero_like(x) if dual.numeric(x) and not isinstance(x, (str, bool)) else None
+    return t
 
 
 # ---- public API ----
@@ -354,7 +598,15 @@ def tangent_or_zero(t, x):
 
 
 def _leaves(x) -> list:
-    """Scalar positions of ``x`` (float, list/tuple of floats, array) as unit tangents."""
+    """Scalar positions of ``x`` (float, list/tuple/dict of floats, array) as unit tangents."""
+    if isinstance(x, dict):
+        out = []
+        for k, v in x.items():
+            for u in _leaves(v):
+                t = {kk: _zeros(vv) for kk, vv in x.items()}
+                t[k] = u
+                out.append(t)
+        return out
     if isinstance(x, (list, tuple)):
         out = []
         for i, v in enumerate(x):
@@ -374,6 +626,8 @@ def _leaves(x) -> list:
 
 
 def _zeros(x):
+    if isinstance(x, dict):
+        return {k: _zeros(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return forward._rebuild(x, [_zeros(v) for v in x])
     if isinstance(x, np.ndarray):
@@ -568,9 +822,20 @@ def _unflat(like, entries: list):
 
 
 def hvp(f: Callable, args: tuple, v, argnums: int = 0, kwargs: dict | None = None):
-    """The Hessian of scalar ``f`` (w.r.t. argument ``argnums``) times ``v``, by forward over reverse."""
+    """The Hessian of scalar ``f`` (w.r.t. argument ``argnums``) times ``v``, by forward over
+    reverse: one sweep of the tangent code of ``f``'s compiled gradient (`Dual` numbers
+    through the gradient code where that does not apply: see `hessian_path`)."""
     kwargs = kwargs or {}
     args = tuple(_as_float(a) if i == argnums else a for i, a in enumerate(args))
+    plan = _plan(f, args, {argnums}, kwargs)
+    if not isinstance(plan, str):
+        dots = tuple(_complete(v, a) if i == argnums else None for i, a in enumerate(args))
+        _, _, bars_dot = plan.sweep(args, dots)
+        return _complete(bars_dot[argnums], args[argnums])
+    return _dual_hvp(f, args, v, argnums, kwargs)
+
+
+def _dual_hvp(f, args, v, argnums, kwargs):
     level = new_level()
     dargs = tuple(_seed(a, v, level) if i == argnums else a for i, a in enumerate(args))
     _, _, bars = _full_cotangents(f, dargs, kwargs)
@@ -578,24 +843,45 @@ def hvp(f: Callable, args: tuple, v, argnums: int = 0, kwargs: dict | None = Non
     return dual.zero_like(args[argnums]) if b is None else tangent_at(b, level)
 
 
+def _flat_like(t, x) -> list:
+    """The numbers of tangent ``t`` of ``x``, in the order of `_leaves` (``None``: zeros)."""
+    if isinstance(x, dict):
+        return [v for k, xv in x.items() for v in _flat_like(None if t is None else t.get(k), xv)]
+    if isinstance(x, (list, tuple)):
+        return [v for i, xv in enumerate(x) for v in _flat_like(None if t is None else t[i], xv)]
+    if isinstance(x, np.ndarray) or hasattr(x, "shape") and cotangents.shape_of(x) != ():
+        n = _size(x)
+        return [0.0] * n if t is None else list(np.asarray(t, dtype=float).ravel())
+    return [0.0 if t is None else float(t)]
+
+
 def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
-    """The Hessian of scalar-valued ``f``, by forward over reverse: the generated
-    gradient code runs once per input direction on `Dual` numbers.
+    """The Hessian of scalar-valued ``f``, by forward over reverse: the tangent code of the
+    compiled gradient of ``f`` runs once per input direction (`Dual` numbers through the
+    gradient code where that does not apply: see `hessian_path`).
 
     For one argument (``argnums`` an int) it has shape ``in_shape + in_shape``
-    (a float for a scalar); for a tuple of scalar arguments, nested tuples
-    ``H[i][j]``.
+    (a float for a scalar; for a dict of floats, a dict of dicts ``H[k1][k2]``); for a
+    tuple of scalar arguments, nested tuples ``H[i][j]``.
 
     >>> hessian(lambda x, y: x * x * y, argnums=(0, 1))(3.0, 2.0)
     ((4.0, 6.0), (6.0, 0.0))
     """
+    plans: dict = {}
+
     if not isinstance(argnums, int):
         nums = tuple(argnums)
 
         def hess_multi(*args, **kwargs):
             args = tuple(_as_float(a) if i in nums else a for i, a in enumerate(args))
+            plan = _plan(f, args, set(nums), kwargs, plans)
             rows = []
             for i in nums:
+                if not isinstance(plan, str):
+                    dots = tuple((1.0 if j == i else 0.0) if j in nums else None for j in range(len(args)))
+                    _, _, bars_dot = plan.sweep(args, dots)
+                    rows.append(tuple(float(tangent_or_zero(bars_dot[j], 0.0)) for j in nums))
+                    continue
                 level = new_level()
                 dargs = tuple(_seed(a, 1.0, level) if j == i else a for j, a in enumerate(args))
                 _, _, bars = _full_cotangents(f, dargs, kwargs)
@@ -606,10 +892,19 @@ def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
         return hess_multi
 
     def hess(*args, **kwargs):
-        x = _as_float(args[argnums])
-        cols = [_flat(hvp(f, args, u, argnums, kwargs)) for u in _leaves(x)]
-        n = len(cols)
-        mat = np.array(cols, dtype=float).reshape(n, n).T
+        args = tuple(_as_float(a) if i == argnums else a for i, a in enumerate(args))
+        x = args[argnums]
+        units = _leaves(x)
+        plan = _plan(f, args, {argnums}, kwargs, plans)
+        if not isinstance(plan, str):
+            cols = _unit_sweeps(plan, args, argnums, units)
+        else:
+            cols = [_dual_hvp(f, args, u, argnums, kwargs) for u in units]
+        n = len(units)
+        mat = np.array([_flat_like(c, x) for c in cols], dtype=float).reshape(n, n).T
+        if isinstance(x, dict) and all(type(v) is float for v in x.values()):
+            keys = list(x)
+            return {a: {b: float(mat[i, j]) for j, b in enumerate(keys)} for i, a in enumerate(keys)}
         shape = _shape(x) * 2
         if shape == ():
             return float(mat.reshape(()))

@@ -289,6 +289,8 @@ def _make(fn, kinds: tuple, fkinds: tuple) -> Compiled:
 def _make_jvp(fn, kinds: tuple, fkinds: tuple) -> CompiledJVP:
     code = fn.__code__
     f_ir = get_ir(fn)
+    if fn.__closure__ and forward.generated(fn):
+        forward.resolve_cells(f_ir, fn)  # generated code's helpers: constants
     with CalleeGuards() as found:
         info, float_globals = forward._analyse(f_ir, kinds, dict(zip(code.co_freevars, fkinds)), fn.__globals__)
     gen = forward.Tangent(f_ir, info)

@@ -27,6 +27,7 @@ from wengert import ir
 from wengert.errors import UnsupportedError
 from wengert.frontend.lower import UNDEFINED
 from wengert.ir import effects as fx
+from wengert.ir.adjoint_kinds import HANDLE, PASS, PASS_LINEAR, NextKind
 from wengert.ir.effects import INPLACE_OPS, constructed_kind
 from wengert.ir.kinds import (  # noqa: F401  (kinds re-exported: the analysis's vocabulary)
     ANY,
@@ -116,6 +117,8 @@ class Info:
     ranges: set = field(default_factory=set)  # ids of range(...) results (never written)
     const_params: set = field(default_factory=set)  # ids of parameters not differentiated
     untainted: set = field(default_factory=set)  # value ids no heap write can reach (fresh, inactive)
+    pass_active: bool = False  # a `PASS` buffer may hold a derivative (see `PASS_LINEAR`)
+    private: set = field(default_factory=set)  # ids of stacks: see `private_lists`
     filename: str | None = None  # of the function analysed (for errors)
     ctx: dict = field(default_factory=dict)   # shared by one analysis and its callees'
 
@@ -176,8 +179,40 @@ def own_getitem(s: ir.Op, info: Info, fn) -> bool:
             and info.type_of(s.args[0]) in (NONE, ANY))
 
 
+def private_lists(body: ir.Block) -> set:
+    """Ids of the lists made empty here (``saved = []``) that never escape: every use of
+    one appends one item to it (``saved.append(v)``), pops its last item, reads it
+    (``saved[i]``, ``len``, ``reversed``, ``iter``, a for loop over it), nothing else: it
+    is never stored, passed, returned or carried, so no other name can reach it and
+    every write into it is an append the analysis sees. Such a list (the stacks of
+    generated adjoint code) has the kind ``list[the join of the appended kinds]``."""
+    cands = {st.outs[0].id for _, st in ir.walk(body)
+             if isinstance(st, ir.Op) and st.kind == "list" and not st.args and st.outs}
+    if not cands:
+        return cands
+    ok_calls = (builtins.reversed, builtins.len, builtins.iter)
+    for _, st in ir.walk(body):
+        ops = ir.operands(st)
+        if not any(isinstance(o, ir.Value) and o.id in cands for o in ops):
+            continue
+        if isinstance(st, ir.Loop):
+            ops = list(st.inits)  # the iterable is a read
+        elif isinstance(st, ir.Op) and st.kind == "method" and not st.kwargs and (
+                (st.fn == "append" and len(st.args) == 2) or (st.fn == "pop" and len(st.args) == 1)):
+            ops = st.args[1:]
+        elif isinstance(st, ir.Op) and st.kind == "call" and not st.star and not st.kwargs and (
+                (st.static in ok_calls and len(st.args) == 1) or
+                (st.static is operator.getitem and len(st.args) == 2)):
+            ops = [st.fn, *st.args[1:]]
+        for o in ops:
+            if isinstance(o, ir.Value):
+                cands.discard(o.id)
+    return cands
+
+
 def analyse(fn: ir.Function, arg_kinds, free_kinds: dict, ctx: dict | None = None) -> Info:
     info = Info(ctx={} if ctx is None else ctx, filename=fn.filename)
+    info.private = private_lists(fn.body)
     for _, st in ir.walk(fn.body):
         if isinstance(st, ir.Op) and st.kind in ("list", "dict", "newlist") and st.outs:
             info.fresh.add(st.outs[0].id)
@@ -289,7 +324,11 @@ def _transfer(s: ir.Op, info: Info, free_kinds) -> bool:
     if k == "attr":
         if out.static is not None:
             return _set(info, out, NONE, False)
-        fk = info.field(info.type_of(s.args[0]), s.fn)
+        t0 = info.type_of(s.args[0])
+        if s.fn == "__next__" and isinstance(t0, ListKind):
+            # ``it.__next__`` of an iterator over a sequence (``reversed(stack).__next__``)
+            return _set(info, out, NextKind(info.elem(t0)), any_active)
+        fk = info.field(t0, s.fn)
         if fk is not None:
             return _set(info, out, fk, any_active and differentiable(fk))
         if info.type_of(s.args[0]) == ARRAY:
@@ -300,6 +339,8 @@ def _transfer(s: ir.Op, info: Info, free_kinds) -> bool:
         return _set(info, out, ANY, any_active)
     if k in ("tuple", "list"):
         ts = tuple(info.type_of(a) or ANY for a in s.args)
+        if k == "list" and not ts and out.id in info.private:
+            return _set(info, out, ListKind(None), False) if out.id not in info.type else False
         t = TupleKind(ts) if k == "tuple" else ListKind(join_all(ts))
         return _set(info, out, t, any_active)
     if k == "dict":
@@ -318,9 +359,23 @@ def _transfer(s: ir.Op, info: Info, free_kinds) -> bool:
     if k == "append":
         acc, elt = s.args
         return _set(info, acc, ListKind(info.type_of(elt)), info.is_active(elt))
+    if k == "method" and info.type_of(s.args[0]) == PASS and s.fn in PASS_LINEAR:
+        if s.fn == "handle":
+            return _set(info, out, HANDLE, True) if out is not None else False
+        # a cotangent made by linear operations on cotangents (and what the buffers hold)
+        return _set(info, out, ANY, any(act[1:]) or info.pass_active) if out is not None else False
+    if k == "method" and info.type_of(s.args[0]) == HANDLE and s.fn in ("get", "pop"):
+        return _set(info, out, ANY, True) if out is not None else False  # a cotangent in the buffer
+    if k == "setitem" and info.type_of(s.args[0]) == HANDLE:
+        return False  # it stays the Pass's dict
     if k == "method":
         changed = False
-        if s.mutating and any(act[1:]) and isinstance(s.args[0], ir.Value):
+        t0 = info.type_of(s.args[0])
+        if s.mutating and s.fn == "append" and len(s.args) == 2 and not s.kwargs \
+                and isinstance(s.args[0], ir.Value) and isinstance(t0, ListKind):
+            # still a list: of what it held and the new item (active or not)
+            changed |= _set(info, s.args[0], ListKind(info.type_of(s.args[1])), any(act[1:]))
+        elif s.mutating and any(act[1:]) and isinstance(s.args[0], ir.Value):
             changed |= _set(info, s.args[0], ANY, True)
         if out is not None:
             t = ARRAY if (info.type_of(s.args[0]) == ARRAY and s.fn in _ARRAY_METHODS) else ANY
@@ -361,6 +416,9 @@ def _call(s: ir.Op, info: Info, act, any_active) -> bool:
             # a mutable object changed in place now holds a derivative, under every name
             return _set(info, s.args[0], t0, True)
     callee_active = info.is_active(s.fn)
+    ft = info.type_of(s.fn)
+    if isinstance(ft, NextKind) and not s.args and not s.kwargs and not s.star:
+        return _set(info, out, ft.elem, callee_active)  # the next item of the iterator
     fn = s.static if isinstance(s.fn, ir.Value) else s.fn.value
     rule = get_rule(fn) if fn is not None else None
     if rule is not None and not rule.nondiff and not s.star:

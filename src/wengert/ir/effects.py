@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from wengert import ir
 from wengert.errors import UnsupportedError
+from wengert.ir.adjoint_kinds import HANDLE, PASS, PASS_LINEAR, NextKind
 from wengert.ir.kinds import ANY, ARRAY, BOOL, FLOAT, INT, NONE, ConstKind, DictKind, ListKind, ObjKind, TupleKind, \
     join, obj_of, reachable_kinds
 from wengert.rules.table import get_rule
@@ -69,6 +70,8 @@ def fits(slot, k) -> bool:
 def effects(s: ir.Op, info: Info) -> bool:
     """Taint and kind changes caused by ``s`` writing to the heap (or calling code that may)."""
     k = s.kind
+    if k == "setitem" and info.type_of(s.args[0]) == HANDLE:
+        return False  # into the Pass's dict (`PASS_LINEAR`: the handle made it active)
     if k in ("setattr", "setitem"):
         obj, val = s.args[0], s.args[-1]
         t = info.type_of(obj)
@@ -109,6 +112,8 @@ def effects(s: ir.Op, info: Info) -> bool:
                                                      info) is not None:
             return False  # a dataclass's generated __init__ stores its numbers in a new object
     ft = info.type_of(s.fn)
+    if fn is None and not s.star and not s.kwargs and not s.args and isinstance(ft, NextKind):
+        return False  # the next item of an iterator over a sequence: nothing is written
     if fn is None and not s.star and not s.kwargs and isinstance(ft, ObjKind):
         call = getattr(ft.cls, "__call__", None)  # a callable object of a known class (a layer, a model)
         if isinstance(call, types.FunctionType) and pure(call, (ft, *(info.type_of(a) for a in s.args)),
@@ -121,6 +126,15 @@ def _method(s: ir.Op, info: Info) -> bool:
     obj = s.args[0]
     t = info.type_of(obj)
     inputs = list(s.args[1:]) + list(s.kwargs.values())
+    if t == PASS and s.fn in PASS_LINEAR and not s.kwargs:
+        # writes only into the Pass's buffers: what is active there comes back out of them
+        # (a handle is written through: its buffer may hold a derivative from then on)
+        if not info.pass_active and (s.fn == "handle" or any(info.is_active(a) for a in inputs)):
+            info.pass_active = True
+            return True
+        return False
+    if t == HANDLE and s.fn in ("get", "pop") and not s.kwargs:
+        return False  # reads (and empties) a slot of the Pass's dict
     if s.mutating and any(isinstance(v, ir.Value) and info.active.get(v.id, False) for v in s.kwargs.values()):
         raise UnsupportedError(f"{s.fn}: keyword argument carrying a derivative into a method that "
                                "changes its object; pass it positionally", info.filename, s.line)

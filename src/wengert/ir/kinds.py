@@ -453,7 +453,7 @@ def join(a, b) -> Kind | None:
             fa, fb = dict(a.fields), dict(b.fields)
             if fa.keys() == fb.keys():
                 return ObjKind(a.cls, ((n, join(fa[n], fb[n])) for n in fa))
-    return ANY
+    return a.join_same(b) if type(a) is type(b) and hasattr(a, "join_same") else ANY  # (ir.adjoint_kinds)
 
 
 def join_all(ts) -> Kind:

@@ -148,10 +148,15 @@ class Pass:
         if t is list or t is dict or id(obj) in self.mutated:
             entry = self.bufs.get(id(obj)) or self.buf(obj)
             b = entry[1]
-            if type(g) is float and type(b) is dict:  # the common case: a float parameter
-                old = b.get(key)
-                b[key] = g if old is None else old + g
-                return bar
+            if type(g) is float:
+                if type(b) is dict:  # the common case: a float parameter
+                    old = b.get(key)
+                    b[key] = g if old is None else old + g
+                    return bar
+                if type(b) is list and type(key) is int:  # an item of a list of floats
+                    old = b[key]
+                    b[key] = g if old is None else (old + g if type(old) is float else accum(old, g))
+                    return bar
             if isinstance(b, list):
                 if isinstance(key, slice):
                     for i, gi in zip(range(*key.indices(len(b))), g):

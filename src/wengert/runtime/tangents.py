@@ -46,7 +46,7 @@ def fill(y, t):
 def tz(y, t):
     """A tangent for value ``y``: ``t``, or a zero of ``y``'s shape when ``t`` is None and
     ``y`` is a number or an array (other values keep ``None``)."""
-    if t is not None:
+    if t is not None or y is None:
         return t
     if type(y) is float or type(y) is int:
         return 0.0

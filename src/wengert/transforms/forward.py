@@ -35,14 +35,18 @@ reverse mode's cache (`transform.Compiled.valid`).
 
 from __future__ import annotations
 
+import builtins
 import inspect
 import operator
 import re
 import types
 
 from wengert import ir
+from wengert.errors import UnsupportedError
+from wengert.ir.adjoint_kinds import HANDLE, PASS, PASS_LINEAR, NextKind
 from wengert.ir.kinds import ARRAY, SCALARS, ListKind, TupleKind, list_of
 from wengert.ir.activity import ANY, BOOL, FLOAT, INT, Info, analyse, kind_of, own_getitem
+from wengert.runtime import cotangents
 from wengert.backend.emit import (
     HelperNames,
     _dict,
@@ -280,7 +284,7 @@ class Tangent(HelperNames):
                     else f"iter_tangent({it}, {self.dot(s.iterable)})"
                 out.append(f"{pad}for {self.name(item)}, {self.dot(item)} in {pairs}:"
                            + self.line_comment(s.line))
-                if self.type_of(item) != FLOAT or not self.structured(s.iterable):
+                if not (_filled(self.type_of(item)) and self.structured(s.iterable)):
                     self._normalise_out(item, out, pad + "    ")
             else:
                 out.append(f"{pad}for {self.name(item)} in {it}:" + self.line_comment(s.line))
@@ -337,6 +341,11 @@ class Tangent(HelperNames):
         if k == "attr":
             obj = s.args[0]
             out.append(f"{pad}{y} = {self.expr(obj)}.{s.fn}" + comment)
+            if act and s.fn == "__next__" and self.active(obj) and isinstance(self.type_of(obj), ListKind):
+                # an iterator's tangent is an iterator in step with it (see `_reversed`): a list
+                # has no __next__, so any other tangent fails loudly here
+                out.append(f"{pad}{self.dot(outs[0])} = {self.dot(obj)}.__next__")
+                return
             if act:
                 out.append(f"{pad}{self.dot(outs[0])} = tz({y}, attr_tangent({y}, {self.tan(obj)}, {s.fn!r}))")
             return
@@ -426,6 +435,31 @@ class Tangent(HelperNames):
         ins_active = any(self.active(a) for a in s.args) or any(self.active(v) for v in s.kwargs.values())
         a = [self.expr(x) for x in args]
         kw = {kk: self.expr(v) for kk, v in s.kwargs.items()}
+        if self.type_of(obj) == PASS:
+            self._pass_method(s, a, out, pad, comment, act)
+            return
+        if self.type_of(obj) == HANDLE:
+            # a slot of the Pass's dict of field cotangents: the tangent Pass's dict, same slot
+            if s.fn not in ("get", "pop") or kw or not self.active(obj):
+                raise UnsupportedError(f"forward mode through .{s.fn}() of a cotangent handle",
+                                       self.fn.filename, s.line)
+            y = self.name(s.outs[0]) + " = " if s.outs else ""
+            out.append(f"{pad}{y}{self.expr(obj)}.{s.fn}({', '.join(a)})" + comment)
+            if s.outs and self.active(s.outs[0]):
+                ts = a[:1] + [self.tan(x, ANY) for x in args[1:]]
+                out.append(f"{pad}{self.dot(s.outs[0])} = {self.dot(obj)}.{s.fn}({', '.join(ts)})")
+            return
+        if s.mutating and s.fn == "append" and len(args) == 1 and not kw and self.active(obj) \
+                and isinstance(self.type_of(obj), ListKind):
+            # a list whose tangent is a list (never None): the item's tangent appended to it
+            elem = self.type_of(obj).elem
+            target = FLOAT if elem in _NUMS else (elem if elem is not None else ANY)
+            y = self.name(s.outs[0]) + " = " if s.outs else ""
+            out.append(f"{pad}{y}{self.expr(obj)}.append({a[0]})" + comment)
+            out.append(f"{pad}{self.dot(obj)}.append({self.tan(args[0], target)})")
+            if s.outs and self.active(s.outs[0]):
+                out.append(f"{pad}{self.dot(s.outs[0])} = None")
+            return
         if s.mutating and self.active(obj):
             ts = [self.tan(x) for x in args]
             dead = self.namer.fresh("_dead")
@@ -445,6 +479,39 @@ class Tangent(HelperNames):
         out.append(f"{pad}{self.name(s.outs[0])}, {self.dot(s.outs[0])} = method_jvp({self.expr(obj)}, "
                    f"{self.tan(obj)}, {s.fn!r}, {_tuple(a)}, {_tuple(ts)}, {_dict(kw)})" + comment)
         self._normalise_out(s.outs[0], out, pad)
+
+    # the linear positions (cotangents) of `PASS_LINEAR` methods' arguments (after the Pass
+    # itself: ``add_item(obj, bar, key, g)``); the others are structure, passed as they are
+    _PASS_LINEAR_ARGS = {"add": (1, 2), "add_item": (1, 3), "add_attr": (1, 3), "take": (1,), "pop_attr": (),
+                         "handle": ()}
+
+    def _pass_method(self, s: ir.Op, a, out, pad, comment, act):
+        """``_pass.add_item(x, x_bar, i, g)`` of generated adjoint code (forward over reverse):
+        the same linear operation on the tangents, on the tangent's own Pass (``_pass_dot``):
+        ``x_bar_dot = _pass_dot.add_item(x, x_bar_dot, i, g_dot)``."""
+        obj, args = s.args[0], s.args[1:]
+        if s.fn not in PASS_LINEAR or s.kwargs or not any(obj is p for p in self.fn.params):
+            raise UnsupportedError(f"forward mode through _pass.{s.fn}() of generated adjoint code",
+                                   self.fn.filename, s.line)
+        call = expr_of_call(None, f"{self.expr(obj)}.{s.fn}", a, {})
+        y = self.name(s.outs[0]) if s.outs else None
+        if not (act and y is not None):
+            out.append(f"{pad}{y + ' = ' if y else ''}{call}" + comment)
+            return
+        linear = self._PASS_LINEAR_ARGS[s.fn]
+        ts = [(self.dot(x) if self.active(x) else "None") if i in linear else e
+              for i, (x, e) in enumerate(zip(args, a))]
+        tcall = expr_of_call(None, f"{self.dot(obj)}.{s.fn}", ts, {})
+        ydot = self.dot(s.outs[0])
+        if any(isinstance(x, ir.Value) and self.name(x) == y for x in args):
+            tmp = self.namer.fresh("_y")
+            out.append(f"{pad}{tmp} = {call}" + comment)
+            out.append(f"{pad}{ydot} = {tcall}")
+            out.append(f"{pad}{y} = {tmp}")
+        else:
+            out.append(f"{pad}{y} = {call}" + comment)
+            out.append(f"{pad}{ydot} = {tcall}")
+        out.append(f"{pad}{ydot} = tz({y}, {ydot})")
 
     def _call(self, s: ir.Op, out, pad, comment, act):
         fexpr = self.expr(s.fn)
@@ -475,6 +542,24 @@ class Tangent(HelperNames):
             out.append(f"{pad}{self.name(outs[0]) + ' = ' if outs else ''}{primal}" + comment)
             return
         y, ydot = self.name(outs[0]), self.dot(outs[0])
+        ft = self.type_of(s.fn) if isinstance(s.fn, ir.Value) else None
+        if isinstance(ft, NextKind) and not s.args and not s.kwargs:
+            # the next item of an iterator: its tangent from the tangent iterator, in step
+            out.append(f"{pad}{y} = {fexpr}()" + comment)
+            if self.active(s.fn):
+                out.append(f"{pad}{ydot} = {self.dot(s.fn)}()")
+                if not _filled(self.type_of(outs[0])):
+                    self._normalise_out(outs[0], out, pad)
+            else:
+                out.append(f"{pad}{ydot} = {self.tan(outs[0], self.type_of(outs[0]))}")
+            return
+        if static is builtins.reversed and len(s.args) == 1 and not s.kwargs and self.active(s.args[0]) \
+                and self.structured(s.args[0]) and self._only_iterated(outs[0]):
+            # an iterator, as in Python (the rule makes a list): its tangent iterates the
+            # tangent the same way, so ``it.__next__`` and loops over it stay in step
+            out.append(f"{pad}{y} = {primal}" + comment)
+            out.append(f"{pad}{ydot} = reversed({self.dot(s.args[0])})")
+            return
         try:
             rule = get_rule(static) if static is not None else None
         except TypeError:
@@ -486,9 +571,29 @@ class Tangent(HelperNames):
                   and self.type_of(outs[0]) == FLOAT)
         if own_getitem(s, self.info, static):
             rule = None  # an index that carries a tangent: the container's own __getitem__ (np.r_)
+        lin = _LINEAR_HELPERS.get(id(static)) if static is not None else None
+        if lin is not None and lin[0] is static and not s.kwargs and not s.star:
+            ts = [(self.tan(a) if self.active(a) else "None") if i in lin[1] else e
+                  for i, (a, e) in enumerate(zip(s.args, args))]
+            tmp = self.namer.fresh("_y") if y in args else y
+            out.append(f"{pad}{tmp} = {primal}" + comment)
+            out.append(f"{pad}{ydot} = {fexpr}({', '.join(ts)})")
+            if tmp != y:
+                out.append(f"{pad}{y} = {tmp}")
+            self._normalise_out(outs[0], out, pad)
+            return
         if rule is not None and rule.nondiff:  # active only when mutated later (np.zeros)
             out.append(f"{pad}{y} = {primal}" + comment)
             out.append(f"{pad}{ydot} = {'0.0' if self.type_of(outs[0]) == FLOAT else f'zero_of({y})'}")
+            return
+        if rule is not None and scalar and not s.kwargs and static in (operator.pow, operator.ipow) \
+                and isinstance(s.args[1], ir.Const) and type(s.args[1].value) in (int, float) \
+                and s.args[1].value >= 1 and self.active(s.args[0]) and self.name(outs[0]) not in args:
+            # x ** c with a constant c >= 1: c * x ** (c - 1), written out (as reverse mode does)
+            k, x, t = s.args[1].value, args[0], self.dot(s.args[0])
+            out.append(f"{pad}{y} = {primal}" + comment)
+            out.append(f"{pad}{ydot} = " + (t if k == 1 else f"{t} * {k!r} * {x}" if k == 2
+                                            else f"{t} * {k!r} * {x} ** {k - 1!r}"))
             return
         if rule is not None and scalar and not s.kwargs and (static in _SCALAR_JVPS or rule.jvps is not None):
             jvps = _SCALAR_JVPS.get(static) or rule.jvps
@@ -498,6 +603,13 @@ class Tangent(HelperNames):
                 not (rule.frule is not None and s.kwargs):
             # arrays and values of unknown type: the general rule, inlined; tangents of active
             # numbers and arrays are never None here (see `_normalise_out`)
+            if static is operator.getitem and len(args) == 2 and not self.active(s.args[1]) \
+                    and self.active(s.args[0]) and self.structured(s.args[0]) \
+                    and self.type_of(outs[0]) == FLOAT and self.type_of(s.args[1]) in (INT, BOOL):
+                # a number of a list or tuple whose tangent holds a float there (never None)
+                out.append(f"{pad}{y} = {primal}" + comment)
+                out.append(f"{pad}{ydot} = {self.dot(s.args[0])}[{args[1]}]")
+                return
             if static is operator.getitem and len(args) == 2 and not self.active(s.args[1]):
                 out.append(f"{pad}{y} = {primal}" + comment)
                 out.append(f"{pad}{ydot} = item_tangent({y}, {self.tan(s.args[0])}, {args[1]})")
@@ -532,6 +644,25 @@ class Tangent(HelperNames):
         out.append(f"{pad}{y}, {ydot} = jvp_call({fexpr}, {_tuple(args)}, {_tuple(ts)}, {_dict(kwargs)}, "
                    f"{fdot}{kwt})" + comment)
         self._normalise_out(outs[0], out, pad)
+
+    def _only_iterated(self, v: ir.Value) -> bool:
+        """Is every use of ``v`` a for loop over it whose item has a tangent, or ``v.__next__``?
+        (Then its tangent, an iterator too, is advanced exactly when ``v`` is.)"""
+        users = self.__dict__.get("_users")
+        if users is None:
+            users = self._users = {}
+            for _, st in ir.walk(self.fn.body):
+                for o in ir.operands(st):
+                    if isinstance(o, ir.Value):
+                        users.setdefault(o.id, []).append(st)
+        for st in users.get(v.id, ()):
+            if isinstance(st, ir.Loop) and st.iterable is v and not any(i is v for i in st.inits) \
+                    and self.active(st.body.args[0]):
+                continue
+            if isinstance(st, ir.Op) and st.kind == "attr" and st.fn == "__next__" and st.args[0] is v:
+                continue
+            return False
+        return True
 
     def _direct_target(self, s: ir.Op, fn):
         """(function, kinds) when the callee is known now, has source and no closure, and
@@ -647,6 +778,13 @@ class Tangent(HelperNames):
         return True
 
 
+def _filled(kind) -> bool:
+    """Is the tangent of an active value of ``kind`` read from a structure whose tangent is
+    known (a list, a tuple) certainly complete (a float, a tuple of floats)? Such tangents
+    are built with ``0.0`` for every number without one (see `Tangent.tan`)."""
+    return kind == FLOAT or (isinstance(kind, TupleKind) and all(k in _NUMS for k in kind.items))
+
+
 def _balanced(e: str) -> bool:
     depth = 0
     for ch in e:
@@ -669,6 +807,45 @@ def _ident(name: str) -> str:
 
 
 # ---- direct calls ----
+
+def generated(fn) -> bool:
+    """Is ``fn`` code that wengert generated (`backend.emit.compile_source`)? Its free
+    variables are the helpers it was compiled with: constants, never rebound."""
+    from wengert.backend.emit import LINE_MAPS
+
+    return fn.__code__.co_filename in LINE_MAPS
+
+
+def resolve_cells(f_ir: ir.Function, fn) -> None:
+    """Generated code's reads of its helpers (closure cells that never change) resolved to
+    the objects they hold, as the frontend resolves globals: calls through them get the
+    rules, the linear forms (`_LINEAR_HELPERS`) and the direct calls of known callees."""
+    cells = dict(zip(fn.__code__.co_freevars, fn.__closure__))
+    found: dict[int, object] = {}
+    for _, st in ir.walk(f_ir.body):
+        if isinstance(st, ir.Op) and st.kind == "free" and st.fn in cells and st.outs:
+            try:
+                obj = cells[st.fn].cell_contents
+            except ValueError:
+                continue
+            st.outs[0].static = obj
+            found[st.outs[0].id] = obj
+    for _, st in ir.walk(f_ir.body):
+        if isinstance(st, ir.Op) and st.kind == "call" and isinstance(st.fn, ir.Value) and st.fn.id in found:
+            st.static = found[st.fn.id]
+
+
+# Helpers of generated adjoint code that are linear in some arguments (positions), with
+# ``None`` a zero there: their tangent is the same helper applied to those arguments'
+# tangents, the others as they are (``accum(a, b)`` -> ``accum(a_dot, b_dot)``).
+_LINEAR_HELPERS = {
+    id(f): (f, pos) for f, pos in (
+        (cotangents.accum, (0, 1)), (cotangents.unbroadcast, (0,)), (cotangents.nz, (0,)),
+        (cotangents.getitem_grad, (0,)), (cotangents.iter_grad, (1,)), (cotangents.unpack_grad, (1,)),
+        (cotangents.attr_grad, (0,)),
+    )
+}
+
 
 class _DirectJVP:
     """The compiled tangent code of ``fn`` for ``kinds``, found on first use (and replaced in
