@@ -10,12 +10,14 @@ benchmark uses) this measures, as medians of interleaved repeats on one thread:
   (``grad(..., mode="tape")``), and their ratio.
 
 Then the Hessian of a 10-parameter scalar function (a loop over pairs, with
-``math`` calls) by forward over reverse (``wengert.hessian``) against
-``jax.hessian`` (eager and jitted; skipped when JAX is not installed). Every
+``math`` calls) by forward over reverse (``wengert.hessian``: the forward
+transform's tangent code of the compiled gradient, one sweep per input direction;
+the row checks that this path, not the Dual-number fallback, is the one taken)
+against ``jax.hessian`` (eager and jitted; skipped when JAX is not installed). Every
 answer is checked first: jvp against the source gradient, tape against source,
 the Hessians against each other or against central differences of the gradient.
 
-    python bench/modes.py [--quick] [--out bench/results_modes.json]
+    python bench/modes.py [--quick] [--hessian-only] [--out bench/results_modes.json]
 """
 
 from __future__ import annotations
@@ -117,7 +119,11 @@ def scalar_rows(settings) -> list[dict]:
 
 
 def hessian_row(settings) -> dict:
+    from wengert.higher import hessian_path
+
     x = [0.3 * k - 1.1 for k in range(10)]
+    path = hessian_path(hess10, x)
+    assert path == "forward over reverse", f"hessian of hess10 took the fallback: {path}"
     H = wengert.hessian(hess10)(x)
     g = wengert.grad(hess10)
     h = 1e-6
@@ -126,7 +132,7 @@ def hessian_row(settings) -> dict:
                    for j in range(10)]).T
     assert _close(H, fd, 1e-5), "hessian vs differences of the gradient"
     thunks = {"wengert_hessian": lambda: wengert.hessian(hess10)(x)}
-    row: dict = {"function": "hess10 (10 parameters, loops, sin/exp)", "jax": None}
+    row: dict = {"function": "hess10 (10 parameters, loops, sin/exp)", "path": path, "jax": None}
     try:
         import jax
 
@@ -155,11 +161,12 @@ def hessian_row(settings) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="few, short repeats (a smoke test)")
+    p.add_argument("--hessian-only", action="store_true", help="only the Hessian row")
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results_modes.json"))
     a = p.parse_args(argv)
     settings = {"target": 0.002, "repeats": 3, "min_repeats": 1, "budget": 0.05} if a.quick else \
         {"target": 0.02, "repeats": 7, "min_repeats": 3, "budget": 2.0}
-    rows = scalar_rows(settings)
+    rows = [] if a.hessian_only else scalar_rows(settings)
     hrow = hessian_row(settings)
     result = {
         "python": sys.version.split()[0], "machine": platform.machine(), "numpy": np.__version__,

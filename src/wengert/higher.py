@@ -51,7 +51,8 @@ from wengert.ir.activity import kind_of
 from wengert.overload.dual import Dual, dual_call, has_tracked, new_level, one_like, primal_at, tangent_at
 from wengert.rules.table import get_rule
 
-__all__ = ["derivative", "hessian", "hessian_path", "hvp", "jacobian", "routed_globals", "routed_helpers"]
+__all__ = ["derivative", "forward_over_reverse", "hessian", "hessian_path", "hvp", "jacobian", "routed_globals",
+           "routed_helpers"]
 
 # ---- the "dual" variant ----
 
@@ -162,10 +163,11 @@ cache.on_clear(_GLOBALS)
 class _ForwardOverReverse:
     """The compiled tangent code of ``f``'s compiled gradient for one signature."""
 
-    __slots__ = ("c", "cj", "extra", "version")
+    __slots__ = ("c", "cj", "extra", "failed", "version")
 
     def __init__(self, c, cj, version):
         self.c, self.cj, self.version = c, cj, version
+        self.failed = None  # why a sweep was refused at run time (then Duals, from then on)
         cells = c.grad.__closure__ if cj.ir.freevars else None
         self.extra = (cells, (None,) * len(cells)) if cells is not None else ()
 
@@ -187,10 +189,18 @@ class _ForwardOverReverse:
         """``(f(*args), gradient, its derivative along dots)``, each per argument (``None``:
         none). ``dots`` holds complete tangents (no ``None`` inside) for the arguments
         differentiated, anything for the others (constants)."""
+        from wengert.errors import UnsupportedError
+
         p = mutation.Pass()
         pd = mutation.Pass()
         pd.mutated = p.mutated  # the two Passes buffer the same objects
-        (y, _, bars), out_dot = self.cj.fn(p, *args, 1.0, pd, *dots, None, *self.extra)
+        try:
+            (y, _, bars), out_dot = self.cj.fn(p, *args, 1.0, pd, *dots, None, *self.extra)
+        except UnsupportedError as e:
+            # something the tangent code dispatches at run time has no forward mode (a
+            # callee it transforms on first use): the Dual path answers, now and later
+            self.failed = f"unsupported at run time: {e}"
+            raise _Fallback from e
         if p.log:
             p.finish()
         _check_scalar(y)
@@ -198,6 +208,10 @@ class _ForwardOverReverse:
         if bars_dot is None:
             bars_dot = (None,) * len(args)
         return y, bars, bars_dot
+
+
+class _Fallback(Exception):
+    """A sweep of forward-over-reverse code was refused: take the `Dual` path."""
 
 
 def _check_scalar(y) -> None:
@@ -241,7 +255,7 @@ def _plan(f, args: tuple, active, kwargs: dict | None, plans: dict | None = None
     if plans is not None:
         found = plans.get(key)
         if found is not None and (isinstance(found, str) or found.valid()):
-            return found
+            return found.failed or found if not isinstance(found, str) else found
     try:
         if get_rule(f) is not None:
             made = "a rule is registered for it"
@@ -256,7 +270,7 @@ def _plan(f, args: tuple, active, kwargs: dict | None, plans: dict | None = None
         made = f"unsupported: {e}"
     if plans is not None:
         plans[key] = made
-    return made
+    return made if isinstance(made, str) else (made.failed or made)
 
 
 def _make_plan(c, key):
@@ -318,6 +332,16 @@ def _unit_sweeps(plan, args: tuple, i: int, units) -> list:
         _, _, bars_dot = plan.sweep(args, tuple(dots))
         cols.append(bars_dot[i])
     return cols
+
+
+def forward_over_reverse(f, *args, argnums=0, **kwargs):
+    """The code `hessian` runs for ``f`` at these arguments: an object with ``c`` (the
+    compiled gradient) and ``cj`` (the compiled tangent code of ``c.grad``, its source in
+    ``cj.source``), or None where the `Dual` path is taken (`hessian_path` says why)."""
+    nums = _nums(argnums)
+    args = tuple(_as_float(a) if i in nums else a for i, a in enumerate(args))
+    plan = _plan(f, args, set(nums), kwargs)
+    return None if isinstance(plan, str) else plan
 
 
 def hessian_path(f, *args, argnums=0, **kwargs) -> str:
@@ -425,6 +449,19 @@ def _second_order(f, nums: tuple, single: bool):
         plan = _plan(f, args, active, kwargs, plans)
         return None if isinstance(plan, str) else plan
 
+    def dual_back(args, kwargs, ct):
+        cts = (ct,) if single else tuple(ct)
+        level = new_level()
+        dargs = list(args)
+        for i, c in zip(nums, cts):
+            dargs[i] = _seed(args[i], c, level)
+        _, f_bar, bars = _full_cotangents(f, tuple(dargs), kwargs)
+        # d/dε of the full gradient along ct: the mixed second derivatives times ct,
+        # which (symmetry of second derivatives) is the vjp of the gradient
+        out = tuple(None if b is None else tangent_at(b, level, fill=False) for b in bars)
+        f_out = None if f_bar is None else tangent_at(f_bar, level, fill=False)
+        return f_out, out, ({k: None for k in kwargs} if kwargs else None)
+
     def pullback(args, kwargs):
         args = tuple(_as_float(a) if i in nums else a for i, a in enumerate(args))
         # every argument of a differentiable kind is differentiated: the vjp of the gradient
@@ -440,27 +477,16 @@ def _second_order(f, nums: tuple, single: bool):
                 dots = [_complete(None, a) if i in active else None for i, a in enumerate(args)]
                 for i, c in zip(nums, cts):
                     dots[i] = _complete(c, args[i])
-                _, _, bars_dot = plan.sweep(args, tuple(dots))
+                try:
+                    _, _, bars_dot = plan.sweep(args, tuple(dots))
+                except _Fallback:
+                    return dual_back(args, kwargs, ct)
                 out = tuple(bars_dot[i] if i in active else None for i in range(len(args)))
                 return None, out, ({k: None for k in kwargs} if kwargs else None)
 
             return (g[0] if single else g), composed_back
         y = gradient_at(args, kwargs)
-
-        def back(ct):
-            cts = (ct,) if single else tuple(ct)
-            level = new_level()
-            dargs = list(args)
-            for i, c in zip(nums, cts):
-                dargs[i] = _seed(args[i], c, level)
-            _, f_bar, bars = _full_cotangents(f, tuple(dargs), kwargs)
-            # d/dε of the full gradient along ct: the mixed second derivatives times ct,
-            # which (symmetry of second derivatives) is the vjp of the gradient
-            out = tuple(None if b is None else tangent_at(b, level, fill=False) for b in bars)
-            f_out = None if f_bar is None else tangent_at(f_bar, level, fill=False)
-            return f_out, out, ({k: None for k in kwargs} if kwargs else None)
-
-        return y, back
+        return y, functools.partial(dual_back, args, kwargs)
 
     def jvp(args, tangents, kwargs, fn_dot=None):
         args = tuple(_as_float(a) if i in nums and t is not None else a
@@ -471,10 +497,14 @@ def _second_order(f, nums: tuple, single: bool):
             if plan is not None:
                 dots = tuple(_complete(t, a) if i in active else None
                              for i, (a, t) in enumerate(zip(args, tangents)))
-                _, bars, bars_dot = plan.sweep(args, dots)
-                g = tuple(_zero(bars[i], args[i]) for i in nums)
-                t = tuple(_complete(bars_dot[i], args[i]) for i in nums)
-                return (g[0], t[0]) if single else (g, t)
+                try:
+                    _, bars, bars_dot = plan.sweep(args, dots)
+                except _Fallback:
+                    pass
+                else:
+                    g = tuple(_zero(bars[i], args[i]) for i in nums)
+                    t = tuple(_complete(bars_dot[i], args[i]) for i in nums)
+                    return (g[0], t[0]) if single else (g, t)
         level = new_level()
         dargs = tuple(_seed(a, t, level) for a, t in zip(args, tangents))
         _, _, bars = _full_cotangents(_with_cells(f, fn_dot, level), dargs, kwargs)
@@ -830,8 +860,12 @@ def hvp(f: Callable, args: tuple, v, argnums: int = 0, kwargs: dict | None = Non
     plan = _plan(f, args, {argnums}, kwargs)
     if not isinstance(plan, str):
         dots = tuple(_complete(v, a) if i == argnums else None for i, a in enumerate(args))
-        _, _, bars_dot = plan.sweep(args, dots)
-        return _complete(bars_dot[argnums], args[argnums])
+        try:
+            _, _, bars_dot = plan.sweep(args, dots)
+        except _Fallback:
+            pass
+        else:
+            return _complete(bars_dot[argnums], args[argnums])
     return _dual_hvp(f, args, v, argnums, kwargs)
 
 
@@ -879,7 +913,10 @@ def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
             for i in nums:
                 if not isinstance(plan, str):
                     dots = tuple((1.0 if j == i else 0.0) if j in nums else None for j in range(len(args)))
-                    _, _, bars_dot = plan.sweep(args, dots)
+                    try:
+                        _, _, bars_dot = plan.sweep(args, dots)
+                    except _Fallback:  # the plan is marked failed: every row by Duals
+                        return hess_multi(*args, **kwargs)
                     rows.append(tuple(float(tangent_or_zero(bars_dot[j], 0.0)) for j in nums))
                     continue
                 level = new_level()
@@ -896,9 +933,13 @@ def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
         x = args[argnums]
         units = _leaves(x)
         plan = _plan(f, args, {argnums}, kwargs, plans)
+        cols = None
         if not isinstance(plan, str):
-            cols = _unit_sweeps(plan, args, argnums, units)
-        else:
+            try:
+                cols = _unit_sweeps(plan, args, argnums, units)
+            except _Fallback:
+                cols = None
+        if cols is None:
             cols = [_dual_hvp(f, args, u, argnums, kwargs) for u in units]
         n = len(units)
         mat = np.array([_flat_like(c, x) for c in cols], dtype=float).reshape(n, n).T

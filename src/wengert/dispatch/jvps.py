@@ -114,6 +114,17 @@ def jvp_call(fn, args: tuple, tangents, kwargs=None, fn_dot=None, kw_tangents=No
         kw_tangents = None
     if kw_tangents:
         return _jvp_call_kw(fn, args, tangents, kwargs, fn_dot, kw_tangents)
+    if fn_dot is not None and not args and getattr(fn, "__name__", None) == "__next__" \
+            and getattr(fn_dot, "__name__", None) == "__next__":
+        return fn(), fn_dot()  # an iterator's next item, and its tangent's (see `attr_tangent`)
+    if fn is builtins.next and args and tangents[0] is not None and hasattr(tangents[0], "__next__"):
+        try:
+            y = next(args[0])
+        except StopIteration:
+            if len(args) > 1:
+                return args[1], tangents[1]
+            raise
+        return y, next(tangents[0])
     if fn_dot is None and all(t is None for t in tangents) and not _may_carry(fn):
         return fn(*args, **kwargs), None
     return climb(FORWARD, fn, args, kwargs, (tangents, fn_dot))

@@ -184,6 +184,12 @@ def attr_tangent(obj, t, name: str):
     """Tangent of ``obj.name`` given the tangent ``t`` of ``obj``."""
     if t is None:
         return None
+    if name == "__next__":
+        # an iterator's: its tangent must be an iterator in step with it, never a zero
+        if hasattr(t, "__next__"):
+            return t.__next__
+        raise UnsupportedError(f"forward mode through {type(obj).__name__}.__next__ of an iterator whose "
+                               "tangent is not an iterator; loop over it with for instead")
     if isinstance(t, Tangent):
         return t.__dict__.get(name)  # None: that field has no tangent
     if name in ("T", "mT", "real") and hasattr(obj, "shape"):
