@@ -453,10 +453,15 @@ class Tangent(HelperNames):
                 and isinstance(self.type_of(obj), ListKind):
             # a list whose tangent is a list (never None): the item's tangent appended to it
             elem = self.type_of(obj).elem
-            target = FLOAT if elem in _NUMS else (elem if elem is not None else ANY)
+            if elem in _NUMS:
+                t = self.tan(args[0], FLOAT)
+            elif self.active(args[0]) and _filled(self.type_of(args[0])):
+                t = self.dot(args[0])
+            else:  # as `mutate_jvp`: a zero (of the item's shape) for none
+                t = f"tz({a[0]}, {self.tan(args[0])})"
             y = self.name(s.outs[0]) + " = " if s.outs else ""
             out.append(f"{pad}{y}{self.expr(obj)}.append({a[0]})" + comment)
-            out.append(f"{pad}{self.dot(obj)}.append({self.tan(args[0], target)})")
+            out.append(f"{pad}{self.dot(obj)}.append({t})")
             if s.outs and self.active(s.outs[0]):
                 out.append(f"{pad}{self.dot(s.outs[0])} = None")
             return
