@@ -353,3 +353,26 @@ def test_iterator_next_carries_its_tangent():
     assert (y, t) == (27.0, 18.0)
     y, t = wengert.jvp(_reversed_next, (3.0,), (1.0,))
     assert (y, t) == (54.0, 54.0)
+
+
+def _quartic_sin(t):
+    return t ** 4 * math.sin(t)
+
+
+def test_grad_of_grad_and_jacobian_of_grad_run_the_composed_code(monkeypatch):
+    plan = forward_over_reverse(_quartic_sin, 0.7)
+    assert plan is not None
+    calls = []
+    code = plan.cj.fn
+
+    def counted(*a):
+        calls.append(1)
+        return code(*a)
+
+    monkeypatch.setattr(plan.cj, "fn", counted)
+    t = 0.7
+    d2 = 12 * t ** 2 * math.sin(t) + 8 * t ** 3 * math.cos(t) - t ** 4 * math.sin(t)
+    close(grad(grad(_quartic_sin))(t), d2)
+    assert len(calls) == 1
+    close(jacobian(grad(_quartic_sin))(t), d2)
+    assert len(calls) == 2
