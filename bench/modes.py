@@ -119,7 +119,7 @@ def scalar_rows(settings) -> list[dict]:
 
 
 def hessian_row(settings) -> dict:
-    from wengert.higher import hessian_path
+    from wengert.dispatch.compose import hessian_path
 
     x = [0.3 * k - 1.1 for k in range(10)]
     path = hessian_path(hess10, x)

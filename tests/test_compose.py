@@ -19,7 +19,8 @@ import pytest
 
 import wengert
 from wengert import grad, hessian, jacobian
-from wengert.higher import forward_over_reverse, hessian_path, hvp
+from wengert.api_higher import hvp
+from wengert.dispatch.compose import forward_over_reverse, hessian_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))

@@ -30,13 +30,13 @@ from wengert.overload.tape import trace
 
 # Wiring: the pieces below the api reach the ones above through registration, never by
 # importing them (tests/test_layout.py): the dispatch ladder's two modes register the
-# dispatcher (`wengert.runtime.registry`), the overload package registers its fallback
-# rungs, and here the public pullback and the rules for making `grad` functions inside
-# differentiated code.
+# dispatcher (`wengert.runtime.registry`), `dispatch.overloading` plugs the overload
+# package's fallback rungs and dual variant into the ladder and the cache, and here the
+# public pullback and the rules for making `grad` functions inside differentiated code.
 from wengert.dispatch import jvps as _jvps, pullbacks as _pullbacks  # noqa: E402, F401  (register themselves)
-from wengert.overload import fallback as _fallback  # noqa: E402, F401  (registers the overload rungs)
+from wengert.dispatch import overloading as _overloading  # noqa: E402, F401  (plugs in the overload package)
 from wengert.runtime import registry as _registry  # noqa: E402
-from wengert.higher import register_maker_rules as _register_maker_rules  # noqa: E402
+from wengert.api_higher import register_maker_rules as _register_maker_rules  # noqa: E402
 
 _registry.register(pullback=pullback)
 _register_maker_rules(grad)

@@ -1,4 +1,6 @@
-"""The public API: grad, value_and_grad, gradient, pullback, vjp, show_ir, show_adjoint.
+"""The public API: grad, value_and_grad, gradient, pullback, vjp, show_ir, show_adjoint; and,
+from the modules beside it, jvp and show_tangent (`wengert.transforms.forward`), hessian,
+hvp and derivative (`wengert.api_higher`), jacobian (`wengert.api_jacobian`).
 
 >>> import math
 >>> def f(x):
@@ -14,7 +16,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from wengert import ir
+from wengert.api_higher import derivative, grad_hooks, hessian, hvp  # noqa: F401  (hvp: re-exported)
+from wengert.api_jacobian import jacobian
 from wengert.runtime import cotangents
+from wengert.transforms.forward import jvp, show_tangent
 from wengert.ir.activity import analyse, show_kinds
 from wengert.ir.kinds import FLOAT, const, kind_of
 from wengert.frontend.program import free_kinds
@@ -382,9 +387,7 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
 
     grad_f.__name__ = f"grad_{getattr(f, '__name__', 'f')}"
     grad_f.__wrapped__ = f
-    from wengert.higher import _grad_hooks
-
-    return _grad_hooks(grad_f, f, argnums, has_aux)  # grad(grad(f)): forward over reverse
+    return grad_hooks(grad_f, f, argnums, has_aux)  # grad(grad(f)): forward over reverse
 
 
 def gradient(f: Callable, *args, **kwargs) -> tuple:
@@ -432,7 +435,3 @@ def show_adjoint(f: Callable, *args, fused: bool = True) -> str:
     c = compiled(f, kinds)
     return c.source_grad if fused else c.source_pullback
 
-
-# forward mode and higher order (forward.py, higher.py)
-from wengert.transforms.forward import jvp, show_tangent  # noqa: E402
-from wengert.higher import derivative, hessian, jacobian  # noqa: E402

@@ -302,7 +302,7 @@ def _make_jvp(fn, kinds: tuple, fkinds: tuple) -> CompiledJVP:
 
 
 def dual_variant(c: CompiledJVP) -> CompiledJVP:
-    """The same tangent code compiled against routed globals and helpers (see `higher`)."""
+    """The same tangent code compiled against routed globals and helpers (see `overloading`)."""
     return variant_of(c, "dual")
 
 

@@ -11,8 +11,8 @@ every call it could not inline. Both climb the same ladder (`climb`), in this or
 5. a Python function with source: its compiled code (`cache`), transformed on first use;
 6. a class: its constructor; a callable object: its ``__call__``;
 7. the overload fallback for callables without source (the tape in reverse mode, `Dual`
-   numbers in forward mode), registered by `wengert.overload.fallback` through `OVERLOAD`
-   (this package never imports `wengert.overload`);
+   numbers in forward mode), lent by `wengert.overload.fallback` through `OVERLOAD` (the
+   ladder never imports `wengert.overload`: `wengert.dispatch.overloading` plugs it in);
 8. a clear error naming the callable and how to register a rule.
 
 A mode (`Mode`) supplies each rung; the order lives here only.
@@ -35,7 +35,7 @@ registry.register(object_items=stdlib.object_items_, SELF=expressions.SELF)
 
 
 class Overload:
-    """What the overload package lends the ladder (`wengert.overload.fallback` fills it in):
+    """What the overload package lends the ladder (`wengert.dispatch.overloading` fills it in):
     tracked values (Duals, tape variables) met by rules in nested differentiation, and the
     fallback of each mode for callables without source. Until registered: no tracked values,
     no fallback."""
@@ -131,7 +131,7 @@ def climb(mode: Mode, fn, args: tuple, kwargs: dict, x):
     if isinstance(fn, types.MethodType):
         return mode.method(fn, args, kwargs, x)
     if isinstance(fn, types.FunctionType):
-        hook = fn.__dict__.get(mode.hook)  # functions made by grad/derivative (higher.py)
+        hook = fn.__dict__.get(mode.hook)  # functions made by grad/derivative (api_higher.py)
         if hook is not None:
             return mode.hooked(hook, args, kwargs, x)
         if has_source(fn):

@@ -1,5 +1,5 @@
 """Kinds of values that only generated adjoint code has, for when that code is itself
-transformed (forward over reverse: `wengert.higher`).
+transformed (forward over reverse: `wengert.dispatch.compose`).
 
 ==================  ==========================================  ==========================
 kind                values                                      tangent

@@ -3,19 +3,21 @@
 For callables without source the ladder falls back on operator overloading: the
 run-time tape in reverse mode, `Dual` numbers in forward mode. And when differentiation
 nests (forward over reverse: Duals flowing through generated adjoint code), rules meet
-tracked values and must run lifted. The ladder reaches all of this through the interface
-registered here, so the compiler never imports this package; ``import wengert`` imports
-this module.
+tracked values and must run lifted. This module never imports the compiler: it lists
+what it lends (`LADDER`, the ladder's `Overload` parts; `STORES`, its caches of routed
+objects), and `wengert.dispatch.overloading` plugs them in. The run-time support and
+the rules, below the compiler, reach the few overload functions they need (a Dual's zero,
+lifting a rule body) through `wengert.runtime.registry`, registered here.
 """
 
 from __future__ import annotations
 
 import types
 
-from wengert.dispatch import cache, ladder
-from wengert.overload import dual
+from wengert.overload import dual, variant
 from wengert.overload.dual import Dual, Tracked, has_tracked, lifted, new_level, primal_at, tangent_at
 from wengert.overload.tape import tape_pullback
+from wengert.runtime import registry
 from wengert.runtime.tangents import _rebuild
 
 
@@ -52,7 +54,20 @@ def dual_fallback(fn, args, tangents, kwargs):
     return primal_at(out, level), tangent_at(out, level, fill=False)
 
 
-ladder.register_overload(
-    has_tracked=has_tracked, is_tracked=lambda x: isinstance(x, Tracked), lifted=lifted, dual_call=dual.dual_call,
-    zero_like=dual.zero_like, no_rule=dual.no_rule, reverse=tape_fallback, forward=dual_fallback)
-cache.on_clear(dual._MODULES, dual._NAMESPACES, dual._LIFTED)
+def _is_tracked(x) -> bool:
+    return isinstance(x, Tracked)
+
+
+def _unlifted(fn):
+    """The function a lifted wrapper (`dual._LazyLift`) stands for; anything else as it is."""
+    return fn.fn if isinstance(fn, dual._LazyLift) else fn
+
+
+# the ladder's `Overload` interface (`wengert.dispatch.overloading` registers it)
+LADDER = dict(has_tracked=has_tracked, is_tracked=_is_tracked, lifted=lifted, dual_call=dual.dual_call,
+              zero_like=dual.zero_like, no_rule=dual.no_rule, reverse=tape_fallback, forward=dual_fallback)
+# stores of routed objects derived from user code, emptied with the compile cache
+STORES = (dual._MODULES, dual._NAMESPACES, dual._LIFTED, variant.GLOBALS)
+
+registry.register(zero_like=dual.zero_like, numeric=dual.numeric, has_tracked=has_tracked, lifted=lifted,
+                  unlifted=_unlifted)

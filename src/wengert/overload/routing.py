@@ -7,7 +7,7 @@ inside) route every primitive with a rule through `dual_call` (modules become pr
 same-module helpers are lifted too); it is used only when a rule meets tracked inputs.
 Bodies are plain, side-effect-free Python, so a copy with other globals computes the same
 thing. `RoutedNamespace` and `_routed_module` also serve the dual variant of generated
-code (`wengert.higher`), with its own routing of names.
+code (`wengert.overload.variant`), with its own routing of names.
 """
 
 from __future__ import annotations

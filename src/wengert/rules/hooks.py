@@ -22,6 +22,7 @@ import copy
 import types
 
 from wengert.rules.table import defjvp, frule, nondiff, rrule
+from wengert.runtime import registry  # what the overload package and the dispatcher register
 
 __all__ = ["checkpoint", "checkpoint_call", "hook", "stop_gradient"]
 
@@ -96,16 +97,13 @@ def checkpoint_call(fn, args: tuple):
 def _unrouted(fn):
     # the tape and forward-over-reverse hand rule bodies their callables wrapped for
     # tracked values (dual._LazyLift); wengert's pullback wants the function itself
-    from wengert.overload.dual import _LazyLift
-
-    return fn.fn if isinstance(fn, _LazyLift) else fn
+    return registry.unlifted(fn)
 
 
 def _callable(fn, args):
     # Duals among the arguments (forward over reverse): fn's math calls go through the rule table
-    from wengert.overload.dual import has_tracked, lifted
-
-    return lifted(fn) if isinstance(fn, types.FunctionType) and has_tracked(args) else fn
+    # (the overload package's lifting, registered: the rules never import it)
+    return registry.lifted(fn) if isinstance(fn, types.FunctionType) and registry.has_tracked(args) else fn
 
 
 @rrule(checkpoint_call)

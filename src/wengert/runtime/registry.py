@@ -17,7 +17,12 @@ function itself, so ``registry.pullback_of(...)`` costs one attribute lookup.
   compile cache (`wengert.dispatch.cache`);
 - ``pullback(f, *args)``: the public `wengert.pullback` (registered by ``wengert/__init__``);
 - ``object_items``, ``SELF``: the frontend's replayable iteration of a user object
-  (`wengert.frontend.stdlib.object_items_`) and its marker for a closure capturing itself.
+  (`wengert.frontend.stdlib.object_items_`) and its marker for a closure capturing itself;
+- ``zero_like``, ``numeric``, ``has_tracked``, ``lifted``, ``unlifted``: the overload
+  package's zero of a (possibly `Dual`) value, whether one is a number or an array under its
+  levels, its test for tracked values, and lifting a rule body for them and back
+  (registered by `wengert.overload.fallback`: the overload package sits above the
+  run-time support and the rules).
 """
 
 from __future__ import annotations
@@ -44,6 +49,11 @@ variant = _stand_in("variant")
 pullback = _stand_in("pullback")
 object_items = _stand_in("object_items")
 SELF = object()  # replaced by the frontend's marker
+zero_like = _stand_in("zero_like")
+numeric = _stand_in("numeric")
+has_tracked = _stand_in("has_tracked")
+lifted = _stand_in("lifted")
+unlifted = _stand_in("unlifted")
 
 
 def register(**impls) -> None:
