@@ -47,10 +47,9 @@ FOLDER_PENDING = {
     # and frontend.lower for a callee's IR and the UNDEFINED marker): ir.core and ir.kinds sit
     # below the frontend, the analysis (activity, effects, returns) above it
     frozenset({"frontend", "ir"}),
-    # runtime -> rules (support, table) and rules -> runtime.registry (rules.support, rules.hooks
-    # reach the dispatcher through it); rules/__init__ -> interop.array_api and interop -> rules
-    # (the array API namespaces share the rules; interop.torch/jax -> runtime.registry)
-    frozenset({"interop", "rules", "runtime"}),
+    # runtime -> rules (support, table) and rules -> runtime.registry (rules.support and
+    # rules.hooks reach the dispatcher through it): the registry belongs below both
+    frozenset({"rules", "runtime"}),
 }
 
 
@@ -177,8 +176,8 @@ def cycles(g: dict[str, dict[str, int]]) -> list[list[str]]:
     return out
 
 
-def _cycle_path(comp: list[str], g: dict[str, dict[str, int]]) -> str:
-    """One cycle through the component, with the line of each import, for the message."""
+def _shortest_cycle(comp: list[str], g: dict[str, dict[str, int]]) -> list[str]:
+    """The nodes of one shortest cycle through ``comp[0]`` inside the component, in order."""
     members = set(comp)
     start = comp[0]
     prev = {start: None}
@@ -190,13 +189,20 @@ def _cycle_path(comp: list[str], g: dict[str, dict[str, int]]) -> str:
                 path = [v]
                 while prev[path[-1]] is not None:
                     path.append(prev[path[-1]])
-                path.reverse()
-                hops = [f"{a} (line {g[a][b]})" for a, b in zip(path, path[1:] + [start])]
-                return " -> ".join(hops + [start])
+                return path[::-1]
             if w in members and w not in prev:
                 prev[w] = v
                 todo.append(w)
-    return ", ".join(comp)
+    return []
+
+
+def _cycle_path(comp: list[str], g: dict[str, dict[str, int]]) -> str:
+    """One cycle through the component, with the line of each import, for the message."""
+    path = _shortest_cycle(comp, g)
+    if not path:
+        return ", ".join(comp)
+    hops = [f"{a} (line {g[a][b]})" for a, b in zip(path, path[1:] + [path[0]])]
+    return " -> ".join(hops + [path[0]])
 
 
 def test_no_import_cycle():
@@ -250,12 +256,11 @@ def folder_graph(g: dict[str, dict[str, int]]) -> tuple[dict[str, dict[str, int]
 
 
 def _folder_cycle_message(comp: list[str], fg: dict[str, dict[str, int]], why: dict) -> str:
-    members = set(comp)
-    lines = [f"{len(comp)} folders: {', '.join(comp)}"]
-    for a in comp:
-        for b in sorted(fg[a]):
-            if b in members:
-                lines.append(f"  {a} -> {b}: " + "; ".join(why[(a, b)]))
+    """The folders of a cycle, one cycle through them, and the module edges of each hop."""
+    path = _shortest_cycle(comp, fg)
+    lines = [f"{len(comp)} folders: {', '.join(comp)}", "  e.g. " + " -> ".join(path + path[:1])]
+    for a, b in zip(path, path[1:] + path[:1]):
+        lines.append(f"    {a} -> {b}: " + "; ".join(why[(a, b)]))
     return "\n".join(lines)
 
 
@@ -327,5 +332,6 @@ def test_folder_checker_names_the_module_edges(tmp_path):
                   "rules": {"errors": 1}}
     assert cycles(fg) == [["high", "low"]]
     msg = _folder_cycle_message(["high", "low"], fg, why)
+    assert "e.g. high -> low -> high" in msg
     assert "high -> low: wengert.high.h (line 1) -> wengert.low.f" in msg
     assert "low -> high: wengert.low.f (line 4) -> wengert.high.h" in msg
