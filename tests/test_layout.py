@@ -26,9 +26,7 @@ API_USERS = ("wengert.cli", "wengert.testing")
 MAX_LINES = 600
 # Being split by other engineers as this test is written (issue 9); the size check only.
 # Remove a line once its file is under the limit: the test then keeps it there.
-SIZE_PENDING = {
-    "wengert.transforms.forward",
-}
+SIZE_PENDING: set[str] = set()
 
 # The folders are layers too (DESIGN.md, "Layout"): no cycle between them, each folder's
 # modules taken together. The top-level modules (the public api, its higher-order and
