@@ -113,7 +113,7 @@ def test_recursion_against_differences():
 
 def test_closure_captures_the_tangent_of_what_it_captured():
     def outer(x):
-        k = lambda y: x * y * y
+        k = lambda y: x * y * y  # noqa: E731
         return k(3.0) + k(x)
     assert jvp(outer, (2.0,), (1.0,)) == (26.0, 9.0 + 3 * 4.0)
 
@@ -205,7 +205,7 @@ def test_scalar_tangent_broadcast_to_array_output():
 # ---- derivative ----
 
 def test_derivative_uses_tangent_code_and_nests():
-    f = lambda x: x ** 4 * math.sin(x)
+    f = lambda x: x ** 4 * math.sin(x)  # noqa: E731
     x = 0.7
     d1 = 4 * x ** 3 * math.sin(x) + x ** 4 * math.cos(x)
     d2 = 12 * x ** 2 * math.sin(x) + 8 * x ** 3 * math.cos(x) - x ** 4 * math.sin(x)
@@ -253,3 +253,67 @@ def test_layer_with_matmul_broadcasting_and_axis_reductions():
     args = (rng.normal(size=(4, 3)), rng.normal(size=(3, 5)), rng.normal(size=(4, 1)))
     tans = tuple(rng.normal(size=a.shape) for a in args)
     close(jvp(f, args, tans)[1], central(f, args, tans), 1e-6)
+
+
+# ---- module-level values read by tangent code (they get no tangent from outside) ----
+
+SCALE = np.float64(2.0)
+WEIGHTS = np.array([[1.0, -2.0], [0.5, 3.0]])
+LOG: list = []
+
+
+def scaled_tanh(x):
+    return np.sum(np.tanh(x) * SCALE)
+
+
+def weighted(x):
+    return np.sum(np.tanh(np.dot(WEIGHTS, x)))
+
+
+def logs_and_reads(x):
+    LOG.append(x * 2.0)
+    return LOG[-1] * 3.0
+
+
+def test_module_level_numpy_scalar_and_array_have_zero_tangents():
+    x, t = np.array([0.1, -0.7]), np.array([1.0, 0.5])
+    for f in (scaled_tanh, weighted):
+        y, d = jvp(f, (x,), (t,))
+        assert y == f(x)
+        close(d, central(f, (x,), (t,)), 1e-7)
+    # analytic: d/dx sum(2 tanh(x)) = 2 (1 - tanh(x)^2)
+    close(jvp(scaled_tanh, (x,), (t,))[1], np.sum(2 * (1 - np.tanh(x) ** 2) * t))
+
+
+def test_a_module_level_list_written_with_a_derivative_is_refused_not_zero():
+    with pytest.raises(UnsupportedError, match="module-level list"):
+        jvp(logs_and_reads, (1.5,), (1.0,))
+    LOG.clear()
+
+
+def test_forward_jacobian_of_grad_with_a_list_argument():
+    # tests/test_higher.py checks these in mode="rev"; forward mode runs the gradient's tangent code
+    def f(x, ys):
+        return np.sum(x ** 2 * ys[0]) + np.prod(x) * ys[1]
+
+    x, ys = np.array([0.5, -1.2, 2.0]), [1.5, 0.25]
+    # analytic: grad_ys f = [sum(x^2), prod(x)], so d/dys is 0 and d/dx is [2x, prod(x)/x]
+    close(wengert.jacobian(lambda ys: wengert.grad(f, argnums=1)(x, ys), mode="fwd")(ys), np.zeros((2, 2)))
+    close(wengert.jacobian(lambda x: wengert.grad(f, argnums=1)(x, ys), mode="fwd")(x),
+          np.array([2 * x, np.prod(x) / x]))
+    t = np.array([0.3, -0.2, 1.0])
+    g = lambda x: np.array([np.sum(x ** 2), np.prod(x)])  # noqa: E731  (the gradient, by hand)
+    close(jvp(lambda x: wengert.grad(f, argnums=1)(x, ys), (x,), (t,))[1], central(g, (x,), (t,)), 1e-7)
+
+
+def local_imports(x):
+    import math
+    import numpy as np
+
+    return np.sin(x) * math.cos(x)
+
+
+def test_a_module_imported_inside_the_function_keeps_its_name():
+    src = show_tangent(local_imports, 0.3)
+    assert "math.sin(x)" in src and "math_1" not in src and "np_1" not in src
+    close(jvp(local_imports, (0.3,), (1.0,))[1], central(local_imports, (0.3,), (1.0,)), 1e-8)

@@ -129,6 +129,32 @@ def zero_of(y):
     return tz(y, None)
 
 
+def _immutable(v) -> bool:
+    """Can no derivative be written into ``v`` (a number, a string, a tuple of such, ...)?"""
+    import numpy as np
+
+    if v is None or isinstance(v, (int, float, complex, str, bytes, range, np.generic, type, types.ModuleType)):
+        return True
+    if type(v) in (tuple, frozenset) or (isinstance(v, tuple) and hasattr(v, "_fields")):
+        return all(_immutable(e) for e in v)
+    return False
+
+
+def global_tangent(v, writes: bool):
+    """The tangent of a module-level value read by generated code: none comes in, so a zero of
+    ``v``'s shape (`tz`), sound where no derivative can have been written into ``v`` during
+    this call: ``v`` cannot hold one, or the reading function (``writes``: it may write into
+    objects it did not create, or call code that may) writes nowhere."""
+    import io
+
+    if callable(v) or isinstance(v, (types.ModuleType, io.IOBase)):
+        return None  # code, modules and streams hold no derivative
+    if writes and not _immutable(v):
+        raise UnsupportedError(f"forward mode through a module-level {type(v).__name__} read by a function that "
+                               "may write derivatives into it is not supported; pass it as an argument")
+    return tz(v, None)
+
+
 def bcast(t, y):
     """Tangent ``t`` of one argument of an elementwise rule spread to the output's shape."""
     if type(y) is float:

@@ -18,10 +18,14 @@ Three implementations are checked on each program: ``value_and_grad`` (source),
 ``value_and_grad(mode="tape")`` (the run-time tape) and ``gradient`` (all arguments,
 through ``pullback``). Each must also return the primal value, and leave the arguments
 as one plain call leaves them (the tape excepted: it runs on copies of containers).
+Forward mode is checked when asked for (``--mode jvp``): ``wengert.jvp`` along random
+tangents of the arguments in argnums, against the central differences times the tangents
+(refusals, ``UnsupportedError``, are counted apart from wrong answers, as for the others).
 
     python -m wengert.testing.fuzz --n 10000 --seed 1            # soak; exit status 1 on a wrong answer or a crash
     python -m wengert.testing.fuzz --n 1 --seed 1 --start 417    # program 417 of that run alone
     python -m wengert.testing.fuzz --gen aliases --mode source --shrink
+    python -m wengert.testing.fuzz --n 400 --seed 11 --mode jvp         # forward mode (generated tangent code)
 """
 
 from __future__ import annotations
@@ -255,7 +259,15 @@ def _gradient(f, prog, args):
     return None, wengert.gradient(f, *args)
 
 
+def _jvp(f, prog, args):
+    """Not called: ``jvp`` mode is checked by `_check_jvp` (random tangents, one directional
+    derivative), listed here so that ``--mode jvp`` selects it."""
+    raise AssertionError("jvp mode is checked by _check_jvp")
+
+
 MODES: dict[str, Callable] = {"source": _source, "tape": _tape, "gradient": _gradient}
+# forward mode, checked when asked for by name (--mode jvp): many programs fail there today
+ALL_MODES: dict[str, Callable] = {**MODES, "jvp": _jvp}
 # The tape runs f on tracked copies of lists, dicts and tuples (tape.trace), so by design their
 # mutations do not reach the caller: its arguments' state is not compared.
 STATE_UNCHECKED = {"tape"}
@@ -316,9 +328,70 @@ def check(prog: Program, modes: dict[str, Callable] = MODES) -> Outcome:
         expected.append((paths, est[0]))
     for mode, impl in modes.items():
         out.checks += 1
+        if mode == "jvp":
+            out.failures += _check_jvp(prog, f, fresh, y, after, expected)
+            continue
         nums = tuple(range(len(args))) if mode == "gradient" else prog.argnums
         out.failures += _check_one(prog, f, fresh, impl, mode, nums, y, after, expected)
     return out
+
+
+def _tangent_of(x, r: random.Random, out: dict, path=()):
+    """A tangent for ``x`` with a random float at every float leaf (recorded in ``out`` by
+    path): lists, tuples, dicts and arrays of the same shape, `wengert.Tangent` for objects."""
+    if isinstance(x, (float, np.floating)):
+        t = out[path] = round(r.uniform(-1.0, 1.0), 3)
+        return t
+    kids = [(step, _tangent_of(v, r, out, path + (step,))) for step, v in _children(x)]
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind != "f":
+            return None
+        t = np.zeros(x.shape)
+        for (_, idx), v in kids:
+            t[idx] = v
+        return t
+    if isinstance(x, (list, tuple)):
+        items = [v for _, v in kids]
+        return items if isinstance(x, list) else type(x)(*items) if hasattr(x, "_fields") else tuple(items)
+    if isinstance(x, dict):
+        return {k: v for (_, k), v in kids}
+    if kids:
+        return wengert.Tangent(type(x), **{k: v for (_, k), v in kids})
+    return None
+
+
+def _check_jvp(prog, f, fresh, y, after, expected) -> list[Failure]:
+    """``wengert.jvp`` along random tangents of the arguments in ``argnums`` (the others get
+    None) against the sum of the central differences times those tangents. Programs where
+    an argument asked for shares storage with another leaf (an alias) are not checked: a
+    tangent structure cannot say that two of its leaves are one."""
+    r = random.Random(f"jvp:{prog.gen}:{prog.source()}")
+    args = fresh()
+    if any(len(paths) > 1 and any(p[0][1] in prog.argnums for p in paths) for paths, _ in expected):
+        return []
+    by_path: dict = {}
+    tangents = tuple(_tangent_of(a, r, by_path, (("i", i),)) if i in prog.argnums else None
+                     for i, a in enumerate(args))
+    want = sum(est * by_path[paths[0]] for paths, est in expected if paths[0] in by_path)
+    try:
+        value, got = wengert.jvp(f, args, tangents)
+    except Exception as e:  # noqa: BLE001 - a crash is a finding
+        tb = traceback.format_exception(e)
+        return [Failure(prog, "jvp", _crash_kind(e), "".join(tb[-3:]).rstrip())]
+    fails = []
+    if not (isinstance(value, (int, float, np.floating)) and _close(float(value), y, 1e-9)):
+        fails.append(Failure(prog, "jvp", "wrong primal", f"value {value!r}, a plain call gives {y!r}"))
+    diff = _state_diff(_state(args), after)
+    if diff:
+        fails.append(Failure(prog, "jvp", "wrong state", "arguments left changed otherwise:\n" + "\n".join(diff)))
+    try:
+        got_f = 0.0 if got is None else float(got)
+    except (TypeError, ValueError):
+        return fails + [Failure(prog, "jvp", "wrong structure", f"tangent {got!r} for a float output")]
+    if not _close(got_f, want, GRAD_TOL):
+        fails.append(Failure(prog, "jvp", "wrong value",
+                             f"tangents {tangents!r}\n  expected {want:.10g}, got {got_f:.10g}"))
+    return fails
 
 
 def _crash_kind(e: BaseException) -> str:
@@ -403,7 +476,7 @@ def run(n: int, seed: int, start: int = 0, gens=None, modes=None, out=sys.stdout
     """Programs start .. start + n - 1, the generators taken in turn; prints each failure.
     Returns (checks, skipped, failures, programs)."""
     gens = list(gens or GENERATORS)
-    impls = {m: MODES[m] for m in (modes or MODES)}
+    impls = {m: ALL_MODES[m] for m in (modes or MODES)}
     checks = skipped = 0
     failures: list[Failure] = []
     for i in range(start, start + n):
@@ -435,7 +508,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--start", type=int, default=0, help="index of the first program (to rerun one)")
     ap.add_argument("--gen", action="append", choices=list(GENERATORS), help="generator(s) to use; default all")
-    ap.add_argument("--mode", action="append", choices=list(MODES), help="implementation(s) to check; default all")
+    ap.add_argument("--mode", action="append", choices=list(ALL_MODES),
+                    help="implementation(s) to check; default all but jvp")
     ap.add_argument("--shrink", action="store_true", help="print each failure shrunk to fewer statements")
     ap.add_argument("--max-print", type=int, default=50, help="print at most this many failures")
     ap.add_argument("--strict", action="store_true",

@@ -39,6 +39,7 @@ class Tangent(Structures, Calls, Linear, HelperNames):
         self.last_line = None
         self.uses = ir.uses(fn.body)
         self.directs: dict[str, tuple] = {}
+        self.written: set[int] = set()  # values of the top-level statements written so far
 
     # ---- names and expressions ----
 
@@ -81,6 +82,11 @@ class Tangent(Structures, Calls, Linear, HelperNames):
         t = self.type_of(o)
         return isinstance(t, (ListKind, TupleKind))
 
+    def bound(self, v: ir.Value) -> bool:
+        """Has the top-level statement defining ``v`` been written above the code now being
+        written? (Then ``import numpy as np`` at the top of the function keeps its name.)"""
+        return v.id in self.written
+
     def line_comment(self, line) -> str:
         if not line or line == self.last_line:
             return ""
@@ -107,6 +113,8 @@ class Tangent(Structures, Calls, Linear, HelperNames):
         for s in block.stmts:
             if isinstance(s, ir.Op):
                 self._op(s, out, ind)
+                if block is self.fn.body:
+                    self.written.update(o.id for o in s.outs)
             elif isinstance(s, ir.If):
                 out.append(f"{pad}if {self.expr(s.cond)}:" + self.line_comment(s.line))
                 n0 = len(out)

@@ -13,6 +13,7 @@ from wengert.backend.emit import _dict, _tuple, expr_of_call
 from wengert.ir.activity import ANY, FLOAT
 from wengert.ir.adjoint_kinds import HANDLE, PASS
 from wengert.ir.kinds import ListKind, list_of
+from wengert.runtime.tangents import global_tangent
 from wengert.transforms.forward.common import _NUMS, _filled
 
 
@@ -26,6 +27,9 @@ class Structures:
         comment = self.line_comment(s.line)
         if k == "global":
             self.inline[outs[0].id] = s.fn
+            if self.active(outs[0]):  # of kind any, where the heap may hold derivatives
+                h = self.helper("global_tangent", global_tangent)
+                out.append(f"{pad}{self.dot(outs[0])} = {h}({s.fn}, {bool(self.info.effects)})" + comment)
             return
         if k == "attr" and outs[0].static is not None:
             self.inline[outs[0].id] = f"{self.expr(s.args[0])}.{s.fn}"
