@@ -30,13 +30,13 @@ from wengert.overload.tape import trace
 
 # Wiring: the pieces below the api reach the ones above through registration, never by
 # importing them (tests/test_layout.py): the dispatch ladder's two modes register the
-# dispatcher (`wengert.runtime.registry`), `dispatch.overloading` plugs the overload
+# dispatcher (`wengert.registry`), `dispatch.overloading` plugs the overload
 # package's fallback rungs and dual variant into the ladder and the cache, and here the
 # public pullback and the rules for making `grad` functions inside differentiated code.
 from wengert.dispatch import jvps as _jvps, pullbacks as _pullbacks  # noqa: E402, F401  (register themselves)
 from wengert.dispatch import overloading as _overloading  # noqa: E402, F401  (plugs in the overload package)
 from wengert.interop import array_api as _array_api  # noqa: E402, F401  (array API namespaces share the rules)
-from wengert.runtime import registry as _registry  # noqa: E402
+from wengert import registry as _registry  # noqa: E402
 from wengert.api_higher import register_maker_rules as _register_maker_rules  # noqa: E402
 
 _registry.register(pullback=pullback)

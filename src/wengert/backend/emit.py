@@ -31,6 +31,7 @@ import types
 import warnings
 
 from wengert import ir
+from wengert.ir.core import SELF, UNDEFINED
 
 INFIX = {
     operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/",
@@ -441,8 +442,6 @@ class HelperNames:
         lit = literal(v)
         if lit is not None:
             return lit
-        from wengert.frontend.expressions import SELF, UNDEFINED
-
         if v is UNDEFINED:
             return self.helper("UNDEFINED", v)
         if v is SELF:

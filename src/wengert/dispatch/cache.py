@@ -27,9 +27,10 @@ from wengert.frontend.program import EPOCH as _EPOCH
 from wengert.frontend.program import free_kinds, get_ir  # noqa: F401  (re-exported)
 from wengert.frontend.program import has_source as _has_source  # noqa: F401  (re-exported)
 from wengert.ir import activity
-from wengert.ir.activity import CalleeGuards, analyse, kind_of
+from wengert.ir.activity import CalleeGuards, analyse
 from wengert.rules import support
-from wengert.runtime import mutation, registry
+from wengert import registry
+from wengert.runtime import mutation
 from wengert.transforms import forward, inline
 from wengert.transforms.reverse.adjoint import Adjoint
 
@@ -38,7 +39,6 @@ _CACHE: dict = {}     # code -> {(mode, kinds, free kinds): entry}, complete ent
 _BUILDING: dict = {}  # (code, key) -> entry still being linked, seen only by the thread holding LOCK
 _CLEAR: list = []     # more stores derived from transformed code (`on_clear`)
 
-program.register_kind_of(kind_of)
 
 
 @dataclass

@@ -20,7 +20,8 @@ from wengert.frontend.program import has_source
 from wengert.ir.kinds import ANY, ARRAY, FLOAT, Compound, kind_of
 from wengert.rules.support import Tangent, accum, shape_of
 from wengert.rules.table import get_rule
-from wengert.runtime import cotangents, registry, tangents
+from wengert import registry
+from wengert.runtime import cotangents, tangents
 from wengert.runtime.tangents import fill, tz
 
 

@@ -28,7 +28,7 @@ from wengert.frontend import expressions, stdlib
 from wengert.frontend.program import has_source
 from wengert.ir.kinds import BOOL, INT, NONE, kind_of
 from wengert.rules.table import get_rule
-from wengert.runtime import registry
+from wengert import registry
 from wengert.runtime.binding import bind, to_arguments, to_parameters  # noqa: F401  (re-exported)
 
 registry.register(object_items=stdlib.object_items_, SELF=expressions.SELF)

@@ -21,7 +21,8 @@ from wengert.frontend.program import has_source
 from wengert.frontend.stdlib import python_version
 from wengert.ir.kinds import ANY, BOOL, INT, NONE, ObjKind, kind_of
 from wengert.rules.support import unbroadcast
-from wengert.runtime import cotangents, registry
+from wengert import registry
+from wengert.runtime import cotangents
 from wengert.runtime.mutation import Pass, _fields
 
 _PLAIN_TYPES = frozenset({float, int, bool})

@@ -14,6 +14,7 @@ import operator
 import types
 
 from wengert import ir
+from wengert.ir.core import SELF, UNDEFINED  # noqa: F401  (re-exported: the frontend puts them in the IR)
 from wengert.rules.builtins import format_value, import_name, join_str
 from wengert.rules.containers import _merge
 from wengert.frontend.generators import generator_to_list  # noqa: F401  (re-exported for lower)
@@ -47,24 +48,6 @@ MUTATING_METHODS = frozenset({
     "append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault",
     "sort", "reverse", "add", "discard", "popitem", "fill", "resize", "put", "itemset",
 })
-
-
-class _Undefined:
-    """Value of a variable read before it is assigned (Python raises UnboundLocalError)."""
-
-    def __repr__(self) -> str:
-        return "UNDEFINED"
-
-
-UNDEFINED = _Undefined()
-
-
-class _Self:
-    def __repr__(self) -> str:
-        return "SELF"
-
-
-SELF = _Self()
 
 
 class ExpressionLowering:

@@ -18,7 +18,8 @@ import threading
 import types
 
 from wengert.frontend.lower import lower
-from wengert.ir.kinds import ANY, NONE
+from wengert.ir import callees
+from wengert.ir.kinds import ANY, NONE, kind_of
 
 # Lookups take no lock; lowering, transforming, publishing and clearing hold `LOCK`
 # (re-entrant, for recursion), so an entry is published only complete.
@@ -27,7 +28,6 @@ EPOCH = [0]  # bumped by clear_cache: everything made before is invalid
 _IR: dict = {}      # code -> (IR, the globals it was lowered for, its guard check)
 _SOURCE: dict = {}  # code -> has source
 _MISSING = object()
-_KIND_OF: list = [None]  # the analysis' kind_of, registered by the cache (`register_kind_of`)
 
 
 def guard_check(guards: list, g: dict, epoch: int):
@@ -82,13 +82,8 @@ def forget_ir(code) -> None:
     _IR.pop(code, None)
 
 
-def register_kind_of(kind_of) -> None:
-    _KIND_OF[0] = kind_of
-
-
 def free_kinds(fn) -> tuple:
     """The kinds of the values ``fn``'s closure captured, in the order of its free variables."""
-    kind_of = _KIND_OF[0]
     out = []
     for c in fn.__closure__ or ():
         try:
@@ -108,3 +103,6 @@ def clear() -> None:
     EPOCH[0] += 1
     _IR.clear()
     _SOURCE.clear()
+
+
+callees.register(has_source=has_source, get_ir=get_ir, free_kinds=free_kinds)  # for the analysis

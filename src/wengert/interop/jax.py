@@ -98,7 +98,7 @@ def to_jax(f: Callable, out_shape=None, numpy: bool = True, vmap_method: str = "
         return y, args
 
     def jax_f_bwd(args, g):
-        from wengert.runtime.registry import pullback
+        from wengert.registry import pullback
 
         structs = tuple(_struct(a) for a in args)
 
@@ -130,7 +130,7 @@ def _grad_as(g, s: jax.ShapeDtypeStruct):
 
 def _jax_body(f: Callable) -> Callable:
     """A JAX body: wengert differentiates the JAX code itself (array API rules), inside ``custom_vjp``."""
-    from wengert.runtime.registry import pullback
+    from wengert.registry import pullback
 
     @jax.custom_vjp
     def jax_f(*args):

@@ -90,7 +90,7 @@ def to_torch(f: Callable, numpy: bool = True) -> Callable:
     >>> torch.allclose(x.grad, torch.sin(2 * x).detach())
     True
     """
-    from wengert.runtime.registry import pullback
+    from wengert.registry import pullback
 
     class WengertFunction(torch.autograd.Function):
         @staticmethod

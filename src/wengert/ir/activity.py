@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from wengert import ir
 from wengert.errors import UnsupportedError
-from wengert.frontend.lower import UNDEFINED
+from wengert.ir.core import UNDEFINED
 from wengert.ir import effects as fx
 from wengert.ir.adjoint_kinds import HANDLE, PASS, PASS_LINEAR, NextKind
 from wengert.ir.effects import INPLACE_OPS, constructed_kind

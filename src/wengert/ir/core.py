@@ -397,3 +397,24 @@ def _prune_loop(loop: Loop, count) -> bool:
     for t in terms:
         t.values = [t.values[i] for i in keep]
     return True
+
+
+# ---- constants the frontend puts in the IR ----
+
+
+class _Undefined:
+    """Value of a variable read before it is assigned (Python raises UnboundLocalError)."""
+
+    def __repr__(self) -> str:
+        return "UNDEFINED"
+
+
+UNDEFINED = _Undefined()
+
+
+class _Self:
+    def __repr__(self) -> str:
+        return "SELF"
+
+
+SELF = _Self()

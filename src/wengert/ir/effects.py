@@ -16,6 +16,7 @@ import types
 from typing import TYPE_CHECKING
 
 from wengert import ir
+from wengert.ir import callees
 from wengert.errors import UnsupportedError
 from wengert.ir.adjoint_kinds import HANDLE, PASS, PASS_LINEAR, NextKind
 from wengert.ir.kinds import ANY, ARRAY, BOOL, FLOAT, INT, NONE, ConstKind, DictKind, ListKind, ObjKind, TupleKind, \
@@ -202,14 +203,12 @@ def pure(fn, kinds: tuple, info: Info, has_kwargs: bool) -> bool:
     key = (code, kinds)
     if key in memo:
         return memo[key]  # while in progress (recursion): no write found so far
-    from wengert.frontend.program import free_kinds, get_ir, has_source as _has_source
-
-    if not _has_source(fn):
+    if not callees.has_source(fn):
         memo[key] = False
         return False
     memo[key] = True
     try:
-        sub = info.analyse_callee(get_ir(fn), kinds, dict(zip(code.co_freevars, free_kinds(fn))))
+        sub = info.analyse_callee(callees.get_ir(fn), kinds, dict(zip(code.co_freevars, callees.free_kinds(fn))))
         memo[key] = not sub.effects
     except Exception:  # noqa: BLE001 - not analysable: it may do anything
         memo[key] = False
@@ -223,9 +222,7 @@ def constructed_kind(cls, types_, kwargs, info: Info):
 
     if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__") or hasattr(cls, "__slots__"):
         return None
-    from wengert.frontend.program import has_source as _has_source
-
-    if _has_source(cls.__init__):
+    if callees.has_source(cls.__init__):
         return None
     fields = [f for f in dataclasses.fields(cls) if f.init]
     if len(types_) + len(kwargs) != len(fields):

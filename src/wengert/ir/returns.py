@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 
 from wengert import ir
+from wengert.ir import callees
 from wengert.ir.kinds import BOOL, FLOAT, INT, NONE
 
 PENDING = object()
@@ -96,12 +97,10 @@ def return_type(fn, kinds: tuple, analyse):
         if stack:
             stack[-1].guards.update(done[1])
         return done[0]
-    from wengert.frontend.program import get_ir, has_source as _has_source
-
-    if not _has_source(fn):
+    if not callees.has_source(fn):
         return None
     try:
-        f_ir = get_ir(fn)
+        f_ir = callees.get_ir(fn)
     except Exception:  # noqa: BLE001 - not analysable: unknown type
         return None
     frame = _Fixpoint(key)

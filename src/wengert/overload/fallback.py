@@ -7,7 +7,7 @@ tracked values and must run lifted. This module never imports the compiler: it l
 what it lends (`LADDER`, the ladder's `Overload` parts; `STORES`, its caches of routed
 objects), and `wengert.dispatch.overloading` plugs them in. The run-time support and
 the rules, below the compiler, reach the few overload functions they need (a Dual's zero,
-lifting a rule body) through `wengert.runtime.registry`, registered here.
+lifting a rule body) through `wengert.registry`, registered here.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import types
 from wengert.overload import dual, variant
 from wengert.overload.dual import Dual, Tracked, has_tracked, lifted, new_level, primal_at, tangent_at
 from wengert.overload.tape import tape_pullback
-from wengert.runtime import registry
+from wengert import registry
 from wengert.runtime.tangents import _rebuild
 
 

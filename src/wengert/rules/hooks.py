@@ -22,7 +22,7 @@ import copy
 import types
 
 from wengert.rules.table import defjvp, frule, nondiff, rrule
-from wengert.runtime import registry  # what the overload package and the dispatcher register
+from wengert import registry  # what the overload package and the dispatcher register
 
 __all__ = ["checkpoint", "checkpoint_call", "hook", "stop_gradient"]
 
@@ -111,7 +111,7 @@ def checkpoint_call_rrule(fn, args):
     y = _callable(fn, args)(*args)  # a plain call: nothing of fn's forward pass is kept
 
     def checkpoint_call_pullback(g):
-        from wengert.runtime.registry import pullback  # the compiler, only when the reverse pass runs
+        from wengert.registry import pullback  # the compiler, only when the reverse pass runs
 
         _, back = pullback(_unrouted(fn), *args)
         fn_bar, *args_bar = back(g)  # fn_bar: the cotangent of fn's captured variables
@@ -122,7 +122,7 @@ def checkpoint_call_rrule(fn, args):
 
 @frule(checkpoint_call)
 def checkpoint_call_frule(tangents, fn, args):
-    from wengert.runtime.registry import jvp_call  # forward mode keeps nothing: no recomputation needed
+    from wengert.registry import jvp_call  # forward mode keeps nothing: no recomputation needed
 
     fn_dot, args_dot = tangents
     return jvp_call(fn, args, args_dot if args_dot is not None else (None,) * len(args), None, fn_dot)

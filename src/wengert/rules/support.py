@@ -12,7 +12,7 @@ from __future__ import annotations
 import types
 
 from wengert.errors import UnsupportedError
-from wengert.runtime import registry
+from wengert import registry
 
 _SCALARS = (float, int, complex)
 

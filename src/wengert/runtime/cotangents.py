@@ -28,7 +28,7 @@ from wengert.rules.support import (  # noqa: F401  (re-exported: what generated 
     unbroadcast,
 )
 from wengert.rules.table import get_rule, nondiff
-from wengert.runtime import registry
+from wengert import registry
 
 # ---- what generated code calls ----
 

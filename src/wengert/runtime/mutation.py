@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from wengert.rules.support import Tangent, _python_iterable, accum, getitem_grad, object_items_grad, unbroadcast
 from wengert.rules.table import get_rule
-from wengert.runtime import registry
+from wengert import registry
 from wengert.runtime.cotangents import attr_grad, method_pullback
 from wengert.runtime.undo import (_MISSING, UnsupportedMutation, _array_copy, _copy_container, _copy_value, _final,
                                   _permutation, _place, _put_final, _restore, _snapshot)

@@ -16,7 +16,8 @@ import types
 from wengert.errors import UnsupportedError
 from wengert.rules.support import Tangent, _python_iterable, shape_of
 from wengert.rules.table import get_rule
-from wengert.runtime import cotangents, registry
+from wengert import registry
+from wengert.runtime import cotangents
 
 
 def nz(t):
@@ -54,7 +55,7 @@ def tz(y, t):
         return _rebuild(y, [tz(v, None) for v in y])
     if type(y) is dict:
         return {k: tz(v, None) for k, v in y.items()}
-    from wengert.runtime.registry import numeric, zero_like  # the overload package's (Duals too)
+    from wengert.registry import numeric, zero_like  # the overload package's (Duals too)
 
     if numeric(y) and not isinstance(y, (str, bool)):
         return zero_like(y)
@@ -162,7 +163,7 @@ def bcast(t, y):
     if shape_of(t) == shape_of(y):
         # a fresh array, as the output is: mutating one must not change the other's tangent
         return t.copy() if hasattr(t, "copy") and hasattr(t, "shape") and t is not y else t
-    from wengert.runtime.registry import zero_like  # the overload package's (a Dual's zero too)
+    from wengert.registry import zero_like  # the overload package's (a Dual's zero too)
 
     return t + zero_like(y)
 

@@ -44,7 +44,7 @@ import inspect
 
 from wengert.ir.activity import FLOAT, kind_of
 from wengert.runtime.binding import bind as _bind
-from wengert.runtime.registry import compiled_jvp, jvp_call  # the cache and the dispatcher, registered
+from wengert.registry import compiled_jvp, jvp_call  # the cache and the dispatcher, registered
 from wengert.runtime.tangents import RUNTIME_HELPERS, _rebuild  # noqa: F401  (re-exported)
 from wengert.transforms.forward.analysis import _analyse  # noqa: F401  (re-exported: the cache runs it)
 from wengert.transforms.forward.generator import Tangent

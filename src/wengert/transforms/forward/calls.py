@@ -22,8 +22,8 @@ from wengert.overload.dual import Tracked
 from wengert.rules.operators import _pow_dx, _pow_dy
 from wengert.rules.table import get_rule
 from wengert.runtime.cotangents import accum
-from wengert.runtime.registry import compiled_jvp
-from wengert.runtime.registry import variant as _variant
+from wengert.registry import compiled_jvp
+from wengert.registry import variant as _variant
 from wengert.transforms.forward.common import _NUMS, _balanced, _filled, _subst
 from wengert.transforms.inline import instantiate, template, used_params
 

@@ -358,6 +358,6 @@ class _DirectCall:
         self.kinds = kinds
 
     def __call__(self, _pass, *args):
-        from wengert.runtime.registry import compiled
+        from wengert.registry import compiled
 
         return compiled(self.fn, self.kinds, ()).pullback(_pass, *args)

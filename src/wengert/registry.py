@@ -7,7 +7,7 @@ checkpoint's rule, the torch and JAX bridges) reach the dispatcher and the compi
 through this module. `wengert.dispatch` registers them when it is imported, and
 ``import wengert`` imports it, so they are in place before any derivative is taken.
 
-Each name is first a forwarding stand-in, so that ``from wengert.runtime.registry import
+Each name is first a forwarding stand-in, so that ``from wengert.registry import
 pullback_of`` works whenever it runs; `register` replaces the module attribute by the
 function itself, so ``registry.pullback_of(...)`` costs one attribute lookup.
 
@@ -34,7 +34,7 @@ def _stand_in(name: str):
     def stand_in(*args, **kwargs):
         impl = _IMPL.get(name)
         if impl is None:
-            raise RuntimeError(f"wengert.runtime.registry.{name} is not registered yet (import wengert first)")
+            raise RuntimeError(f"wengert.registry.{name} is not registered yet (import wengert first)")
         return impl(*args, **kwargs)
 
     stand_in.__name__ = stand_in.__qualname__ = name
