@@ -40,21 +40,17 @@ def _runtime_objects() -> frozenset:
     return frozenset(id(v) for v in (*RUNTIME_HELPERS.values(), *tangents.RUNTIME_HELPERS.values()))
 
 
-def _name_of(src: str) -> str:
-    return src.split("def ", 1)[1].split("(", 1)[0]
-
-
 def _dual_builder(c: cache.Compiled) -> cache.Compiled:
     helpers = routed_helpers(c.helpers, c.globals, _runtime_objects())
     g = routed_globals(c.globals)
-    pb, _ = compile_source(c.source_pullback, _name_of(c.source_pullback), c.ir.filename, helpers, g)
-    gr, _ = compile_source(c.source_grad, _name_of(c.source_grad), c.ir.filename, helpers, g)
+    pb, _ = compile_source(c.source_pullback, c.pullback.__name__, c.ir.filename, helpers, g)
+    gr, _ = compile_source(c.source_grad, c.grad.__name__, c.ir.filename, helpers, g)
     return dataclasses.replace(c, helpers=helpers, directs={}, variants={}, pullback=pb, grad=gr)
 
 
 def _dual_jvp_builder(c: cache.CompiledJVP) -> cache.CompiledJVP:
     """The same tangent code compiled against routed globals and helpers (forward over forward)."""
-    fn, _ = compile_source(c.source, _name_of(c.source), c.ir.filename,
+    fn, _ = compile_source(c.source, c.fn.__name__, c.ir.filename,
                            routed_helpers(c.helpers, keep=_runtime_objects()), routed_globals(c.globals))
     return dataclasses.replace(c, directs={}, variants={}, fn=fn)
 
