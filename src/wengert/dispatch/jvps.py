@@ -22,22 +22,59 @@ from wengert.rules.support import Tangent, accum, shape_of
 from wengert.rules.table import get_rule
 from wengert import registry
 from wengert.runtime import cotangents, tangents
+from wengert.runtime import tangents as tangents_mod
 from wengert.runtime.tangents import fill, tz
 
 
 def call_jvp(fn, args: tuple, tangents: tuple, kwargs=None, fn_dot=None, kw_tangents=None):
-    """``(y, y_dot)`` for a Python function with source: its tangent code, transformed on first use."""
+    """``(y, y_dot)`` for a Python function with source: its tangent code, transformed on first use.
+    The outermost call holds the tangents of the mutable objects it meets (`tangents.HEAP`)."""
+    if tangents_mod.HEAP.get() is not None:
+        return _call_jvp(fn, args, tangents, kwargs, fn_dot, kw_tangents)
+    token = tangents_mod.HEAP.set({})
+    try:
+        return _call_jvp(fn, args, tangents, kwargs, fn_dot, kw_tangents)
+    finally:
+        tangents_mod.HEAP.reset(token)
+
+
+def _call_jvp(fn, args: tuple, tangents: tuple, kwargs=None, fn_dot=None, kw_tangents=None):
     values, sources = bind(fn, args, kwargs or {})
     tans = to_parameters(sources, tangents, kw_tangents)
     kinds = tuple(kind_of(v) for v in values)
+    for v, t in zip(values, tans):
+        if t is not None:
+            tangents_mod.hold(v, t)  # a given tangent is the one every other path must find
     tans = [_normalise(k, v, t) for k, v, t in zip(kinds, values, tans)]
     c = compiled_jvp(fn, kinds)
     if (ANY in kinds or ARRAY in kinds) and _tracked(values, tans, fn_dot):
         c = dual_variant(c)
     if fn.__code__.co_freevars:
-        cells_dot = fn_dot if fn_dot is not None else (None,) * len(fn.__code__.co_freevars)
+        cells_dot = fn_dot if fn_dot is not None else closure_tangent(fn)
         return c.fn(*values, *tans, fn.__closure__, cells_dot)
     return c.fn(*values, *tans)
+
+
+def closure_tangent(fn):
+    """The tangent of a closure given none: no captured value's tangent is known (each is
+    found when read, `tangents.tz`), except the function's own (a nested function that calls
+    itself): this tangent itself, so its recursive calls carry what its cells hold. One per
+    function in a call (`tangents.held`), so that every call of it finds the same."""
+    heap = tangents_mod.HEAP.get()
+    if heap is not None:
+        e = heap.get(id(fn))
+        if e is not None and e[0] is fn:
+            return e[1]
+    cells_dot = [None] * len(fn.__closure__)
+    for i, c in enumerate(fn.__closure__):
+        try:
+            if c.cell_contents is fn:
+                cells_dot[i] = cells_dot
+        except ValueError:  # an empty cell
+            pass
+    if heap is not None:
+        heap[id(fn)] = (fn, cells_dot)
+    return cells_dot
 
 
 def _tracked(values, tans, fn_dot) -> bool:
@@ -66,6 +103,19 @@ class Forward(ladder.Mode):
                 return args[2], ts[2]
             t = ts[0]
             return getattr(obj, name), (None if t is None else getattr(t, name, None))
+        if fn is builtins.setattr and len(args) == 3 and type(args[1]) is str and not kwargs:
+            # ``setattr(o, name, v)``: the field's tangent set on o's tangent (the one this call
+            # holds for o when o came with none, `tangents.held`)
+            obj, name, v = args
+            t = tz(obj, ts[0])
+            tv = tz(v, ts[2])
+            if t is None and tv is not None:
+                raise UnsupportedError(f"forward mode through setattr on a {type(obj).__name__} with a value "
+                                       "that carries a tangent is not supported")
+            setattr(obj, name, v)
+            if t is not None:
+                tangents_mod.setattr_tangent(t, name, tv)
+            return None, None
         if fn is operator.getitem and len(args) == 2 and ts[1] is not None:
             own = getattr(type(args[0]), "__getitem__", None)
             own_rule = get_rule(own) if isinstance(own, types.FunctionType) else None
@@ -139,8 +189,9 @@ def _may_carry(fn) -> bool:
 
 def rule_jvp(fn, rule, args: tuple, tangents: tuple, kwargs: dict):
     """Apply ``fn``'s forward rule: its ``frule``, or the sum of its ``jvps``."""
-    if rule.nondiff or all(t is None for t in tangents):
-        return fn(*args, **kwargs), None
+    if rule.nondiff or all(t is None for t in tangents) or \
+            (fn in (operator.mod, operator.imod) and isinstance(args[0], (str, bytes))):
+        return fn(*args, **kwargs), None  # (``fmt % args`` makes a string: no tangent)
     if not rule.has_forward:
         raise OVERLOAD.no_rule(fn, forward=True)
     nested = OVERLOAD.has_tracked(args) or OVERLOAD.has_tracked(tangents)

@@ -10,6 +10,7 @@ helpers through `registry`.
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 import types
 
@@ -18,6 +19,68 @@ from wengert.rules.support import Tangent, _python_iterable, shape_of
 from wengert.rules.table import get_rule
 from wengert import registry
 from wengert.runtime import cotangents
+
+
+# The tangents of the mutable objects (lists, dicts, user objects) met during one outermost
+# call of tangent code, by identity: ``id(obj) -> (obj, tangent)``. A list, dict or object
+# reached by a path whose tangent is None (an argument given no tangent, an item of such an
+# argument, a field never written, a closure cell) gets its tangent here, so that every path
+# to one object finds one tangent: a write through one name (``q = ps[-1]; q.v = ...``, an
+# alias ``[row, row]``, a callee's argument, a captured list) is seen through every other, as
+# reverse mode's identity-keyed buffers (`runtime.mutation.Pass`) see it. Set up by
+# `dispatch.jvps.call_jvp` for the outermost call; the objects are held, so ids stay unique.
+HEAP: contextvars.ContextVar = contextvars.ContextVar("wengert_tangent_heap", default=None)
+
+
+def held(y, t=None):
+    """The tangent this call holds for mutable object ``y`` (made by `fresh` and held when
+    none is, or ``t`` when given and none is held yet); outside a call, a fresh one."""
+    heap = HEAP.get()
+    if heap is None:
+        return fresh(y) if t is None else t
+    e = heap.get(id(y))
+    if e is not None and e[0] is y:
+        return e[1]
+    if t is not None:
+        heap[id(y)] = (y, t)
+        return t
+    if type(y) is list:  # held before its items are made: a list that holds itself ends
+        t = []
+        heap[id(y)] = (y, t)
+        t.extend(tz(v, None) for v in y)
+        return t
+    if type(y) is dict:
+        t = {}
+        heap[id(y)] = (y, t)
+        t.update((k, tz(v, None)) for k, v in y.items())
+        return t
+    t = fresh(y)
+    heap[id(y)] = (y, t)
+    return t
+
+
+def fresh(y):
+    """A zero tangent for mutable object ``y``, held by nothing."""
+    if type(y) is list:
+        return [tz(v, None) for v in y]
+    if type(y) is dict:
+        return {k: tz(v, None) for k, v in y.items()}
+    return Tangent(type(y))
+
+
+def hold(y, t):
+    """Record ``t`` as the tangent of mutable ``y`` when this call holds none for it yet
+    (an argument's tangent given by the caller)."""
+    heap = HEAP.get()
+    if heap is not None and t is not None and (type(y) in (list, dict) or _is_object(y)):
+        e = heap.get(id(y))
+        if e is None or e[0] is not y:
+            heap[id(y)] = (y, t)
+
+
+def _is_object(y) -> bool:
+    return hasattr(y, "__dict__") and not callable(y) and not isinstance(y, types.ModuleType) \
+        and not isinstance(y, Tangent)
 
 
 def nz(t):
@@ -30,7 +93,9 @@ def fill(y, t):
     if t is None:
         if type(y) in (float, int, bool):
             return 0.0
-        if isinstance(y, (list, tuple)):
+        if type(y) in (list, dict) or _is_object(y):
+            return held(y)
+        if isinstance(y, tuple):
             return _rebuild(y, [fill(v, None) for v in y])
         return None
     if isinstance(y, list) and isinstance(t, list) and len(t) == len(y):
@@ -51,16 +116,16 @@ def tz(y, t):
         return t
     if type(y) is float or type(y) is int:
         return 0.0
-    if type(y) is list or type(y) is tuple:  # containers get containers (mutation writes into them)
+    if type(y) is list or type(y) is dict:  # containers get containers (mutation writes into them)
+        return held(y)
+    if type(y) is tuple:
         return _rebuild(y, [tz(v, None) for v in y])
-    if type(y) is dict:
-        return {k: tz(v, None) for k, v in y.items()}
     from wengert.registry import numeric, zero_like  # the overload package's (Duals too)
 
     if numeric(y) and not isinstance(y, (str, bool)):
         return zero_like(y)
-    if hasattr(y, "__dict__") and not callable(y) and not isinstance(y, types.ModuleType):
-        return Tangent(type(y))  # a user object: its fields' tangents, by name
+    if _is_object(y):
+        return held(y)  # a user object: its fields' tangents, by name
     return None
 
 

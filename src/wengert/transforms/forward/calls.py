@@ -15,7 +15,7 @@ import types
 from wengert import ir
 from wengert.backend.emit import INPLACE, _dict, _tuple, expr_of_call
 from wengert.frontend.program import has_source as _has_source
-from wengert.ir.activity import ANY, BOOL, FLOAT, INT, own_getitem
+from wengert.ir.activity import ANY, BOOL, FLOAT, INT, NONE, own_getitem
 from wengert.ir.adjoint_kinds import NextKind
 from wengert.ir.kinds import ARRAY, SCALARS
 from wengert.overload.dual import Tracked
@@ -114,6 +114,20 @@ class Calls:
             # tangent the same way, so ``it.__next__`` and loops over it stay in step
             out.append(f"{pad}{y} = {primal}" + comment)
             out.append(f"{pad}{ydot} = reversed({self.dot(s.args[0])})")
+            return
+        if static in (operator.mod, operator.imod) and len(s.args) == 2 and not s.kwargs \
+                and self.type_of(s.args[0]) not in (FLOAT, INT, BOOL, ARRAY):
+            a0 = s.args[0]
+            if (isinstance(a0, ir.Const) and isinstance(a0.value, (str, bytes))) or self.type_of(a0) == NONE:
+                # ``fmt % args``: a string (None and strings are of kind none) has no tangent
+                out.append(f"{pad}{y} = {primal}" + comment)
+                out.append(f"{pad}{ydot} = None")
+                return
+            # of unknown kind (a string or a number, known when it runs): the dispatcher decides
+            ts = [self.tan(a) if self.active(a) else "None" for a in s.args]
+            h = self.helper(static.__name__, static)
+            out.append(f"{pad}{y}, {ydot} = jvp_call({h}, {_tuple(args)}, {_tuple(ts)})" + comment)
+            self._normalise_out(outs[0], out, pad)
             return
         try:
             rule = get_rule(static) if static is not None else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from wengert import ir
 from wengert.backend.emit import _dict, _tuple, expr_of_call
+from wengert.ir.core import SELF
 from wengert.ir.activity import ANY, FLOAT
 from wengert.ir.adjoint_kinds import HANDLE, PASS
 from wengert.ir.kinds import ListKind, list_of
@@ -120,7 +121,14 @@ class Structures:
             out.append(f"{pad}{y} = make_closure({code}, globals(), {self.expr(s.args[0])}, "
                        f"{self.expr(s.args[1])}, {_tuple(caps)})" + comment)
             if act:
-                out.append(f"{pad}{self.dot(outs[0])} = {_tuple([self.tan(a) for a in s.args[2:]])}")
+                caps = s.args[2:]
+                selves = [i for i, a in enumerate(caps) if isinstance(a, ir.Const) and a.value is SELF]
+                if not selves:
+                    out.append(f"{pad}{self.dot(outs[0])} = {_tuple([self.tan(a) for a in caps])}")
+                else:  # a function that calls itself: its own tangent in its cell (a list, to hold itself)
+                    d = self.dot(outs[0])
+                    out.append(f"{pad}{d} = [{', '.join(self.tan(a) for a in caps)}]")
+                    out.append(f"{pad}" + " = ".join(f"{d}[{i}]" for i in selves) + f" = {d}")
             return
         if k == "setitem":
             obj, idx, val = s.args
