@@ -1,6 +1,7 @@
 """wengert.testing.fuzz: random programs against central differences and the tape, derandomized.
 
-Each test runs N programs of one generator through one implementation (`fuzz.MODES`) and
+Each test runs N programs of one generator through one implementation (`fuzz.MODES`, and
+forward mode, ``jvp``) and
 asserts no wrong gradient, primal or argument state and no crash. Generator and mode pairs
 that still fail live in tests/test_fuzz_pending.py until the analysis is fixed (issue 8);
 the oracle itself is tested below, so that these tests cannot pass vacuously.
@@ -20,7 +21,9 @@ SEED = 20240
 FAILING = [  # pairs that still find failures (wrong answers or crashes that are no refusal)
     ("format", "tape"),  # '%.2f' % var: float() of a tape Var raises TypeError (source mode formats)
 ]
-PASSING = [(gen, mode) for gen in fuzz.GENERATORS for mode in fuzz.MODES if (gen, mode) not in FAILING]
+# forward mode (``--mode jvp``: wengert.jvp along random tangents) is checked on every generator too
+CHECKED_MODES = [*fuzz.MODES, "jvp"]
+PASSING = [(gen, mode) for gen in fuzz.GENERATORS for mode in CHECKED_MODES if (gen, mode) not in FAILING]
 PENDING = FAILING
 
 
@@ -29,8 +32,9 @@ def fuzz_failures(gen, mode, n=N, seed=SEED):
     checks, skipped, failures, _ = fuzz.run(n, seed, gens=[gen], modes=[mode], out=io.StringIO(), max_print=0)
     assert checks >= n * 0.9, f"only {checks} of {n} programs were checked ({skipped} skipped)"
     # the tape (the fallback for code without source) may refuse by name what it cannot run
-    # (in-place writes into arrays, out=, match class patterns); the source transform may not
-    failures = [x for x in failures if not (x.refused and mode == "tape")]
+    # (in-place writes into arrays, out=, match class patterns), and so may forward mode (a
+    # construct whose tangent it cannot follow); reverse mode's source transform may not
+    failures = [x for x in failures if not (x.refused and mode in ("tape", "jvp"))]
     return "\n".join(x.report() for x in failures[:3]) + f"\n{len(failures)} failures" if failures else ""
 
 
@@ -172,3 +176,18 @@ def test_command_line_prints_a_summary(capsys):
     assert fuzz.main(["--n", "4", "--seed", "3", "--gen", "scalar"]) == 0
     assert capsys.readouterr().out.strip().endswith(
         "4 programs, 12 checks, 0 wrong, 0 crashed, 0 refused (UnsupportedError), 0 skipped")
+
+
+def test_a_wrong_or_missing_jvp_is_detected(monkeypatch):
+    jvp_mode = {"jvp": fuzz.ALL_MODES["jvp"]}
+    assert not fuzz.check(SMOOTH, jvp_mode).failures
+    real = wengert.jvp
+
+    def scaled(f, args, tangents):
+        y, t = real(f, args, tangents)
+        return y, t * 1.001
+
+    monkeypatch.setattr(wengert, "jvp", scaled)
+    assert [x.kind for x in fuzz.check(SMOOTH, jvp_mode).failures] == ["wrong value"]
+    monkeypatch.setattr(wengert, "jvp", lambda f, args, tangents: (f(*args), None))
+    assert [x.kind for x in fuzz.check(SMOOTH, jvp_mode).failures] == ["wrong value"]
