@@ -3,6 +3,7 @@ central differences, on scalars, sequences, arrays, closures, recursion and no-s
 
 import dataclasses
 import math
+import operator
 
 import numpy as np
 import pytest
@@ -547,3 +548,62 @@ def test_setattr_and_getattr_by_name_follow_the_objects_tangent(tangents):
     # the builtin setattr with a name known at run time (it crashed: a Dual has no attribute x)
     check_fd(setattr_by_name, lambda: ([[-0.8, -0.6], [-0.3, 0.9]], [Pt(0.42, -0.62), Pt(0.2, -0.33)], 0.64),
              tangents)
+
+
+def sets_items_by_call(xs, s):
+    xs[0] = s * s
+    operator.setitem(xs, 1, xs[0] * s)
+    operator.setitem(xs, 0, 3.0)
+    return xs[0] * s + xs[1]
+
+
+def test_operator_setitem_writes_the_tangent_too():
+    # it ran on Dual numbers on a copy of the list: value and tangent silently wrong
+    check_fd(sets_items_by_call, lambda: ([1.0, 2.0], 0.5), (None, 1.0))
+
+
+_ns: dict = {}
+exec("def write_first(xs, v):\n    xs[0] = v\n", _ns)  # no source: the Dual fallback runs it
+write_first = _ns["write_first"]
+
+
+def calls_a_writer_without_source(xs, s):
+    xs[0] = s * s
+    write_first(xs, 3.0)
+    return xs[0] * s
+
+
+def test_a_callable_without_source_writing_into_a_list_with_a_tangent_is_refused():
+    with pytest.raises(UnsupportedError, match="write_first.*writes into a list") as e:
+        jvp(calls_a_writer_without_source, ([1.0], 0.5), (None, 1.0))
+    assert any("test_forward.py" in n for n in e.value.__notes__)  # the user's line
+
+
+# ---- forward over reverse (hessian) meets the same objects ----
+
+def scales_a_constant_objects_field(ps, d):
+    q = ps[-1]
+    q.v = q.v * d
+    total = 0.0
+    for p in ps:
+        total = total + p.x * p.v * d
+    return total
+
+
+def test_hessian_by_forward_over_reverse_with_a_constant_list_of_objects_written_into():
+    # the composed path's tangent code got None for the constant list (TypeError); each
+    # object's tangent is held once there too. Against central differences of the gradient.
+    from wengert.dispatch.compose import hessian_path
+
+    def make():
+        return [Pt(1.0, 2.0), Pt(0.5, 1.5), Pt(-1.0, 0.7)]
+
+    f = scales_a_constant_objects_field
+    assert hessian_path(f, make(), 1.3, argnums=1) == "forward over reverse"
+    h = wengert.hessian(f, argnums=1)(make(), 1.3)
+
+    def g(d):
+        return wengert.grad(f, argnums=1)(make(), d)
+
+    close(h, (g(1.3 + 1e-5) - g(1.3 - 1e-5)) / 2e-5, 1e-7)
+    close(h, 2 * (-1.0) * 0.7)  # analytic: 2 x_q v_q

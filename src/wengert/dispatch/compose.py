@@ -31,7 +31,7 @@ from wengert.ir.adjoint_kinds import PASS
 from wengert.ir.kinds import FLOAT
 from wengert.rules import table
 from wengert.rules.support import shape_of
-from wengert.runtime import cotangents, mutation
+from wengert.runtime import cotangents, mutation, tangents
 from wengert.transforms import forward
 from wengert.transforms.reverse.calls import _DirectCall
 
@@ -68,13 +68,20 @@ class ForwardOverReverse:
         p = mutation.Pass()
         pd = mutation.Pass()
         pd.mutated = p.mutated  # the two Passes buffer the same objects
+        # the outermost call of tangent code: it holds one tangent per mutable object
+        # (`tangents.HEAP`), and a constant's is a zero of its shape (a list of objects
+        # the gradient writes into with a derivative is active there, as in `jvps.call_jvp`)
+        token = tangents.HEAP.set({})
         try:
+            dots = tuple(tangents.tz(a, None) if d is None else d for a, d in zip(args, dots))
             (y, _, bars), out_dot = self.cj.fn(p, *args, 1.0, pd, *dots, None, *self.extra)
         except UnsupportedError as e:
             # something the tangent code dispatches at run time has no forward mode (a
             # callee it transforms on first use): the Dual path answers, now and later
             self.failed = f"unsupported at run time: {e}"
             raise Fallback from e
+        finally:
+            tangents.HEAP.reset(token)
         if p.log:
             p.finish()
         check_scalar(y)

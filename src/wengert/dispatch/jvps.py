@@ -116,6 +116,14 @@ class Forward(ladder.Mode):
             if t is not None:
                 tangents_mod.setattr_tangent(t, name, tv)
             return None, None
+        if fn is operator.setitem and len(args) == 3 and not kwargs and type(args[0]) in (list, dict) \
+                and ts[1] is None:
+            # ``operator.setitem(xs, i, v)``: as ``xs[i] = v``, on the value and on its tangent
+            obj, i, v = args
+            t, tv = tz(obj, ts[0]), tz(v, ts[2])
+            obj[i] = v
+            t[i] = tv
+            return None, None
         if fn is operator.getitem and len(args) == 2 and ts[1] is not None:
             own = getattr(type(args[0]), "__getitem__", None)
             own_rule = get_rule(own) if isinstance(own, types.FunctionType) else None

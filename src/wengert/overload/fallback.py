@@ -18,6 +18,7 @@ from wengert.overload import dual, variant
 from wengert.overload.dual import Dual, Tracked, has_tracked, lifted, new_level, primal_at, tangent_at
 from wengert.overload.tape import tape_pullback
 from wengert import registry
+from wengert.errors import UnsupportedError
 from wengert.runtime.tangents import _rebuild
 
 
@@ -50,8 +51,25 @@ def dual_fallback(fn, args, tangents, kwargs):
         return Dual._make(x, t, level)
 
     f = lifted(fn) if isinstance(fn, types.FunctionType) else fn
-    out = f(*[seed(a, t) for a, t in zip(args, tangents)], **kwargs)
+    seeded = [seed(a, t) for a, t in zip(args, tangents)]
+    out = f(*seeded, **kwargs)
+    for a, s in zip(args, seeded):
+        if s is not a and isinstance(a, (list, tuple, dict)) and _written(a, s, level):
+            # the Duals ran on a copy of the container: its writes reach neither the value nor its tangent
+            raise UnsupportedError(f"forward mode through {getattr(fn, '__qualname__', fn)!s}, which has no source and "
+                                   f"writes into a {type(a).__name__} argument that carries a tangent, is not "
+                                   "supported; compute a new value instead, or register a rule (wengert.defjvp)")
     return primal_at(out, level), tangent_at(out, level, fill=False)
+
+
+def _written(a, s, level) -> bool:
+    """Has the seeded copy ``s`` of container ``a`` been changed (an item set, added or removed)?"""
+    if isinstance(a, dict):
+        return not isinstance(s, dict) or s.keys() != a.keys() or any(_written(a[k], s[k], level) for k in a)
+    if isinstance(a, (list, tuple)):
+        return not isinstance(s, (list, tuple)) or len(s) != len(a) or any(_written(x, y, level) for x, y in zip(a, s))
+    p = primal_at(s, level)
+    return p is not a and not (type(p) is type(a) and p == a)
 
 
 def _is_tracked(x) -> bool:

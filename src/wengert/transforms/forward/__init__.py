@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import inspect
 
+from wengert.backend.emit import user_location
 from wengert.ir.activity import FLOAT, kind_of
 from wengert.runtime.binding import bind as _bind
 from wengert.registry import compiled_jvp, jvp_call  # the cache and the dispatcher, registered
@@ -68,7 +69,19 @@ def jvp(f, primals, tangents) -> tuple:
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
     primals = tuple(_as_float(x, t) for x, t in zip(primals, tangents))
-    return jvp_call(f, primals, tangents)
+    try:
+        return jvp_call(f, primals, tangents)
+    except Exception as e:
+        _note(e)
+        raise
+
+
+def _note(e: Exception) -> None:
+    """Name the user's line an exception raised in tangent code came from (as `api` does for grad)."""
+    loc = user_location(e.__traceback__)
+    if loc is not None and not getattr(e, "_wengert_noted", False):
+        e.add_note(f"wengert: raised while differentiating {loc[0]}:{loc[1]}")
+        e._wengert_noted = True
 
 
 def show_tangent(f, *args) -> str:
