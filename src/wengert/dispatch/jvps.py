@@ -245,6 +245,7 @@ def _construct_jvp(cls, args, tangents, kwargs):
             inspect.getattr_static(cls, "__new__", None) in (None, object.__new__):
         obj = cls.__new__(cls)
         t = Tangent(cls)
+        tangents_mod.hold(obj, t)  # every later path to obj finds this one
         call_jvp(init, (obj, *args), (t, *tangents), kwargs)
         return obj, t
     raise UnsupportedError(
