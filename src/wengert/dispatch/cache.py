@@ -293,7 +293,7 @@ def _make_jvp(fn, kinds: tuple, fkinds: tuple) -> CompiledJVP:
         forward.resolve_cells(f_ir, fn)  # generated code's helpers: constants
     with CalleeGuards() as found:
         info, float_globals = forward._analyse(f_ir, kinds, dict(zip(code.co_freevars, fkinds)), fn.__globals__)
-    gen = forward.Tangent(f_ir, info)
+    gen = forward.TangentWriter(f_ir, info)
     src, name = gen.generate()
     compiled_fn, _ = compile_source(src, name, f_ir.filename, gen.helpers, fn.__globals__)
     guards = guards_of(f_ir, found, fn.__globals__) + float_globals

@@ -1,6 +1,6 @@
 """Forward mode by source transformation: IR -> tangent (jvp) code.
 
-For one function and one argument-type signature, `Tangent` walks the same
+For one function and one argument-type signature, `TangentWriter` walks the same
 structured SSA IR as reverse mode and writes one Python function
 ``<f>_jvp(x, n, x_dot, n_dot)`` returning ``(y, y_dot)``: the primal program
 where every active value ``v`` is followed by its tangent ``v_dot``. Loops
@@ -31,7 +31,7 @@ Contract of the generated code:
 
 `compiled_jvp(fn, kinds)` caches per code object and signature, guarded like
 
-The package, along its seams: `generator` (the `Tangent` class: names, the function,
+The package, along its seams: `generator` (the `TangentWriter` class: names, the function,
 blocks, branches and loops), `structures` (values, containers and their mutation),
 `calls` (rules, in-place operators, direct calls, the dispatcher), `linear` (forward
 over reverse: the linear forms of generated adjoint code's helpers and of its `Pass`),
@@ -48,10 +48,10 @@ from wengert.runtime.binding import bind as _bind
 from wengert.registry import compiled_jvp, jvp_call  # the cache and the dispatcher, registered
 from wengert.runtime.tangents import RUNTIME_HELPERS, _rebuild  # noqa: F401  (re-exported)
 from wengert.transforms.forward.analysis import _analyse  # noqa: F401  (re-exported: the cache runs it)
-from wengert.transforms.forward.generator import Tangent
+from wengert.transforms.forward.generator import TangentWriter
 from wengert.transforms.forward.linear import generated, resolve_cells  # noqa: F401  (re-exported)
 
-__all__ = ["Tangent", "compiled_jvp", "jvp", "jvp_call", "show_tangent"]
+__all__ = ["TangentWriter", "compiled_jvp", "jvp", "jvp_call", "show_tangent"]
 
 
 def _as_float(x, t):

@@ -3,7 +3,7 @@ operators in float code), rules with a full ``frule`` called as helpers, in-plac
 operators on arrays and objects, direct calls of known Python functions with scalar
 arguments (`_DirectJVP`), and everything else through the dispatcher, ``jvp_call``.
 
-Mixed into `generator.Tangent`.
+Mixed into `generator.TangentWriter`.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ _SCALAR_JVPS = {
 
 
 class Calls:
-    """Calls and in-place operators (see the module docstring); uses `Tangent`'s names."""
+    """Calls and in-place operators (see the module docstring); uses `TangentWriter`'s names."""
 
     def _call(self, s: ir.Op, out, pad, comment, act):
         fexpr = self.expr(s.fn)

@@ -16,7 +16,7 @@ _OPERATORS = INFIX.keys() | PREFIX.keys()
 def _filled(kind) -> bool:
     """Is the tangent of an active value of ``kind`` read from a structure whose tangent is
     known (a list, a tuple) certainly complete (a float, a tuple of floats)? Such tangents
-    are built with ``0.0`` for every number without one (see `Tangent.tan`)."""
+    are built with ``0.0`` for every number without one (see `TangentWriter.tan`)."""
     return kind == FLOAT or (isinstance(kind, TupleKind) and all(k in _NUMS for k in kind.items))
 
 

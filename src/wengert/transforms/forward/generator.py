@@ -1,4 +1,4 @@
-"""The forward generator's core: `Tangent` names values and their tangents and writes the
+"""The forward generator's core: `TangentWriter` names values and their tangents and writes the
 function, its blocks, branches and loops; each operation is written by the mixins (values
 and containers: `structures.Structures`; calls: `calls.Calls`; the linear forms of
 generated adjoint code's helpers, for forward over reverse: `linear.Linear`).
@@ -21,7 +21,7 @@ from wengert.transforms.forward.linear import Linear
 from wengert.transforms.forward.structures import Structures
 
 
-class Tangent(Structures, Calls, Linear, HelperNames):
+class TangentWriter(Structures, Calls, Linear, HelperNames):
     """Writes the tangent program of one function for one signature."""
 
     def __init__(self, fn: ir.Function, info: Info):

@@ -1,4 +1,4 @@
-"""Forward mode through generated adjoint code (forward over reverse, `wengert.higher`).
+"""Forward mode through generated adjoint code (forward over reverse, `wengert.dispatch.compose`).
 
 The fused gradient wengert generates is itself transformed: its helpers (closure cells
 that never change) are resolved to the objects they hold (`resolve_cells`), so calls

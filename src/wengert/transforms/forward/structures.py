@@ -2,7 +2,7 @@
 attributes, tuple/list/dict displays, unpacking, closures, and the mutations (item and
 attribute assignment, ``append`` and the other mutating methods), mirrored on the tangent.
 
-Mixed into `generator.Tangent`; `Structures._op` is where every operation starts (calls
+Mixed into `generator.TangentWriter`; `Structures._op` is where every operation starts (calls
 go on to `calls.Calls._call`).
 """
 
@@ -19,7 +19,7 @@ from wengert.transforms.forward.common import _NUMS, _filled
 
 
 class Structures:
-    """Operations other than calls (see the module docstring); uses `Tangent`'s names."""
+    """Operations other than calls (see the module docstring); uses `TangentWriter`'s names."""
 
     def _op(self, s: ir.Op, out, ind):
         pad = "    " * ind
