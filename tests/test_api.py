@@ -117,3 +117,17 @@ def test_rule_registered_for_the_differentiated_function_wrt_one_argument():
     assert wengert.grad(scaled_log1pexp, argnums=1, mode="tape")(1000.0, 2.0) == 1000.0
     gs = wengert.grad(scaled_log1pexp, argnums=1)(0.3, 2.0)
     assert gs == pytest.approx(_fd(lambda s: scaled_log1pexp(0.3, s), 2.0), rel=1e-8)
+
+
+def test_show_ir_of_the_gradient_and_of_the_tangent_code():
+    from wengert.cli.examples import pow as pow_
+
+    rev = wengert.show_ir(pow_, 2.0, 3, transform="reverse")
+    assert rev.startswith("pow_grad(%1, %2, %3, %4)    # _pass, x, n, r_bar")
+    assert "method append" in rev and "global reversed" in rev and "# r_bar, x_bar" in rev
+    fwd = wengert.show_ir(pow_, 2.0, 3, transform="forward")
+    assert fwd.startswith("pow_jvp(") and "# n, r, r_dot" in fwd
+    # the programs those IRs print are the ones that run: d/dx x**3 = 3 x**2
+    assert wengert.grad(pow_)(2.0, 3) == 12.0 and wengert.jvp(pow_, (2.0, 3), (1.0, None))[1] == 12.0
+    with pytest.raises(ValueError, match="transform must be"):
+        wengert.show_ir(pow_, 2.0, 3, transform="sideways")

@@ -25,7 +25,7 @@ from wengert.ir.kinds import FLOAT, const, kind_of
 from wengert.frontend.program import free_kinds
 from wengert.rules.table import get_rule
 from wengert.runtime.mutation import Pass
-from wengert.dispatch.cache import clear_cache, compiled, get_ir, last_kinds
+from wengert.dispatch.cache import clear_cache, compiled, compiled_jvp, get_ir, last_kinds
 from wengert.dispatch.pullbacks import bind, pullback_of
 
 __all__ = [
@@ -413,9 +413,21 @@ def _example_kinds(f, args) -> tuple:
     return (FLOAT,) * n
 
 
-def show_ir(f: Callable, *args) -> str:
+def show_ir(f: Callable, *args, transform: str | None = None) -> str:
     """The SSA IR of ``f`` as text. With example ``args``, every value shows the kind the
-    analysis gives it for their kinds, and ``active`` where it may carry a derivative."""
+    analysis gives it for their kinds, and ``active`` where it may carry a derivative.
+
+    ``transform="reverse"`` shows the IR of ``f``'s generated gradient for the kinds of
+    ``args`` (what ``show_adjoint`` prints, read back by the frontend: the program the
+    forward transform differentiates for a Hessian), ``"forward"`` that of its tangent code.
+    """
+    if transform is not None:
+        kinds = _example_kinds(f, args)
+        if transform == "reverse":
+            return ir.format_function(get_ir(compiled(f, kinds).grad))
+        if transform == "forward":
+            return ir.format_function(get_ir(compiled_jvp(f, kinds).fn))
+        raise ValueError(f"transform must be None, 'reverse' or 'forward', not {transform!r}")
     if not args:
         return ir.format_function(get_ir(f))
     f_ir = get_ir(f)
