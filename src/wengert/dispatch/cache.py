@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dis
+import types
 from dataclasses import dataclass, field
 
 import wengert.rules  # noqa: F401  (registers the rule files)
@@ -84,12 +86,20 @@ class Compiled(Entry):
         """Does the generated code use its ``_pass`` (mutation, calls)?"""
         u = self.__dict__.get("_uses_pass")
         if u is None:
-            body = self.source_grad.split("\n", 1)[1]
-            u = self.__dict__["_uses_pass"] = "_pass" in body
+            u = self.__dict__["_uses_pass"] = _reads(self.grad.__code__, "_pass")
         return u
 
     def functions(self) -> tuple:
         return (self.pullback, self.grad)
+
+
+def _reads(code, name: str) -> bool:
+    """Does compiled ``code`` (or a function nested in it) read the local or cell ``name``?"""
+    for ins in dis.get_instructions(code):
+        if ins.opname.startswith(("LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE")) and \
+                (ins.argval == name or isinstance(ins.argval, tuple) and name in ins.argval):
+            return True
+    return any(_reads(c, name) for c in code.co_consts if isinstance(c, types.CodeType))
 
 
 @dataclass
