@@ -607,3 +607,27 @@ def test_hessian_by_forward_over_reverse_with_a_constant_list_of_objects_written
 
     close(h, (g(1.3 + 1e-5) - g(1.3 - 1e-5)) / 2e-5, 1e-7)
     close(h, 2 * (-1.0) * 0.7)  # analytic: 2 x_q v_q
+
+
+def _doubles_through_y(x, y):
+    y[0] = y[0] * 2.0
+    return x[0] * x[1]
+
+
+def test_one_object_passed_twice_has_one_tangent():
+    # the object is perturbed once, by the one tangent: compare with central differences of
+    # o -> f(o, o) along it (the write through y is seen through x)
+    def along(h):
+        o = [3.0 + h * 1.0, 0.5 + h * -2.0]
+        return _doubles_through_y(o, o)
+
+    t = [1.0, -2.0]
+    o = [3.0, 0.5]
+    y, dy = wengert.jvp(_doubles_through_y, (o, o), (t, t))
+    h = 1e-6
+    assert y == 3.0 and dy == pytest.approx((along(h) - along(-h)) / (2 * h), rel=1e-7)
+    # two different tangents for one object contradict each other once f writes through one
+    # name and reads through the other: refused, not a silently chosen one
+    with pytest.raises(wengert.UnsupportedError, match="one object .* two different tangents"):
+        o = [3.0, 0.5]
+        wengert.jvp(_doubles_through_y, (o, o), ([1.0, 0.0], [0.0, 1.0]))

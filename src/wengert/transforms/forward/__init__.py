@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import inspect
 
+from wengert.errors import UnsupportedError
 from wengert.backend.emit import user_location
 from wengert.ir.activity import FLOAT, kind_of
 from wengert.runtime.binding import bind as _bind
@@ -69,11 +70,30 @@ def jvp(f, primals, tangents) -> tuple:
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
     primals = tuple(_as_float(x, t) for x, t in zip(primals, tangents))
+    _check_aliases(primals, tangents)
     try:
         return jvp_call(f, primals, tangents)
     except Exception as e:
         _note(e)
         raise
+
+
+_IMMUTABLE = (int, float, complex, bool, str, bytes, tuple, frozenset, type(None))
+
+
+def _check_aliases(primals: tuple, tangents: tuple) -> None:
+    """One mutable object passed as two arguments has one tangent: the two given must be the
+    same object (or both ``None``). Different ones contradict each other once the function
+    writes through one name and reads through the other, so they are refused."""
+    seen: dict[int, int] = {}
+    for i, x in enumerate(primals):
+        if isinstance(x, _IMMUTABLE):
+            continue
+        j = seen.setdefault(id(x), i)
+        if j != i and tangents[j] is not tangents[i]:
+            raise UnsupportedError(
+                f"jvp: arguments {j} and {i} are one object ({type(x).__name__}) with two different "
+                "tangents; pass the same tangent object for both (or None for both), or pass a copy")
 
 
 def _note(e: Exception) -> None:
