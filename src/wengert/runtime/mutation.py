@@ -13,8 +13,8 @@ from wengert.rules.support import Tangent, _python_iterable, accum, getitem_grad
 from wengert.rules.table import get_rule
 from wengert import registry
 from wengert.runtime.cotangents import attr_grad, method_pullback
-from wengert.runtime.undo import (_MISSING, UnsupportedMutation, _array_copy, _copy_container, _copy_value, _final,
-                                  _permutation, _place, _put_final, _restore, _snapshot)
+from wengert.runtime.undo import (MISSING, UnsupportedMutation, array_copy, copy_container, copy_value, final_of,
+                                  permutation, place_of, put_final, restore, snapshot)
 
 
 _RECORD: dict = {}  # type -> is it a record type
@@ -129,7 +129,7 @@ class Pass:
                     child = getattr(obj, k, None)
                 self._slot(obj, b, k, child, v)
         else:  # an array updated in place: a buffer of our own, written into later
-            entry[1] = _array_copy(c) if b is None else b + c
+            entry[1] = array_copy(c) if b is None else b + c
         return bar
 
     def _slot(self, obj, b, key, child, c):
@@ -296,13 +296,13 @@ class Pass:
             # where later reads put theirs (issue 10: writing natively lost it)
             self.method(obj, "__setitem__", (key, value), None)
             return
-        old = _snapshot(obj, key)
+        old = snapshot(obj, key)
         obj[key] = value
         self.mutated.add(id(obj))
-        self.log.append(("setitem", obj, key, old, _copy_value(value)))
+        self.log.append(("setitem", obj, key, old, copy_value(value)))
 
     def setattr(self, obj, name, value):
-        old = getattr(obj, name, _MISSING)
+        old = getattr(obj, name, MISSING)
         setattr(obj, name, value)
         self.log.append(("setattr", obj, name, old, value))
 
@@ -314,21 +314,21 @@ class Pass:
             y, back = method_pullback(self, obj, name, args, kwargs)
             self.log.append(("call", obj, name, back, None))
             return y
-        before = _copy_container(obj)
+        before = copy_container(obj)
         y = getattr(obj, name)(*args, **(kwargs or {}))
         self.mutated.add(id(obj))
-        self.log.append(("method", obj, name, before, _copy_container(obj)))
+        self.log.append(("method", obj, name, before, copy_container(obj)))
         return y
 
     def inplace(self, op, a, b):
         """``a op= b``: logged when it changed a mutable ``a`` in place."""
         if isinstance(a, (float, int, complex, str, tuple, bytes)):
             return op(a, b)
-        before = _copy_container(a)
+        before = copy_container(a)
         r = op(a, b)
         if r is a:
             self.mutated.add(id(a))
-            self.log.append(("inplace", a, op, before, _copy_container(a)))
+            self.log.append(("inplace", a, op, before, copy_container(a)))
         return r
 
     # -- mutations, backward --
@@ -338,10 +338,10 @@ class Pass:
         entry = self.log[self.cursor]
         if entry[0] != kind or entry[1] is not obj:
             raise RuntimeError("wengert: mutation log out of order (internal error)")
-        place = _place(entry)
+        place = place_of(entry)
         if place not in self.finals:
-            self.finals[place] = (entry, _final(entry))
-        _restore(entry)
+            self.finals[place] = (entry, final_of(entry))
+        restore(entry)
         return entry
 
     def back_setitem(self, obj, key, value):
@@ -368,7 +368,7 @@ class Pass:
         if b is None:
             return None
         g = b[key]
-        g = _array_copy(g) if hasattr(g, "shape") else g
+        g = array_copy(g) if hasattr(g, "shape") else g
         b[key] = 0
         return unbroadcast(g, value)
 
@@ -411,7 +411,7 @@ class Pass:
                 i = next(j for j, v in enumerate(obj) if v is args[0] or v == args[0])
                 b.insert(i, None)
             elif name in ("sort", "reverse"):
-                perm = _permutation(obj, after)
+                perm = permutation(obj, after)
                 new_b = [None] * len(b)
                 for new_i, old_i in enumerate(perm):
                     new_b[old_i] = b[new_i]
@@ -477,7 +477,7 @@ class Pass:
         # item written through a user class's __setitem__ needs the attributes it writes into,
         # which the backward pass may have removed (undoing the __init__ that set them)
         for entry, final in reversed(list(self.finals.values())):
-            _put_final(entry, final)
+            put_final(entry, final)
         self.finals.clear()
         self.cursor = len(self.log)
         self.bufs.clear()

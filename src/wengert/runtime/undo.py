@@ -2,22 +2,22 @@
 
 `mutation.Pass` logs every write the forward pass makes (``("setitem", obj, key, old, new)``,
 ``("setattr", ...)``, ``("method", obj, name, before, after)``, ``("inplace", ...)``); the
-backward pass undoes each entry as it passes it (`_restore`) and `Pass.finish` puts back
-what the forward pass left (`_final`, `_put_final`). Arrays are copied, never aliased.
+backward pass undoes each entry as it passes it (`restore`) and `Pass.finish` puts back
+what the forward pass left (`final_of`, `put_final`). Arrays are copied, never aliased.
 """
 
 from __future__ import annotations
 
 from wengert.errors import UnsupportedError
 
-_MISSING = object()
+MISSING = object()
 
 
 class UnsupportedMutation(Exception):
     pass
 
 
-def _array_copy(a):
+def array_copy(a):
     """A copy of an array of any library (NumPy and CuPy ``copy``, torch ``clone``)."""
     if hasattr(a, "clone") and not hasattr(a, "copy"):
         return a.clone()
@@ -28,30 +28,30 @@ def _array_copy(a):
     return array_api_compat.array_namespace(a).asarray(a, copy=True)
 
 
-def _copy_value(v):
-    return _array_copy(v) if hasattr(v, "shape") and hasattr(v, "dtype") else v
+def copy_value(v):
+    return array_copy(v) if hasattr(v, "shape") and hasattr(v, "dtype") else v
 
 
-def _snapshot(obj, key):
+def snapshot(obj, key):
     if isinstance(obj, dict):
-        return obj.get(key, _MISSING)
+        return obj.get(key, MISSING)
     if hasattr(obj, "shape") and hasattr(obj, "dtype"):
         if getattr(obj, "base", None) is not None or (hasattr(obj, "_base") and obj._base is not None):
             raise UnsupportedError(
                 "in-place update of an array that is a view of another array; wengert cannot see "
                 "the other names of that memory (copy it first: a = a.copy())")
         old = obj[key]
-        return _array_copy(old) if hasattr(old, "shape") else old
+        return array_copy(old) if hasattr(old, "shape") else old
     return obj[key]
 
 
-def _copy_container(obj):
+def copy_container(obj):
     if isinstance(obj, list):
         return list(obj)
     if isinstance(obj, dict):
         return dict(obj)
     if hasattr(obj, "shape") and hasattr(obj, "dtype"):
-        return _array_copy(obj)
+        return array_copy(obj)
     if hasattr(obj, "copy"):
         return obj.copy()
     import copy
@@ -59,15 +59,15 @@ def _copy_container(obj):
     return copy.copy(obj)
 
 
-def _restore(entry) -> None:
+def restore(entry) -> None:
     kind, obj, key, old, new = entry
     if kind == "setitem":
-        if old is _MISSING:
+        if old is MISSING:
             del obj[key]
         else:
             obj[key] = old
     elif kind == "setattr":
-        if old is _MISSING:
+        if old is MISSING:
             delattr(obj, key)
         else:
             setattr(obj, key, old)
@@ -79,7 +79,7 @@ def _whole(obj) -> bool:
     return isinstance(obj, (list, dict)) or (hasattr(obj, "shape") and hasattr(obj, "dtype"))
 
 
-def _place(entry):
+def place_of(entry):
     """What an entry changed: an attribute, one item of an object with its own
     ``__setitem__``, or the whole contents of a list, dict or array."""
     kind, obj, key = entry[0], entry[1], entry[2]
@@ -90,20 +90,20 @@ def _place(entry):
     return id(obj)
 
 
-def _final(entry):
+def final_of(entry):
     """What is in ``entry``'s place now (before the backward pass first undoes it)."""
     kind, obj, key = entry[0], entry[1], entry[2]
     if kind == "setattr":
-        return getattr(obj, key, _MISSING)
+        return getattr(obj, key, MISSING)
     if kind == "setitem" and not _whole(obj):
         return obj[key]
-    return _copy_container(obj)
+    return copy_container(obj)
 
 
-def _put_final(entry, final) -> None:
+def put_final(entry, final) -> None:
     kind, obj, key = entry[0], entry[1], entry[2]
     if kind == "setattr":
-        if final is _MISSING:
+        if final is MISSING:
             if hasattr(obj, key):
                 delattr(obj, key)
         else:
@@ -127,7 +127,7 @@ def _set_contents(obj, contents) -> None:
         obj.__dict__.update(contents.__dict__)
 
 
-def _permutation(before: list, after: list) -> list:
+def permutation(before: list, after: list) -> list:
     """For each position of ``after``, the position in ``before`` it came from."""
     used = [False] * len(before)
     perm = []
