@@ -36,7 +36,7 @@ from wengert.overload import dual
 from wengert.overload.dual import has_tracked, new_level, one_like, primal_at, rebuild, tangent_at
 from wengert.rules.table import frule, rrule
 
-__all__ = ["derivative", "grad_hooks", "hessian", "hvp", "register_maker_rules"]
+__all__ = ["derivative", "dual_hessian", "grad_hooks", "hessian", "hvp", "register_maker_rules"]
 
 def _with_cells(f, fn_dot, level):
     """``f`` with its captured values perturbed by ``fn_dot`` at ``level`` (a closure's
@@ -281,14 +281,28 @@ def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     >>> hessian(lambda x, y: x * x * y, argnums=(0, 1))(3.0, 2.0)
     ((4.0, 6.0), (6.0, 0.0))
     """
+    return _hessian(f, argnums, composed=True)
+
+
+def dual_hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """`hessian` by the `Dual` path alone (Dual numbers through the dual variant of the
+    gradient code), never forward over reverse: the fallback, as an oracle for the composed
+    code (``python -m wengert.testing.fuzz --mode hessian`` compares the two)."""
+    return _hessian(f, argnums, composed=False)
+
+
+def _hessian(f: Callable, argnums, composed: bool) -> Callable:
     plans: dict = {}
+
+    def plan_for(args, active, kwargs):
+        return compose.plan(f, args, active, kwargs, plans) if composed else "the Dual path asked for"
 
     if not isinstance(argnums, int):
         nums = tuple(argnums)
 
         def hess_multi(*args, **kwargs):
             args = tuple(as_float(a) if i in nums else a for i, a in enumerate(args))
-            plan = compose.plan(f, args, set(nums), kwargs, plans)
+            plan = plan_for(args, set(nums), kwargs)
             rows = []
             for i in nums:
                 if not isinstance(plan, str):
@@ -312,7 +326,7 @@ def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
         args = tuple(as_float(a) if i == argnums else a for i, a in enumerate(args))
         x = args[argnums]
         units = leaves(x)
-        plan = compose.plan(f, args, {argnums}, kwargs, plans)
+        plan = plan_for(args, {argnums}, kwargs)
         cols = None
         if not isinstance(plan, str):
             try:
