@@ -377,3 +377,54 @@ def test_grad_of_grad_and_jacobian_of_grad_run_the_composed_code(monkeypatch):
     assert len(calls) == 1
     close(jacobian(grad(_quartic_sin))(t), d2)
     assert len(calls) == 2
+
+
+# ---- root causes the fuzzer found (python -m wengert.testing.fuzz --mode hessian) ----
+
+def fd_hessian_multi(f, args, nums, h=1e-5):
+    """Central differences of ``grad(f, nums)`` along each argument in ``nums``: ``E[i][j]``
+    = d(gradient j)/d(argument i)."""
+    g = grad(f, nums)
+    rows = []
+    for i in nums:
+        up = list(args)
+        dn = list(args)
+        up[i] += h
+        dn[i] -= h
+        rows.append((np.array(g(*up), dtype=float) - np.array(g(*dn), dtype=float)) / (2 * h))
+    return np.array(rows)
+
+
+_cube = lambda t: t ** 3 * math.exp(0.1 * t)  # noqa: E731
+_sine = lambda t: math.sin(t) * t  # noqa: E731 - its gradient has _cube's name: <lambda>'s
+
+
+def _reads_a_later_cell(x, y, n):
+    s = x
+    get = lambda: s * y  # noqa: E731
+    s = s * x
+    return get() + y * n
+
+
+def test_gradient_source_is_read_back_by_its_own_name():
+    # Generated code was compiled under a file name made of its function's name and the
+    # user's file (<wengert f_grad from FILE>), so the gradients of two lambdas in one file,
+    # or of one function for two signatures, shared it, and the last compile's source won:
+    # forward over reverse read another function's gradient back as this one's (the Hessian
+    # of _cube came out as _sine's, or a KeyError in the forward transform)
+    t = 0.5
+    grad(_cube)(t)
+    grad(_sine)(t)
+    assert hessian_path(_cube, t) == COMPOSED
+    want = (6 * t + 0.6 * t * t + 0.01 * t ** 3) * math.exp(0.1 * t)
+    close(hessian(_cube)(t), want, 1e-12)
+    close(want, fd_hessian(_cube, (t,), 0)[0, 0], 1e-7)
+    close(hessian(_sine)(t), 2 * math.cos(t) - t * math.sin(t), 1e-12)
+    args = (-0.371, -0.732, 2)
+    jax, jnp, fj = jax_version(_reads_a_later_cell)
+    for nums in [(0,), (0, 1)]:
+        grad(_reads_a_later_cell, nums)(*args)  # compiles the lambda's gradient after f's
+        H = np.array(hessian(_reads_a_later_cell, nums)(*args))
+        close(H, fd_hessian_multi(_reads_a_later_cell, args, nums), 1e-6)
+        hj = jax.hessian(fj, argnums=nums)(*args)
+        close(H, [[float(hj[i][j]) for j in range(len(nums))] for i in range(len(nums))], 1e-10)

@@ -27,6 +27,7 @@ import linecache
 import operator
 import re
 import textwrap
+import threading
 import types
 import warnings
 
@@ -450,13 +451,22 @@ class HelperNames:
 
 
 def compile_source(src: str, name: str, filename: str, helpers: dict, globals_: dict):
-    """Compile generated source defining ``name`` with ``helpers`` as closure variables."""
-    fake = f"<wengert {name} from {filename}>"
+    """Compile generated source defining ``name`` with ``helpers`` as closure variables.
+    Its file name is ``<wengert NAME from FILE>``, numbered (``NAME#2``) where another
+    source was compiled under that name before (``f``'s gradient for other argument kinds,
+    a nested function's of the same name): the frontend reads generated code back by its
+    file name (forward over reverse), so one name must never stand for two sources."""
     params = ", ".join(helpers)
     factory = f"def _wengert_factory({params}):\n" + _indent(src, 1) + f"    return {name}\n"
     lines = factory.splitlines(keepends=True)
-    linecache.cache[fake] = (len(factory), None, lines, fake)
-    LINE_MAPS[fake] = (filename, _line_map(lines))
+    with _NAMES_LOCK:
+        fake, k = f"<wengert {name} from {filename}>", 1
+        while _SOURCES.get(fake, factory) != factory:
+            k += 1
+            fake = f"<wengert {name}#{k} from {filename}>"
+        _SOURCES[fake] = factory
+        linecache.cache[fake] = (len(factory), None, lines, fake)
+        LINE_MAPS[fake] = (filename, _line_map(lines))
     ns: dict = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SyntaxWarning)  # inlined rules may test literals (`2 is None`)
@@ -466,6 +476,8 @@ def compile_source(src: str, name: str, filename: str, helpers: dict, globals_: 
 
 
 LINE_MAPS: dict = {}  # generated file name -> (user file, {generated line: user line})
+_SOURCES: dict = {}  # generated file name -> the source compiled under it
+_NAMES_LOCK = threading.Lock()
 
 
 def _line_map(lines) -> dict:
