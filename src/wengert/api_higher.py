@@ -19,6 +19,7 @@ of derivative functions (`register_maker_rules`), and `wengert.api` calls `grad_
 
 from __future__ import annotations
 
+import copy
 import functools
 import types
 from collections.abc import Callable, Sequence
@@ -284,6 +285,33 @@ def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     return _hessian(f, argnums, composed=True)
 
 
+def _pristine(args: tuple):
+    """A deep copy of ``args`` to start each run of ``f`` from, or None where none is needed
+    (plain numbers) or possible (an argument deepcopy cannot copy: a lock, a stream)."""
+    if all(_immutable(a) for a in args):
+        return None
+    try:
+        return copy.deepcopy(args)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _runs(args: tuple, n: int, pristine, own_last: bool = True):
+    """The arguments for ``n`` runs of ``f`` (one per direction), each as the caller gave
+    them: ``f`` may change them in place (append to a list argument, set an object's
+    field), and a run on what an earlier one left computes the Hessian at another point.
+    Every run but the last gets a copy of ``pristine``; the last gets the caller's own
+    (which it leaves as one plain call does), unless ``own_last`` is false (a composed
+    sweep refused part way through may have changed them: the Dual path then runs on copies)."""
+    for k in range(n):
+        yield args if pristine is None or (own_last and k == n - 1) else copy.deepcopy(pristine)
+
+
+def _immutable(x) -> bool:
+    return x is None or type(x) in (float, int, bool, str, complex) or (
+        type(x) is tuple and all(_immutable(v) for v in x))
+
+
 def dual_hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     """`hessian` by the `Dual` path alone (Dual numbers through the dual variant of the
     gradient code), never forward over reverse: the fallback, as an oracle for the composed
@@ -300,21 +328,23 @@ def _hessian(f: Callable, argnums, composed: bool) -> Callable:
     if not isinstance(argnums, int):
         nums = tuple(argnums)
 
-        def hess_multi(*args, **kwargs):
+        def hess_multi(*args, _refused=False, **kwargs):
+            refused = _refused
             args = tuple(as_float(a) if i in nums else a for i, a in enumerate(args))
             plan = plan_for(args, set(nums), kwargs)
             rows = []
-            for i in nums:
+            pristine = _pristine(args)
+            for i, run_args in zip(nums, _runs(args, len(nums), pristine, own_last=not refused)):
                 if not isinstance(plan, str):
                     dots = tuple((1.0 if j == i else 0.0) if j in nums else None for j in range(len(args)))
                     try:
-                        _, _, bars_dot = plan.sweep(args, dots)
+                        _, _, bars_dot = plan.sweep(run_args, dots)
                     except compose.Fallback:  # the plan is marked failed: every row by Duals
-                        return hess_multi(*args, **kwargs)
+                        return hess_multi(*(args if pristine is None else pristine), _refused=True, **kwargs)
                     rows.append(tuple(float(tangent_or_zero(bars_dot[j], 0.0)) for j in nums))
                     continue
                 level = new_level()
-                dargs = tuple(seed(a, 1.0, level) if j == i else a for j, a in enumerate(args))
+                dargs = tuple(seed(a, 1.0, level) if j == i else a for j, a in enumerate(run_args))
                 _, _, bars = dual_cotangents(f, dargs, kwargs)
                 rows.append(tuple(float(tangent_or_zero(None if bars[j] is None else
                                                         tangent_at(bars[j], level), 0.0)) for j in nums))
@@ -328,13 +358,17 @@ def _hessian(f: Callable, argnums, composed: bool) -> Callable:
         units = leaves(x)
         plan = plan_for(args, {argnums}, kwargs)
         cols = None
+        pristine = _pristine(args)
+        refused = False
         if not isinstance(plan, str):
             try:
-                cols = compose.unit_sweeps(plan, args, argnums, units)
+                cols = [compose.unit_sweeps(plan, a, argnums, [u])[0]
+                        for u, a in zip(units, _runs(args, len(units), pristine))]
             except compose.Fallback:
-                cols = None
+                cols, refused = None, True
         if cols is None:
-            cols = [_dual_hvp(f, args, u, argnums, kwargs) for u in units]
+            cols = [_dual_hvp(f, a, u, argnums, kwargs)
+                    for u, a in zip(units, _runs(args, len(units), pristine, own_last=not refused))]
         n = len(units)
         mat = np.array([flat_like(c, x) for c in cols], dtype=float).reshape(n, n).T
         if isinstance(x, dict) and all(type(v) is float for v in x.values()):

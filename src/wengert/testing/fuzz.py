@@ -695,7 +695,7 @@ def summary(n, checks, failures, skipped, paths: dict | None = None) -> str:
 
 def _reason(path: str) -> str:
     """A Dual fallback's reason with program-specific names and numbers taken out."""
-    return re.sub(r"<wengert[^>]*>|\S*/\S+\.py|\b\d+\b", "N", path.splitlines()[0])[:110]
+    return re.sub(r"<wengert[^>]*>|\S*/\S+\.py|\b_?t?\d+\b", "N", path.splitlines()[0])[:110]
 
 
 def main(argv=None) -> int:
