@@ -492,3 +492,28 @@ def _appends_jax(v):
     log = [0.5]
     log.append(v[0] * v[1])
     return sum(t * t for t in log) + v[0] ** 3 * v[1]
+
+
+def _reads_through_a_closure(x, s):
+    def rd():
+        return s[0]
+    s[0] = s[0] * x
+    return rd() * x + s[1] * x
+
+
+def test_a_closure_reading_a_list_the_function_writes_into():
+    # The Dual path (and first-order reverse mode for a list of unknown kind) sent the
+    # cotangent of a captured list read inside a closure to the cell, which the enclosing
+    # function reaches only after undoing its own write s[0] = ...: that write's adjoint
+    # never saw it (gradient s0 x for 2 s0 x, Hessian s0 for 2 s0). It now goes to the
+    # list's buffer in the Pass at the read (reverse/plans.FreeVar, kind any).
+    x, s0 = 0.7, 1.5
+    for s in ([s0, 2.0], [s0, 2]):  # list[float]; a list of mixed kinds (any)
+        close(grad(_reads_through_a_closure)(x, list(s)), 2 * s0 * x + s[1], 1e-12)
+        assert hessian_path(_reads_through_a_closure, x, list(s)).startswith("dual: ")
+        H = hessian(_reads_through_a_closure)(x, list(s))
+        close(H, 2 * s0, 1e-12)
+        g = grad(_reads_through_a_closure)
+        close(H, (g(x + 1e-5, list(s)) - g(x - 1e-5, list(s))) / 2e-5, 1e-6)  # a fresh list each call
+    jax, jnp, fj = jax_version(_reads_through_a_closure)
+    close(H, float(jax.hessian(lambda t: fj(t, [s0, 2.0]))(x)), 1e-10)

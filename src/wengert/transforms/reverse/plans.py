@@ -34,7 +34,7 @@ from __future__ import annotations
 from wengert import ir
 from wengert.backend.emit import _dict, _tuple
 from wengert.frontend.expressions import SELF
-from wengert.ir.activity import FLOAT
+from wengert.ir.activity import ANY, FLOAT
 from wengert.ir.kinds import NUMBERS, TupleKind
 from wengert.transforms.reverse.useful import _may_write
 
@@ -179,6 +179,12 @@ class FreeVar(Plan):
 
     def contribs(self, gen, s, g, out, ind, state):
         pad = "    " * ind
+        if s.outs and gen.info.type_of(s.outs[0]) == ANY:
+            # a value of unknown kind may be a list, dict or object the Pass buffers (one the
+            # enclosing function writes into after making this closure): its cotangent goes
+            # to that buffer now, as a typed item read's does (add_item), not to the cell,
+            # whose cotangent the enclosing function reaches only after undoing its writes
+            g = f"_pass.add({gen.expr(s.outs[0])}, None, {g})"
         out.append(f"{pad}self_bar[{s.fn!r}] = accum(self_bar.get({s.fn!r}), {g})")
         gen.uses_self_bar = True
         return []
