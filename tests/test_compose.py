@@ -517,3 +517,26 @@ def test_a_closure_reading_a_list_the_function_writes_into():
         close(H, (g(x + 1e-5, list(s)) - g(x - 1e-5, list(s))) / 2e-5, 1e-6)  # a fresh list each call
     jax, jnp, fj = jax_version(_reads_through_a_closure)
     close(H, float(jax.hessian(lambda t: fj(t, [s0, 2.0]))(x)), 1e-10)
+
+
+def _ignores_its_list(xs, d):
+    k = 2.0
+    return d["a"] * d["a"] * k  # the closure-free body; xs unused
+
+
+def _ignores_its_list_via_closure(xs, d):
+    sq = lambda: d["a"] * d["a"]  # noqa: E731 - the Dual path
+    return sq() + 0.0 * len(xs)
+
+
+def test_hessian_of_an_argument_f_does_not_depend_on_is_zero():
+    # The Dual path built its zero column with zero_like(list): TypeError "no derivative of a list"
+    xs, d = [0.5, 1.0], {"a": 2.0, "b": 1}
+    for f in (_ignores_its_list, _ignores_its_list_via_closure):
+        close(hessian(f)(xs, d), np.zeros((2, 2)), 0)
+        for t in (xs, [0.7, -1.0]):  # the gradient is None (zero) everywhere: so is its derivative
+            assert grad(f)(t, d) in (None, [0.0, 0.0])
+    assert hessian_path(_ignores_its_list_via_closure, xs, d).startswith("dual: ")
+    close(hvp(_ignores_its_list_via_closure, (xs, d), [1.0, -1.0]), [0.0, 0.0], 0)
+    jax, jnp, fj = jax_version(_ignores_its_list)
+    close(np.asarray(jax.hessian(fj)(jnp.array(xs), {"a": 2.0, "b": 1})), np.zeros((2, 2)), 0)

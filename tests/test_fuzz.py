@@ -34,13 +34,25 @@ def fuzz_failures(gen, mode, n=N, seed=SEED):
     # the tape (the fallback for code without source) may refuse by name what it cannot run
     # (in-place writes into arrays, out=, match class patterns), and so may forward mode (a
     # construct whose tangent it cannot follow); reverse mode's source transform may not
-    failures = [x for x in failures if not (x.refused and mode in ("tape", "jvp"))]
+    failures = [x for x in failures if not (x.refused and mode in ("tape", "jvp", "hessian"))]
     return "\n".join(x.report() for x in failures[:3]) + f"\n{len(failures)} failures" if failures else ""
 
 
 @pytest.mark.parametrize("gen, mode", PASSING)
 def test_random_programs_agree_with_finite_differences(gen, mode):
     assert fuzz_failures(gen, mode) == ""
+
+
+# second derivatives (``--mode hessian``: wengert.hessian against central differences of
+# wengert.grad, and the Dual path where the composed one ran) on a few generators, fewer
+# programs (each costs a few dozen gradients); refusals tolerated
+HESSIAN_GENS = ["scalar", "objects", "callees", "closures", "recursion", "cells", "generators", "kwargs"]
+N_HESSIAN = 40
+
+
+@pytest.mark.parametrize("gen", HESSIAN_GENS)
+def test_hessians_of_random_programs_agree_with_differences_of_the_gradient(gen):
+    assert fuzz_failures(gen, "hessian", n=N_HESSIAN) == ""
 
 
 # ---- the oracle ----
@@ -191,3 +203,22 @@ def test_a_wrong_or_missing_jvp_is_detected(monkeypatch):
     assert [x.kind for x in fuzz.check(SMOOTH, jvp_mode).failures] == ["wrong value"]
     monkeypatch.setattr(wengert, "jvp", lambda f, args, tangents: (f(*args), None))
     assert [x.kind for x in fuzz.check(SMOOTH, jvp_mode).failures] == ["wrong value"]
+
+
+def test_a_wrong_hessian_on_either_path_is_detected(monkeypatch):
+    hess_mode = {"hessian": fuzz.ALL_MODES["hessian"]}
+    paths: list = []
+    assert fuzz.check(SMOOTH, hess_mode).failures == []
+    assert fuzz._check_hessian(SMOOTH, fuzz.build(SMOOTH)["f"], lambda: fuzz._args(SMOOTH, fuzz.build(SMOOTH)),
+                               [], paths)[1] is None and paths == ["forward over reverse"]
+    real = wengert.hessian
+
+    def scaled(f, argnums=0):
+        h = real(f, argnums)
+        return lambda *a: tuple(tuple(v * 1.001 for v in row) for row in h(*a))
+
+    monkeypatch.setattr(wengert, "hessian", scaled)
+    assert [x.kind for x in fuzz.check(SMOOTH, hess_mode).failures] == ["wrong value"]
+    monkeypatch.setattr(wengert, "hessian", real)
+    monkeypatch.setattr(fuzz, "dual_hessian", lambda f, argnums=0: lambda *a: ((0.0, 0.0), (0.0, 0.0)))
+    assert [x.kind for x in fuzz.check(SMOOTH, hess_mode).failures] == ["wrong value [dual path]"]

@@ -268,7 +268,7 @@ def _dual_hvp(f, args, v, argnums, kwargs):
     dargs = tuple(seed(a, v, level) if i == argnums else a for i, a in enumerate(args))
     _, _, bars = dual_cotangents(f, dargs, kwargs)
     b = bars[argnums]
-    return dual.zero_like(args[argnums]) if b is None else tangent_at(b, level)
+    return _complete(None, args[argnums]) if b is None else tangent_at(b, level)
 
 def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     """The Hessian of scalar-valued ``f``, by forward over reverse: the tangent code of the
