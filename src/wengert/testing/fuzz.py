@@ -52,13 +52,31 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import wengert
-from wengert.api_higher import dual_hessian
-from wengert.dispatch.compose import hessian_path
+from wengert.testing.fuzz_hessian import _check_hessian
+from wengert.testing.fuzz_oracle import (  # noqa: F401 (re-exported: tests use the oracle through this module)
+    FD_TOL,
+    GRAD_TOL,
+    H_LARGE,
+    H_SMALL,
+    Failure,
+    StructureError,
+    _at,
+    _call,
+    _children,
+    _close,
+    _crash_kind,
+    _get,
+    _grad_at,
+    _groups,
+    _leaves,
+    _path_text,
+    _replace,
+    _set,
+    _state,
+    _state_diff,
+    central_difference,
+)
 from wengert.testing.fuzz_programs import GENERATORS, PRELUDE, Program, _Gen  # noqa: F401 (re-exported)
-
-H_SMALL, H_LARGE = 1e-5, 1e-4  # central-difference steps (relative to max(1, |leaf|))
-FD_TOL = 1e-6  # the two estimates must agree this closely (relative, and absolute)
-GRAD_TOL = 1e-5  # the gradient must agree with the estimate this closely
 
 
 # ---- programs (the generators are in wengert.testing.fuzz_programs) ----
@@ -90,167 +108,6 @@ def build(prog: Program) -> dict:
 
 def _args(prog: Program, ns: dict) -> list:
     return list(eval(prog.args, ns))  # a fresh copy every time: programs mutate their arguments
-
-
-# ---- the oracle: paths to float leaves, central differences ----
-# A path is a tuple of steps: ("i", index) into a list, ("k", key) into a dict,
-# ("a", name) into an object, ("e", index) into an array.
-
-def _children(x):
-    if isinstance(x, (list, tuple)):
-        return [(("i", i), v) for i, v in enumerate(x)]
-    if isinstance(x, dict):
-        return [(("k", k), v) for k, v in x.items()]
-    if isinstance(x, np.ndarray):
-        return [(("e", idx), x[idx]) for idx in np.ndindex(x.shape)] if x.dtype.kind == "f" else []
-    if hasattr(x, "__dict__") and not callable(x):
-        return [(("a", k), v) for k, v in vars(x).items()]
-    return []
-
-
-def _leaves(x, path=()):
-    """(path, container, step) for every float leaf of ``x``."""
-    for step, v in _children(x):
-        if isinstance(v, (float, np.floating)):
-            yield path + (step,), x, step
-        else:
-            yield from _leaves(v, path + (step,))
-
-
-def _get(x, step):
-    kind, key = step
-    return getattr(x, key) if kind == "a" else x[key]
-
-
-def _set(x, step, value):
-    kind, key = step
-    if kind == "a":
-        setattr(x, key, value)
-    else:
-        x[key] = value
-
-
-def _replace(x, path, value):
-    """``x`` with the leaf at ``path`` set to ``value``: tuples are rebuilt, the rest changed in place."""
-    if not path:
-        return value
-    new = _replace(_get(x, path[0]), path[1:], value)
-    if isinstance(x, tuple):
-        return tuple(new if i == path[0][1] else v for i, v in enumerate(x))
-    _set(x, path[0], new)
-    return x
-
-
-def _at(args, path):
-    x = args
-    for step in path:
-        x = _get(x, step)
-    return x
-
-
-def _groups(args: tuple) -> list[list[tuple]]:
-    """Float leaves of the arguments, as lists of paths that reach the same storage (aliases)."""
-    groups: dict = {}
-    for path, container, step in _leaves(args):
-        key = (id(container), step[1]) if container is not args else ("arg", step[1])
-        groups.setdefault(key, []).append(path)
-    return list(groups.values())
-
-
-def _call(f, args):
-    y = f(*args)
-    return float(y)
-
-
-def central_difference(f, fresh: Callable[[], tuple], path: tuple) -> tuple[float, float] | None:
-    """Two central-difference estimates of df/d(leaf at path), steps H_SMALL and H_LARGE,
-    each on fresh arguments; None where either evaluation fails or is not finite."""
-    out = []
-    for h in (H_SMALL, H_LARGE):
-        vals = []
-        for sign in (1, -1):
-            args = fresh()
-            v = float(_at(args, path))
-            step = h * max(1.0, abs(v))
-            _replace(args, path, v + sign * step)
-            try:
-                vals.append(_call(f, args))
-            except Exception:  # noqa: BLE001 - a domain error at the perturbed point: no estimate
-                return None
-        out.append((vals[0] - vals[1]) / (2 * step))
-    return (out[0], out[1]) if all(math.isfinite(e) for e in out) else None
-
-
-def _close(a: float, b: float, tol: float) -> bool:
-    return abs(a - b) <= tol * (1.0 + abs(b))
-
-
-# ---- comparing a gradient with the estimates ----
-
-class StructureError(Exception):
-    """The gradient does not have the shape of the argument."""
-
-
-def _grad_at(g, x, path) -> float:
-    """The gradient's entry at ``path``, walking the gradient ``g`` alongside the primal ``x``."""
-    where = ""
-    for kind, key in path:
-        if g is None:
-            return 0.0
-        child = _get(x, (kind, key))
-        where += f".{key}" if kind == "a" else f"[{key!r}]"
-        if kind == "i":
-            if not isinstance(g, (list, tuple)) or len(g) <= key:
-                raise StructureError(f"{where}: expected a list of length >= {key + 1}, got {g!r}")
-            g = g[key]
-        elif kind == "k":
-            if not isinstance(g, dict):
-                raise StructureError(f"{where}: expected a dict, got {g!r}")
-            g = g.get(key)
-        elif kind == "e":
-            if getattr(g, "shape", None) != x.shape:
-                raise StructureError(f"{where}: expected an array of shape {x.shape}, got {g!r}")
-            g = g[key]
-        else:
-            want = type(x) if dataclasses.is_dataclass(x) else wengert.Tangent
-            if type(g) is not want:
-                raise StructureError(f"{where}: expected {want.__name__}, got {g!r}")
-            g = g.__dict__.get(key)
-        x = child
-    if g is None:
-        return 0.0
-    if not isinstance(g, (int, float, np.floating)) and getattr(g, "shape", None) != ():
-        raise StructureError(f"{where or 'the argument'}: expected a number, got {g!r}")
-    return float(g)
-
-
-def _path_text(path):
-    pos, rest = path[0][1], path[1:]
-    return f"arg {pos}" + "".join(f".{k}" if kind == "a" else f"[{k!r}]" for kind, k in rest)
-
-
-def _state(x, path=(), out=None) -> dict:
-    """Everything a call may change in its arguments, by path, for comparing two runs."""
-    out = {} if out is None else out
-    kids = _children(x)
-    if kids or isinstance(x, (list, tuple, dict, np.ndarray)) or hasattr(x, "__dict__"):
-        out[path] = (type(x).__name__, len(kids))
-        for step, v in kids:
-            _state(v, path + (step,), out)
-    else:
-        out[path] = float(x) if isinstance(x, (float, np.floating)) else x
-    return out
-
-
-def _state_diff(got: dict, want: dict) -> list[str]:
-    def same(a, b):
-        if isinstance(a, float) and isinstance(b, float):
-            return _close(a, b, 1e-9) or (math.isnan(a) and math.isnan(b))
-        return a == b
-
-    return [f"  {_path_text(p) if p else 'arguments'}: {got.get(p, 'missing')!r}, "
-            f"a plain call leaves {want.get(p, 'nothing')!r}"
-            for p in dict.fromkeys([*want, *got]) if not same(got.get(p), want.get(p))]
 
 
 # ---- implementations under test ----
@@ -285,29 +142,6 @@ ALL_MODES: dict[str, Callable] = {**MODES, "jvp": _jvp, "hessian": _hessian}
 # The tape runs f on tracked copies of lists, dicts and tuples (tape.trace), so by design their
 # mutations do not reach the caller: its arguments' state is not compared.
 STATE_UNCHECKED = {"tape"}
-
-
-@dataclass
-class Failure:
-    prog: Program
-    mode: str
-    kind: str  # "wrong value", "wrong structure", "wrong primal", "wrong state", "crash: <Type>"
-    detail: str
-
-    @property
-    def crashed(self) -> bool:
-        return self.kind.startswith("crash")
-
-    @property
-    def refused(self) -> bool:
-        """A clear refusal (`UnsupportedError` naming the construct): not a wrong answer."""
-        return self.kind.startswith("crash: UnsupportedError")
-
-    def report(self) -> str:
-        p = self.prog
-        nums = "all (wengert.gradient)" if self.mode == "gradient" else p.argnums[0] if p.single else p.argnums
-        return (f"---- {p.gen} / {self.mode}: {self.kind}\n{p.source()}"
-                f"args = {p.args}\nargnums = {nums}\n{self.detail}\n")
 
 
 @dataclass
@@ -414,173 +248,6 @@ def _check_jvp(prog, f, fresh, y, after, expected) -> list[Failure]:
         fails.append(Failure(prog, "jvp", "wrong value",
                              f"tangents {tangents!r}\n  expected {want:.10g}, got {got_f:.10g}"))
     return fails
-
-
-# ---- second derivatives (--mode hessian) ----
-
-HESS_MAX = 4  # at most this many scalar directions per program (each costs 4 gradients per step size)
-
-
-def _flat_floats(x) -> bool:
-    """A list or dict of floats, or a 1-D float array: one argument `hessian` takes whole."""
-    if isinstance(x, np.ndarray):
-        return x.ndim == 1 and x.dtype.kind == "f" and 0 < x.size <= HESS_MAX
-    vals = list(x.values()) if isinstance(x, dict) else x if type(x) is list else None
-    return bool(vals) and len(vals) <= HESS_MAX and all(type(v) is float for v in vals)
-
-
-def _hessian_argnums(prog: Program, args: list):
-    """``argnums`` for `wengert.hessian`: the program's own where they are scalar floats
-    (or one flat container, given as an int), else a random subset of its scalar float
-    arguments (drawn from the arguments and argnums, so that shrinking chunks keeps it);
-    None where there is none (no Hessian to check)."""
-    if prog.single and _flat_floats(args[prog.argnums[0]]):
-        return prog.argnums[0]
-    floats = [i for i, a in enumerate(args) if type(a) is float]
-    chosen = [i for i in prog.argnums if i in floats][:HESS_MAX]
-    if not chosen and floats:
-        r = random.Random(f"hessian:{prog.gen}:{prog.args}:{prog.argnums}")
-        chosen = sorted(r.sample(floats, r.randint(1, min(HESS_MAX, len(floats)))))
-    if not chosen:
-        return None
-    return chosen[0] if prog.single and len(chosen) == 1 else tuple(chosen)
-
-
-def _hessian_paths(args, argnums) -> list[tuple]:
-    """The scalar directions of ``argnums``, as paths (in `leaves` order: hessian's rows)."""
-    if isinstance(argnums, tuple):
-        return [(("i", i),) for i in argnums]
-    if type(args[argnums]) is float:
-        return [(("i", argnums),)]
-    return [p for p, _, _ in _leaves(args[argnums], (("i", argnums),))]
-
-
-def _grad_vector(g, args, argnums, paths) -> list[float]:
-    """``wengert.grad(f, argnums)``'s entries at ``paths`` (``None`` or a missing entry: zero)."""
-    by_pos = dict(zip(argnums, g)) if isinstance(argnums, tuple) else {argnums: g}
-    return [_grad_at(by_pos[p[0][1]], args[p[0][1]], p[1:]) for p in paths]
-
-
-def _hessian_estimate(f, fresh, argnums, paths):
-    """Central differences of the gradient along each path, at two step sizes: the matrix
-    ``E[k][j]`` = d(gradient j)/d(leaf k), or a string saying why there is none."""
-    g = wengert.grad(f, argnums)
-    cols = []
-    for path in paths:
-        ests = []
-        for h in (H_SMALL, H_LARGE):
-            vals = []
-            for sign in (1, -1):
-                args = fresh()
-                v = float(_at(args, path))
-                step = h * max(1.0, abs(v))
-                args = _replace(args, path, v + sign * step)
-                try:
-                    vals.append(np.array(_grad_vector(g(*args), args, argnums, paths)))
-                except Exception as e:  # noqa: BLE001 - a domain error, or a gradient the other modes report
-                    return f"the gradient raised {type(e).__name__} at a perturbed point"
-            ests.append((vals[0] - vals[1]) / (2 * step))
-        if not all(np.isfinite(e).all() for e in ests):
-            return "gradient differences not finite"
-        if not all(_close(a, b, FD_TOL) for a, b in zip(*ests)):
-            return f"gradient differences disagree along {_path_text(path)}: {ests[0]} vs {ests[1]}"
-        cols.append(ests[0])
-    return np.array(cols)
-
-
-def _hessian_matrix(H, args, argnums, n: int):
-    """``hessian``'s answer as an n x n matrix, or a string saying how its structure is wrong."""
-    x = None if isinstance(argnums, tuple) else args[argnums]
-    if isinstance(argnums, tuple):
-        if not (isinstance(H, tuple) and len(H) == n and all(isinstance(r, tuple) and len(r) == n for r in H)):
-            return f"expected {n} tuples of {n} numbers, got {H!r}"
-        rows = H
-    elif type(x) is float:
-        if not isinstance(H, float):
-            return f"expected a float, got {H!r}"
-        rows = [[H]]
-    elif isinstance(x, dict):
-        keys = list(x)
-        if not (isinstance(H, dict) and list(H) == keys and all(isinstance(r, dict) and list(r) == keys
-                                                                  for r in H.values())):
-            return f"expected a dict of dicts over {keys}, got {H!r}"
-        rows = [[H[a][b] for b in keys] for a in keys]
-    else:
-        if not (isinstance(H, np.ndarray) and H.shape == (n, n)):
-            return f"expected an array of shape {(n, n)}, got {H!r}"
-        rows = H
-    try:
-        return np.array(rows, dtype=float).reshape(n, n)
-    except (TypeError, ValueError):
-        return f"entries that are not numbers: {H!r}"
-
-
-def _compare_hessian(prog, name, H, args, argnums, want, label) -> list[Failure]:
-    got = _hessian_matrix(H, args, argnums, len(want))
-    if isinstance(got, str):
-        return [Failure(prog, "hessian", f"wrong structure{label}", f"{name}: {got}")]
-    bad = [(k, j) for k in range(len(want)) for j in range(len(want)) if not _close(got[k, j], want[k, j], GRAD_TOL)]
-    if not bad:
-        return []
-    lines = [f"  H[{k}][{j}]: expected {want[k, j]:.10g}, got {got[k, j]:.10g}" for k, j in bad[:6]]
-    return [Failure(prog, "hessian", f"wrong value{label}", f"{name} at argnums {argnums!r}\n" + "\n".join(lines))]
-
-
-def _check_hessian(prog, f, fresh, expected, paths_taken: list) -> tuple[list[Failure], str | None]:
-    """``wengert.hessian(f, argnums)`` against central differences of ``wengert.grad(f, argnums)``
-    and, where it took the composed path, against `dual_hessian` (the Dual path alone).
-    Returns the failures and why the program was not checked (None: it was). The path taken
-    (`hessian_path`, asked after the call: a sweep refused at run time falls back) goes to
-    ``paths_taken``."""
-    args = fresh()
-    argnums = _hessian_argnums(prog, args)
-    if argnums is None:
-        return [], "no float argument (no Hessian)"
-    nums = argnums if isinstance(argnums, tuple) else (argnums,)
-    if any(len(paths) > 1 and any(p[0][1] in nums for p in paths) for paths, _ in expected):
-        return [], "an argument asked for shares storage with another (an alias)"
-    paths = _hessian_paths(args, argnums)
-    # the gradient at the point must agree with the differences of f (else the other modes report it)
-    by_path = {paths_[0]: est for paths_, est in expected}
-    try:
-        g0 = _grad_vector(wengert.grad(f, argnums)(*fresh()), args, argnums, paths)
-    except Exception as e:  # noqa: BLE001
-        return [], f"the gradient raised {type(e).__name__} (reported by the other modes)"
-    if not all(_close(a, by_path.get(p, a), GRAD_TOL) for a, p in zip(g0, paths)):
-        return [], "the gradient disagrees with differences of f (reported by the other modes)"
-    est = _hessian_estimate(f, fresh, argnums, paths)
-    if isinstance(est, str):
-        return [], est
-    want = (est + est.T) / 2  # d2f/dxk dxj: symmetric where f is twice differentiable
-    fails: list[Failure] = []
-    try:
-        H = wengert.hessian(f, argnums)(*fresh())
-    except Exception as e:  # noqa: BLE001 - a crash is a finding
-        tb = traceback.format_exception(e)
-        H = None
-        fails.append(Failure(prog, "hessian", _crash_kind(e), "".join(tb[-3:]).rstrip()))
-    try:
-        path = hessian_path(f, *fresh(), argnums=argnums)
-    except Exception as e:  # noqa: BLE001
-        path = f"hessian_path raised {type(e).__name__}"
-    paths_taken.append(path)
-    if H is not None:
-        fails += _compare_hessian(prog, "hessian", H, args, argnums, want, "")
-    if path.startswith("forward over reverse"):  # the Dual path, as a second oracle
-        try:
-            Hd = dual_hessian(f, argnums)(*fresh())
-        except Exception as e:  # noqa: BLE001
-            tb = traceback.format_exception(e)
-            fails.append(Failure(prog, "hessian", _crash_kind(e) + " [dual path]", "".join(tb[-3:]).rstrip()))
-        else:
-            fails += _compare_hessian(prog, "dual_hessian", Hd, args, argnums, want, " [dual path]")
-    return fails, None
-
-
-def _crash_kind(e: BaseException) -> str:
-    msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    msg = re.sub(r"<wengert[^>]*>|\S*/\S+\.py|\b\d+\b", "N", msg)  # one class for every program
-    return f"crash: {type(e).__name__}: {msg[:90]}"
 
 
 def _check_one(prog, f, fresh, impl, mode, nums, y, after, expected) -> list[Failure]:
