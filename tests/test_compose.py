@@ -540,3 +540,34 @@ def test_hessian_of_an_argument_f_does_not_depend_on_is_zero():
     close(hvp(_ignores_its_list_via_closure, (xs, d), [1.0, -1.0]), [0.0, 0.0], 0)
     jax, jnp, fj = jax_version(_ignores_its_list)
     close(np.asarray(jax.hessian(fj)(jnp.array(xs), {"a": 2.0, "b": 1})), np.zeros((2, 2)), 0)
+
+
+class _Acc:
+    def __init__(self):
+        self.v = 1.0
+
+
+def _mutates(x, p):
+    p.v = p.v * x[0] + x[1]
+    return p.v * p.v * x[0]
+
+
+def test_jacobian_of_grad_of_a_function_that_changes_its_argument():
+    # every column / row of jacobian(grad(f)) starts from the arguments as given: f sets
+    # p.v, and a run from where the previous one left p computed another point's row
+    x = [1.3, 0.4]
+    g = grad(_mutates)
+    h = 1e-6
+    fd = np.array([(np.array(g([x[0] + h * (j == 0), x[1] + h * (j == 1)], _Acc()))
+                    - np.array(g([x[0] - h * (j == 0), x[1] - h * (j == 1)], _Acc()))) / (2 * h)
+                   for j in range(2)]).T
+    # closed form: v = x0 + x1, f = v^2 x0
+    v = x[0] + x[1]
+    exact = np.array([[2 * x[0] + 4 * v, 2 * x[0] + 2 * v], [2 * x[0] + 2 * v, 2 * x[0]]])
+    assert np.allclose(fd, exact, rtol=1e-6)
+    for mode in (None, "fwd", "rev"):
+        p = _Acc()
+        J = np.array(wengert.jacobian(g, mode=mode)(x, p))
+        assert np.allclose(J, exact, rtol=1e-9), (mode, J)
+        assert p.v == v  # the caller's object is left as one plain call leaves it
+    assert np.allclose(np.array(hessian(_mutates)(x, _Acc())), exact, rtol=1e-9)

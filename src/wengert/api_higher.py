@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from wengert.api_jacobian import captures_tracked, flat_like, leaves, seed, value_shape
+from wengert.api_jacobian import _pristine, _runs, captures_tracked, flat_like, leaves, seed, value_shape
 from wengert.dispatch import compose
 from wengert.dispatch.compose import as_float, nums_of
 from wengert.dispatch.jvps import jvp_call
@@ -90,6 +90,13 @@ def _second_order(f, nums: tuple, single: bool):
         # every argument of a differentiable kind is differentiated: the vjp of the gradient
         # has a part for each (the mixed second derivatives)
         active = set(nums) | {i for i, a in enumerate(args) if _differentiable(a)}
+        # the backward pass runs f again (a sweep, or Duals): from the arguments as given, not
+        # as this forward run leaves them (f may change them in place)
+        pristine = _pristine(args)
+
+        def fresh():
+            return args if pristine is None else copy.deepcopy(pristine)
+
         plan = composed(args, kwargs, active)
         if plan is not None:
             _, bars = plan.gradient(args)
@@ -101,15 +108,15 @@ def _second_order(f, nums: tuple, single: bool):
                 for i, c in zip(nums, cts):
                     dots[i] = _complete(c, args[i])
                 try:
-                    _, _, bars_dot = plan.sweep(args, tuple(dots))
+                    _, _, bars_dot = plan.sweep(fresh(), tuple(dots))
                 except compose.Fallback:
-                    return dual_back(args, kwargs, ct)
+                    return dual_back(fresh(), kwargs, ct)
                 out = tuple(bars_dot[i] if i in active else None for i in range(len(args)))
                 return None, out, ({k: None for k in kwargs} if kwargs else None)
 
             return (g[0] if single else g), composed_back
         y = gradient_at(args, kwargs)
-        return y, functools.partial(dual_back, args, kwargs)
+        return y, lambda ct: dual_back(fresh(), kwargs, ct)
 
     def jvp(args, tangents, kwargs, fn_dot=None):
         args = tuple(as_float(a) if i in nums and t is not None else a
@@ -283,33 +290,6 @@ def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     ((4.0, 6.0), (6.0, 0.0))
     """
     return _hessian(f, argnums, composed=True)
-
-
-def _pristine(args: tuple):
-    """A deep copy of ``args`` to start each run of ``f`` from, or None where none is needed
-    (plain numbers) or possible (an argument deepcopy cannot copy: a lock, a stream)."""
-    if all(_immutable(a) for a in args):
-        return None
-    try:
-        return copy.deepcopy(args)
-    except Exception:  # noqa: BLE001
-        return None
-
-
-def _runs(args: tuple, n: int, pristine, own_last: bool = True):
-    """The arguments for ``n`` runs of ``f`` (one per direction), each as the caller gave
-    them: ``f`` may change them in place (append to a list argument, set an object's
-    field), and a run on what an earlier one left computes the Hessian at another point.
-    Every run but the last gets a copy of ``pristine``; the last gets the caller's own
-    (which it leaves as one plain call does), unless ``own_last`` is false (a composed
-    sweep refused part way through may have changed them: the Dual path then runs on copies)."""
-    for k in range(n):
-        yield args if pristine is None or (own_last and k == n - 1) else copy.deepcopy(pristine)
-
-
-def _immutable(x) -> bool:
-    return x is None or type(x) in (float, int, bool, str, complex) or (
-        type(x) is tuple and all(_immutable(v) for v in x))
 
 
 def dual_hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:

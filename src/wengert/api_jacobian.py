@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import copy
+
 import numpy as np
 
 from wengert.dispatch import cache
@@ -61,21 +63,40 @@ def jacobian(f: Callable, argnums: int = 0, mode: str | None = None) -> Callable
 
 def _jacobian_matrix(f, args, kwargs, argnums, mode):
     """``(f(*args), J)`` with J a ``(outputs, inputs)`` matrix; Duals in ``args`` (an outer
-    derivative) flow through both modes, and J is then a Dual matrix (`_by_levels`)."""
+    derivative) flow through both modes, and J is then a Dual matrix (`_by_levels`).
+
+    ``f`` may change its arguments in place; every run of it starts from the arguments as
+    the caller gave them (`_runs`), else each column or row would be taken at another point."""
     x = args[argnums]
     units_in = leaves(dual.base(x))
+    pristine = _pristine(args)
     y = None
     if mode is None:
-        y = f(*args, **kwargs)
+        probe = args if pristine is None else copy.deepcopy(pristine)
+        y = f(*probe, **kwargs)
         mode = "fwd" if len(units_in) < _size(dual.base(y)) else "rev"
     if mode == "fwd":
         cols = []
-        for u in units_in:
+        for u, run in zip(units_in, _runs(args, len(units_in), pristine)):
             tans = tuple(u if i == argnums else None for i in range(len(args)))
-            y, t = jvp_call(f, args, tans, kwargs)
+            y, t = jvp_call(f, run, tans, kwargs)
             cols.append(t)
         m = _size(dual.base(y))
         return y, _by_levels(lambda c: _matrix(c, m).T, cols)
+    if pristine is not None and not (has_tracked(args) or has_tracked(kwargs) or captures_tracked(f)):
+        # one forward pass per row: a pullback that runs f again (grad(f)'s) would otherwise
+        # run it where the previous row left the arguments
+        n_out = None
+        rows = []
+        k = 0
+        while n_out is None or k < n_out:
+            run = args if n_out is not None and k == n_out - 1 else copy.deepcopy(pristine)
+            y, back = pullback_of(f, run, kwargs)
+            outs = leaves(y)
+            n_out = len(outs)
+            rows.append(back(outs[k])[1][argnums])
+            k += 1
+        return y, _by_levels(lambda r: _matrix(r, len(units_in)), rows)
     rows = []
     if has_tracked(args) or has_tracked(kwargs) or captures_tracked(f):
         p = dual_pass()
@@ -278,3 +299,30 @@ def flat_like(t, x) -> list:
         n = _size(x)
         return [0.0] * n if t is None else list(np.asarray(t, dtype=float).ravel())
     return [0.0 if t is None else float(t)]
+
+
+def _pristine(args: tuple):
+    """A deep copy of ``args`` to start each run of ``f`` from, or None where none is needed
+    (plain numbers) or possible (an argument deepcopy cannot copy: a lock, a stream)."""
+    if all(_immutable(a) for a in args):
+        return None
+    try:
+        return copy.deepcopy(args)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _runs(args: tuple, n: int, pristine, own_last: bool = True):
+    """The arguments for ``n`` runs of ``f`` (one per direction), each as the caller gave
+    them: ``f`` may change them in place (append to a list argument, set an object's
+    field), and a run on what an earlier one left computes the Hessian at another point.
+    Every run but the last gets a copy of ``pristine``; the last gets the caller's own
+    (which it leaves as one plain call does), unless ``own_last`` is false (a composed
+    sweep refused part way through may have changed them: the Dual path then runs on copies)."""
+    for k in range(n):
+        yield args if pristine is None or (own_last and k == n - 1) else copy.deepcopy(pristine)
+
+
+def _immutable(x) -> bool:
+    return x is None or type(x) in (float, int, bool, str, complex) or (
+        type(x) is tuple and all(_immutable(v) for v in x))
