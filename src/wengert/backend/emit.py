@@ -223,7 +223,7 @@ def assign_names(fn: ir.Function, layout: Layout, reserved: set[str], keep_live:
                 visit(b)
             if isinstance(s, ir.Loop):
                 for i, out in enumerate(s.outs):
-                    for t in _loop_terms(s.body):
+                    for t in ir.loop_terms(s.body):
                         v = t.values[i]
                         if isinstance(v, ir.Value) and _defined_inside(layout, v, s):
                             try_union(out.id, v.id)
@@ -279,17 +279,26 @@ def assign_names(fn: ir.Function, layout: Layout, reserved: set[str], keep_live:
 _BUILTIN_NAMES = frozenset(n for n in dir(builtins) if not n.startswith("_"))
 
 
+
+def write_if(out: list, pad: str, head: str, then, orelse) -> int:
+    """An ``if`` statement's text: ``head`` (``if c:``), the lines ``then()`` appends (``pass``
+    when none), then ``else:`` and the lines ``orelse()`` appends, the ``else:`` dropped when
+    there are none. Returns the index of ``head`` in ``out``."""
+    out.append(head)
+    n0 = len(out)
+    then()
+    if len(out) == n0:
+        out.append(pad + "    pass")
+    m0 = len(out)
+    out.append(f"{pad}else:")
+    orelse()
+    if len(out) == m0 + 1:
+        out.pop()
+    return n0 - 1
+
 def _ident(name: str) -> str:
     return name if name.isidentifier() else "_t"
 
-
-def _loop_terms(block: ir.Block):
-    for s in block.stmts:
-        if isinstance(s, ir.If):
-            yield from _loop_terms(s.then)
-            yield from _loop_terms(s.orelse)
-    if block.term is not None and block.term.kind in ("break", "continue"):
-        yield block.term
 
 
 def _defined_inside(layout: Layout, v: ir.Value, loop: ir.Loop) -> bool:

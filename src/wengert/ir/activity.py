@@ -269,14 +269,6 @@ def _block(block: ir.Block, info: Info, free_kinds) -> bool:
     return changed
 
 
-def _loop_terms(block: ir.Block):
-    for s in block.stmts:
-        if isinstance(s, ir.If):
-            yield from _loop_terms(s.then)
-            yield from _loop_terms(s.orelse)
-    if block.term is not None and block.term.kind in ("break", "continue"):
-        yield block.term
-
 
 def _loop(s: ir.Loop, info: Info, free_kinds) -> bool:
     changed = False
@@ -295,7 +287,7 @@ def _loop(s: ir.Loop, info: Info, free_kinds) -> bool:
     if s.header is not None:
         changed |= _block(s.header, info, free_kinds)
     changed |= _block(s.body, info, free_kinds)
-    for t in _loop_terms(s.body):
+    for t in ir.loop_terms(s.body):
         for i, v in enumerate(t.values):
             for group in carried_sets:
                 changed |= _set(info, group[i], info.type_of(v), info.is_active(v))

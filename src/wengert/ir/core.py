@@ -362,18 +362,18 @@ def _prune_block(block: Block, count) -> bool:
     return changed
 
 
-def _loop_terms(block: Block):
+def loop_terms(block: Block):
     """break/continue terminators that belong to the loop whose body is ``block``."""
     for s in block.stmts:
         if isinstance(s, If):
-            yield from _loop_terms(s.then)
-            yield from _loop_terms(s.orelse)
+            yield from loop_terms(s.then)
+            yield from loop_terms(s.orelse)
     if block.term is not None and block.term.kind in ("break", "continue"):
         yield block.term
 
 
 def _prune_loop(loop: Loop, count) -> bool:
-    terms = list(_loop_terms(loop.body))
+    terms = list(loop_terms(loop.body))
     off = 0 if loop.iterable is None else 1
     dead = []
     for i, out in enumerate(loop.outs):

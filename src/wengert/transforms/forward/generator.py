@@ -11,7 +11,7 @@ after a branch carries its tangent with it (``x, x_dot = ...`` at each ``yield``
 from __future__ import annotations
 
 from wengert import ir
-from wengert.backend.emit import HelperNames, Layout, Namer, _mentions, assign_names, expr_of_call
+from wengert.backend.emit import HelperNames, Layout, Namer, _mentions, assign_names, expr_of_call, write_if
 from wengert.ir.activity import FLOAT, Info
 from wengert.ir.kinds import ListKind, TupleKind
 from wengert.runtime.tangents import RUNTIME_HELPERS
@@ -116,18 +116,12 @@ class TangentWriter(Structures, Calls, Linear, HelperNames):
                 if block is self.fn.body:
                     self.written.update(o.id for o in s.outs)
             elif isinstance(s, ir.If):
-                out.append(f"{pad}if {self.expr(s.cond)}:" + self.line_comment(s.line))
-                n0 = len(out)
-                self._block(s.then, out, ind + 1, loop)
-                self._yield(s, s.then, out, ind + 1)
-                if len(out) == n0:
-                    out.append(pad + "    pass")
-                m0 = len(out)
-                out.append(f"{pad}else:")
-                self._block(s.orelse, out, ind + 1, loop)
-                self._yield(s, s.orelse, out, ind + 1)
-                if len(out) == m0 + 1:
-                    out.pop()
+                def branch(b, s=s):
+                    self._block(b, out, ind + 1, loop)
+                    self._yield(s, b, out, ind + 1)
+
+                write_if(out, pad, f"{pad}if {self.expr(s.cond)}:" + self.line_comment(s.line),
+                         lambda: branch(s.then), lambda: branch(s.orelse))
             elif isinstance(s, ir.Loop):
                 self._loop(s, out, ind)
         t = block.term

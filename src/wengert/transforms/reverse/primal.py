@@ -15,7 +15,7 @@ import contextlib
 from wengert import ir
 from wengert.ir.activity import FLOAT
 from wengert.ir.kinds import NUMBERS, ObjKind
-from wengert.backend.emit import HelperNames, _mentions, expr_of_call
+from wengert.backend.emit import HelperNames, _mentions, expr_of_call, write_if
 from wengert.transforms.reverse.plan import Generator
 from wengert.transforms.reverse.useful import _PURE_PRIMS
 
@@ -188,20 +188,14 @@ class Primal(Generator, HelperNames):
             if isinstance(s, ir.Op):
                 self._fwd_op(s, out, ind)
             elif isinstance(s, ir.If):
-                out.append(f"{pad}if {self.bare(s.cond)}:")
-                n0 = len(out)
-                self._fwd_block(s.then, out, ind + 1, loop)
-                self._fwd_yield(s, s.then, out, ind + 1)
-                if len(out) == n0:
-                    out.append(pad + "    pass")
-                m0 = len(out)
-                out.append(f"{pad}else:")
-                self._fwd_block(s.orelse, out, ind + 1, loop)
-                self._fwd_yield(s, s.orelse, out, ind + 1)
-                if len(out) == m0 + 1:
-                    out.pop()
-                if out[n0 - 1:] == [f"{pad}if {self.bare(s.cond)}:", pad + "    pass"] and self._idle_test(s.cond):
-                    del out[n0 - 1:]  # `if c: pass`, and testing c can neither fail nor act
+                def branch(b, s=s):
+                    self._fwd_block(b, out, ind + 1, loop)
+                    self._fwd_yield(s, b, out, ind + 1)
+
+                head = f"{pad}if {self.bare(s.cond)}:"
+                at = write_if(out, pad, head, lambda: branch(s.then), lambda: branch(s.orelse))
+                if out[at:] == [head, pad + "    pass"] and self._idle_test(s.cond):
+                    del out[at:]  # `if c: pass`, and testing c can neither fail nor act
                 for o in s.outs:
                     self.push(o, out, ind)
             elif isinstance(s, ir.Loop):

@@ -166,18 +166,10 @@ def _useful_block(block: ir.Block, useful, mark, info) -> bool:
                         for g in group:
                             changed |= mark(g)
                         changed |= mark(s.inits[i])
-                        for t in _terms(s.body):
+                        for t in ir.loop_terms(s.body):
                             changed |= mark(t.values[i])
                 changed |= _useful_block(s.body, useful, mark, info)
             if off and s.body.args[0].id in useful:
                 changed |= mark(s.iterable)
     return changed
 
-
-def _terms(block: ir.Block):
-    for s in block.stmts:
-        if isinstance(s, ir.If):
-            yield from _terms(s.then)
-            yield from _terms(s.orelse)
-    if block.term is not None and block.term.kind in ("break", "continue"):
-        yield block.term
