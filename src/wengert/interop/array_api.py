@@ -48,7 +48,7 @@ import numpy as np
 
 from wengert.errors import UnsupportedError
 from wengert.rules.support import Tangent
-from wengert.rules.table import Rule, add_provider, defjvp, defvjp, frule, get_rule, nondiff, rrule
+from wengert.rules.table import Rule, add_provider, copy_rule, get_rule, rrule
 
 # array API name -> NumPy name, where they differ
 ALIASES = {
@@ -62,20 +62,6 @@ ALIASES = {
 LINALG_FROM_NUMPY = {"outer", "matmul", "tensordot", "vecdot"}
 
 _REGISTERED: set[int] = set()
-
-
-def _copy_rule(fn, rule) -> None:
-    if rule.nondiff:
-        nondiff(fn)
-        return
-    if rule.vjps is not None:
-        defvjp(fn, *rule.vjps, broadcast=rule.broadcast)
-    if rule.jvps is not None:
-        defjvp(fn, *rule.jvps, broadcast=rule.broadcast)
-    if rule.rrule is not None:
-        rrule(fn)(rule.rrule)
-    if rule.frule is not None:
-        frule(fn)(rule.frule)
 
 
 def register_namespace(xp):
@@ -102,7 +88,7 @@ def register_namespace(xp):
             if rule is None and module is not xp and name in LINALG_FROM_NUMPY:
                 rule = get_rule(getattr(np, name))
             if rule is not None:
-                _copy_rule(fn, rule)
+                copy_rule(fn, rule)
     return xp
 
 

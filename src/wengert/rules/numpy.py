@@ -35,7 +35,7 @@ import numpy as np
 
 from wengert.rules import numpy_linalg, numpy_shape  # noqa: F401  (registers rules)
 from wengert.rules.numpy_shape import axes_of, expand, match, xp_of
-from wengert.rules.table import defjvp, defvjp, frule, get_rule, linear, nondiff, rrule
+from wengert.rules.table import copy_rule, defjvp, defvjp, get_rule, linear, nondiff
 from wengert.rules.support import shape_of, unbroadcast
 
 _LN2 = math.log(2.0)
@@ -473,15 +473,7 @@ defjvp(np.linspace, lambda t, y, start, stop, num=50, endpoint=True, *args, **kw
 
 def _same_rule(method, fn):
     """Give the unbound method ``method`` the rule of ``fn`` (same argument order)."""
-    rule = get_rule(fn)
-    if rule.vjps is not None:
-        defvjp(method, *rule.vjps, broadcast=rule.broadcast)
-    if rule.jvps is not None:
-        defjvp(method, *rule.jvps, broadcast=rule.broadcast)
-    if rule.rrule is not None:
-        rrule(method)(rule.rrule)
-    if rule.frule is not None:
-        frule(method)(rule.frule)
+    copy_rule(method, get_rule(fn))
 
 
 _same_rule(np.ndarray.conjugate, np.conjugate)

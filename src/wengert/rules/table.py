@@ -188,6 +188,21 @@ def nondiff(*fns: Any) -> None:
         rule.vjps = rule.jvps = rule.rrule = rule.frule = None
 
 
+
+def copy_rule(fn: Any, rule: Rule) -> None:
+    """Give ``fn`` the forms of ``rule`` (another primitive's, same argument order)."""
+    if rule.nondiff:
+        nondiff(fn)
+        return
+    if rule.vjps is not None:
+        defvjp(fn, *rule.vjps, broadcast=rule.broadcast)
+    if rule.jvps is not None:
+        defjvp(fn, *rule.jvps, broadcast=rule.broadcast)
+    if rule.rrule is not None:
+        rrule(fn)(rule.rrule)
+    if rule.frule is not None:
+        frule(fn)(rule.frule)
+
 def linear(*fns: Any, broadcast: bool = False) -> None:
     """Declare single-argument ``fns`` linear and self-adjoint: ``vjp(g) = fn(g)``, ``jvp(t) = fn(t)``."""
     for fn in fns:
